@@ -1,0 +1,143 @@
+# PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
+"""Every way writing or querying the audit trail can fail, each with its fix.
+
+The binding raises these and nothing else; the Ansible layer turns them into
+``fail_json`` (or a warning) without having to know errno values.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+import typing as t
+
+
+class AuditError(Exception):
+    """Base class. ``errno`` is the OS error when there is one, ``hint`` the fix."""
+
+    default_hint = ""
+
+    def __init__(self, message: str, errno: t.Optional[int] = None, hint: t.Optional[str] = None) -> None:
+        self.errno = errno
+        self.hint = self.default_hint if hint is None else hint
+        self.reason = message
+        super().__init__(self._compose(message))
+
+    def _compose(self, message: str) -> str:
+        parts = [message]
+        if self.errno:
+            parts[0] = "%s (%s: %s)" % (message, _errno.errorcode.get(self.errno, str(self.errno)), os.strerror(self.errno))
+        if self.hint:
+            parts.append(self.hint)
+        return ". ".join(p.rstrip(".") for p in parts) + "."
+
+    def as_dict(self) -> t.Dict[str, t.Any]:
+        return {
+            "cause": type(self).__name__,
+            "errno": self.errno,
+            "errno_name": _errno.errorcode.get(self.errno) if self.errno else None,
+            "hint": self.hint,
+        }
+
+
+class AuditUnavailableError(AuditError):
+    """The host cannot take a record right now; ``on_unavailable: warn`` may downgrade these."""
+
+
+class AuditNotInKernelError(AuditUnavailableError):
+    """Raised when the NETLINK_AUDIT socket cannot be created (kernel built without CONFIG_AUDIT)."""
+
+    default_hint = (
+        "This kernel has no audit support (CONFIG_AUDIT); boot a kernel with audit enabled, "
+        "or set on_unavailable: warn to carry on without a record"
+    )
+
+
+class AuditNamespaceError(AuditUnavailableError):
+    """Raised on ECONNREFUSED: the kernel only takes audit messages from the initial user namespace."""
+
+    default_hint = (
+        "The task runs in a non-initial user namespace (rootless container?), where the kernel refuses "
+        "audit messages; run it on the host, or set on_unavailable: warn"
+    )
+
+
+class AuditPermissionError(AuditUnavailableError):
+    """Raised when the process lacks CAP_AUDIT_WRITE (EPERM on send), usually because it is not root."""
+
+    default_hint = "Run the task with become: true (root) or grant the process CAP_AUDIT_WRITE"
+
+
+class AuditDisabledError(AuditUnavailableError):
+    """Raised when the kernel's audit 'enabled' flag is 0: it would ACK the record and drop it."""
+
+    default_hint = (
+        "Auditing is disabled in the kernel, which silently drops user records; enable it with "
+        "'auditctl -e 1' (or '-e 1' in /etc/audit/rules.d and augenrules --load)"
+    )
+
+
+class AuditdNotRunningError(AuditUnavailableError):
+    """Raised when no audit daemon is registered: the record would only reach the kernel log (kmsg)."""
+
+    default_hint = "Start the audit daemon: 'systemctl start auditd' or 'service auditd start'"
+
+
+class AuditStatusUnknownError(AuditUnavailableError):
+    """Raised when the audit status cannot be read (no CAP_AUDIT_CONTROL), so a drop cannot be ruled out."""
+
+    default_hint = (
+        "Reading the audit status needs CAP_AUDIT_CONTROL; run the task with become: true (root) so that "
+        "a disabled audit system or a stopped auditd is detected instead of silently dropping the record"
+    )
+
+
+class AuditBackendUnavailableError(AuditUnavailableError):
+    """Raised when an explicitly requested backend cannot be loaded (libaudit.so.1 missing)."""
+
+    default_hint = (
+        "Install libaudit (Debian/Ubuntu: apt-get install libaudit1; RHEL/Fedora: dnf install audit-libs), "
+        "or use backend: auto or backend: netlink"
+    )
+
+
+class AuditRecordTooLongError(AuditError):
+    """Raised when the record text would exceed what the kernel keeps (it would cut off res=)."""
+
+    default_hint = "Send fewer or shorter fields; record hashes of large values instead of the values"
+
+
+class AuditInvalidInputError(AuditError):
+    """Raised when an op, field name or trailer value is not allowed (it could forge a field)."""
+
+
+class AuditProtocolError(AuditError):
+    """Raised on an unexpected netlink reply or a libaudit failure without a usable errno."""
+
+
+def error_from_errno(err: int, action: str) -> AuditError:
+    """Map an errno from the audit socket to the error a user can act on."""
+    if err == _errno.EPERM or err == _errno.EACCES:
+        return AuditPermissionError("Cannot %s: permission denied" % action, errno=err)
+    if err == _errno.ECONNREFUSED:
+        return AuditNamespaceError("Cannot %s: the kernel refused the audit connection" % action, errno=err)
+    if err in (_errno.EPROTONOSUPPORT, _errno.EAFNOSUPPORT):
+        return AuditNotInKernelError("Cannot %s: no audit support in the kernel" % action, errno=err)
+    return AuditError("Cannot %s" % action, errno=err)
+
+
+__all__ = [
+    "AuditError",
+    "AuditUnavailableError",
+    "AuditNotInKernelError",
+    "AuditNamespaceError",
+    "AuditPermissionError",
+    "AuditDisabledError",
+    "AuditdNotRunningError",
+    "AuditStatusUnknownError",
+    "AuditBackendUnavailableError",
+    "AuditRecordTooLongError",
+    "AuditInvalidInputError",
+    "AuditProtocolError",
+    "error_from_errno",
+]

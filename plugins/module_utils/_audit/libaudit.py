@@ -1,0 +1,155 @@
+# PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
+"""ctypes binding of the few libaudit.so.1 calls we use.
+
+Loading fails with ImportError when the library is missing; backends.py turns
+that into the netlink fallback. Wrappers keep the C names.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import typing as t
+
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import LIBAUDIT_SONAME
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import (
+    AuditNotInKernelError,
+    AuditProtocolError,
+    error_from_errno,
+)
+
+
+def _errno_or(default: int) -> int:
+    return ctypes.get_errno() or default
+
+
+def _check_fd(result: int, func: t.Any, args: t.Tuple[t.Any, ...]) -> int:
+    if result < 0:
+        err = _errno_or(errno.EIO)
+        if err in (errno.EPROTONOSUPPORT, errno.EAFNOSUPPORT, errno.EINVAL):
+            raise AuditNotInKernelError("libaudit cannot open the audit socket", errno=err)
+        raise error_from_errno(err, "open the audit socket with libaudit")
+    return result
+
+
+def _check_sent(result: int, func: t.Any, args: t.Tuple[t.Any, ...]) -> int:
+    # libaudit returns the netlink sequence number (> 0) on success. It returns
+    # 0 for ECONNREFUSED and for EPERM of non-root callers "as though auditing
+    # is not enabled", so 0 is a failure here, never a success.
+    if result <= 0:
+        err = -result if result < 0 else ctypes.get_errno()
+        if err:
+            raise error_from_errno(err, "write the audit record with libaudit")
+        raise AuditProtocolError(
+            "libaudit did not send the record (it returns 0 when the kernel refuses the connection or the "
+            "caller lacks CAP_AUDIT_WRITE)"
+        )
+    return result
+
+
+def _check_nonnegative(result: int, func: t.Any, args: t.Tuple[t.Any, ...]) -> int:
+    if result < 0:
+        raise error_from_errno(_errno_or(errno.EIO), "query libaudit")
+    return result
+
+
+_c_str = ctypes.c_char_p
+_c_int = ctypes.c_int
+
+# name: (restype, argtypes, errcheck)
+SIGNATURES: t.Dict[str, t.Tuple[t.Any, t.List[t.Any], t.Any]] = {
+    "audit_open": (_c_int, [], _check_fd),
+    "audit_close": (None, [_c_int], None),
+    "audit_is_enabled": (_c_int, [_c_int], _check_nonnegative),
+    "audit_log_user_message": (_c_int, [_c_int, _c_int, _c_str, _c_str, _c_str, _c_str, _c_int], _check_sent),
+    "audit_log_user_comm_message": (
+        _c_int,
+        [_c_int, _c_int, _c_str, _c_str, _c_str, _c_str, _c_str, _c_int],
+        _check_sent,
+    ),
+    # Returns malloc()ed memory: a void pointer, so that we can free it.
+    "audit_encode_nv_string": (ctypes.c_void_p, [_c_str, _c_str, ctypes.c_uint], None),
+    "audit_value_needs_encoding": (_c_int, [_c_str, ctypes.c_uint], None),
+}
+
+
+def _opt(value: t.Optional[str]) -> t.Optional[bytes]:
+    return None if value is None else value.encode("utf-8")
+
+
+class LibAudit:
+    """libaudit.so.1 through ctypes; every call has its errno checked."""
+
+    def __init__(self, soname: str = LIBAUDIT_SONAME) -> None:
+        try:
+            self._lib = ctypes.CDLL(soname, use_errno=True)
+            self._libc = ctypes.CDLL(None)
+        except OSError as exc:
+            raise ImportError("%s cannot be loaded: %s" % (soname, exc)) from None
+        for name, (restype, argtypes, errcheck) in SIGNATURES.items():
+            func = getattr(self._lib, name, None)
+            if func is None:
+                raise ImportError("%s has no %s()" % (soname, name))
+            func.restype = restype
+            func.argtypes = argtypes
+            if errcheck is not None:
+                func.errcheck = errcheck
+        self._libc.free.argtypes = [ctypes.c_void_p]
+        self._libc.free.restype = None
+        self.soname = soname
+
+    def audit_open(self) -> int:
+        ctypes.set_errno(0)
+        return self._lib.audit_open()
+
+    def audit_close(self, fd: int) -> None:
+        self._lib.audit_close(fd)
+
+    def audit_is_enabled(self, fd: int) -> int:
+        return self._lib.audit_is_enabled(fd)
+
+    def audit_log_user_comm_message(
+        self,
+        fd: int,
+        msg_type: int,
+        message: str,
+        comm: t.Optional[str],
+        hostname: t.Optional[str],
+        addr: t.Optional[str],
+        tty: t.Optional[str],
+        success: bool,
+    ) -> int:
+        ctypes.set_errno(0)
+        return self._lib.audit_log_user_comm_message(
+            fd, msg_type, _opt(message), _opt(comm), _opt(hostname), _opt(addr), _opt(tty), 1 if success else 0
+        )
+
+    def audit_log_user_message(
+        self,
+        fd: int,
+        msg_type: int,
+        message: str,
+        hostname: t.Optional[str],
+        addr: t.Optional[str],
+        tty: t.Optional[str],
+        success: bool,
+    ) -> int:
+        ctypes.set_errno(0)
+        return self._lib.audit_log_user_message(
+            fd, msg_type, _opt(message), _opt(hostname), _opt(addr), _opt(tty), 1 if success else 0
+        )
+
+    def audit_encode_nv_string(self, name: str, value: bytes) -> str:
+        pointer = self._lib.audit_encode_nv_string(name.encode("ascii"), value, len(value))
+        if not pointer:
+            raise AuditProtocolError("audit_encode_nv_string() failed")
+        try:
+            return ctypes.string_at(pointer).decode("ascii")
+        finally:
+            self._libc.free(pointer)
+
+    def audit_value_needs_encoding(self, value: bytes) -> bool:
+        return bool(self._lib.audit_value_needs_encoding(value, len(value)))
+
+
+__all__ = ["LibAudit", "SIGNATURES"]

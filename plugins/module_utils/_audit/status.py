@@ -1,0 +1,81 @@
+# PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
+"""The kernel's audit status (struct audit_status) and this process's audit capabilities."""
+
+from __future__ import annotations
+
+import struct
+import typing as t
+
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import (
+    CAP_AUDIT_CONTROL,
+    CAP_AUDIT_WRITE,
+)
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import (
+    AuditdNotRunningError,
+    AuditDisabledError,
+    AuditProtocolError,
+)
+
+# struct audit_status grew over kernel releases; older kernels send a prefix.
+STATUS_FIELDS = (
+    "mask",
+    "enabled",
+    "failure",
+    "pid",
+    "rate_limit",
+    "backlog_limit",
+    "lost",
+    "backlog",
+    "feature_bitmap",
+    "backlog_wait_time",
+    "backlog_wait_time_actual",
+)
+_U32 = struct.Struct("=I")
+
+AUDIT_LOCKED = 2
+
+
+def parse_status(payload: bytes) -> t.Dict[str, int]:
+    count = min(len(payload) // _U32.size, len(STATUS_FIELDS))
+    if count < 4:
+        raise AuditProtocolError("The kernel sent a %d-byte audit status; at least 16 were expected" % len(payload))
+    values = struct.unpack_from("=%dI" % count, payload)
+    status = dict(zip(STATUS_FIELDS, values))
+    status.pop("mask", None)
+    return status
+
+
+def ensure_records_kept(status: t.Mapping[str, int]) -> None:
+    """Raise when the kernel would ACK a user record and then drop it, or send it to kmsg only."""
+    if status.get("enabled", 0) == 0:
+        raise AuditDisabledError("Auditing is disabled in the kernel (enabled=0)")
+    if status.get("pid", 0) == 0:
+        raise AuditdNotRunningError(
+            "No audit daemon is running (audit pid 0): the record would go to the kernel log only, not to audit.log"
+        )
+
+
+def process_capabilities(proc_status: str = "/proc/self/status") -> t.Dict[str, bool]:
+    """Which audit capabilities the effective set holds, read from /proc (no libcap needed)."""
+    effective = 0
+    try:
+        with open(proc_status) as handle:
+            for line in handle:
+                if line.startswith("CapEff:"):
+                    effective = int(line.split()[1], 16)
+                    break
+    except OSError:
+        pass
+    return {
+        "cap_audit_write": bool(effective >> CAP_AUDIT_WRITE & 1),
+        "cap_audit_control": bool(effective >> CAP_AUDIT_CONTROL & 1),
+    }
+
+
+__all__ = [
+    "STATUS_FIELDS",
+    "AUDIT_LOCKED",
+    "parse_status",
+    "ensure_records_kept",
+    "process_capabilities",
+]
