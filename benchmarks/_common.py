@@ -1,0 +1,284 @@
+# PRIVATE: helpers shared by benchmarks/throughput.py and benchmarks/load_test.py; not shipped API.
+"""What both benchmarks need: the import path, the machine-wide lock, the kernel
+status, and a watcher that finds this run's records in audit.log and its rotations.
+
+Why a watcher instead of reading the logs at the end: auditd here rotates at
+max_log_file (8 MB) and keeps num_logs files; a run of 80,000 records is about
+26 MB, so a file we need could be rotated *and deleted* before the run ends.
+The watcher opens every log file that appears during the run and keeps it open;
+an open file stays readable after auditd renames or unlinks it, so no record
+can escape the count, however many rotations happen.
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import fcntl
+import os
+import re
+import secrets
+import sys
+import time
+import typing as t
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+OUT_DIR = BENCH_DIR / "out"
+
+# Other test suites read the live audit log; whoever writes records holds this
+# lock for the whole run so their counts and ours do not mix.
+LOCK_FILE = "/run/lock/changeaudit-audit.lock"
+AUDIT_LOG = "/var/log/audit/audit.log"
+
+
+def ensure_collection_importable() -> None:
+    """Make ``ansible_collections.changeaudit.linux`` importable without an explicit PYTHONPATH.
+
+    The collection root is this repository; the dev setup links it as
+    .build/collections/ansible_collections/changeaudit/linux. When the repository
+    itself is checked out inside an ansible_collections tree, use that tree.
+    """
+    try:
+        import ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends  # noqa: F401
+        return
+    except ImportError:
+        pass
+    candidates = [ROOT / ".build" / "collections"]
+    if ROOT.parent.parent.name == "ansible_collections":
+        candidates.append(ROOT.parent.parent.parent)
+    for candidate in candidates:
+        if (candidate / "ansible_collections" / "changeaudit" / "linux").is_dir():
+            sys.path.insert(0, str(candidate))
+            return
+    sys.exit(
+        "Cannot import ansible_collections.changeaudit.linux: set PYTHONPATH to the directory that "
+        "holds ansible_collections/changeaudit/linux (for this repository: %s)" % (ROOT / ".build" / "collections")
+    )
+
+
+ensure_collection_importable()
+
+# These imports need the path set above.
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (  # noqa: E402
+    build_message,
+    decode_value,
+    parse_fields,
+)
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.netlink import query_status  # noqa: E402
+
+# Every benchmark record carries these fields, in this order, so the C loop,
+# auditctl -m and the binding send messages of the same shape and length.
+TARGET = "/etc/changeaudit/bench.conf"
+
+
+def bench_fields(run_id: str, writer: str, seq: int, change: str) -> t.Dict[str, t.Any]:
+    return {"run": run_id, "writer": writer, "seq": seq, "target": TARGET, "change": change}
+
+
+def bench_message(op: str, run_id: str, writer: str, seq: int, change: str) -> str:
+    """The message text as build_message() gives it: what the C loop and auditctl -m send."""
+    return build_message(op, bench_fields(run_id, writer, seq, change))
+
+
+def new_run_id() -> str:
+    """Unique per run: records of earlier runs (still in the logs) never count for this one."""
+    return "%s-%s" % (time.strftime("%Y%m%dT%H%M%S"), secrets.token_hex(4))
+
+
+class AuditLock:
+    """Exclusive flock on LOCK_FILE for the life of the ``with`` block (children inherit it)."""
+
+    def __init__(self, path: str = LOCK_FILE) -> None:
+        self.path = path
+        self._fd = -1
+
+    def __enter__(self) -> "AuditLock":
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            print("Waiting for %s (another suite is writing audit records)..." % self.path, flush=True)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc_info: t.Any) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = -1
+
+
+def kernel_status() -> t.Dict[str, int]:
+    """struct audit_status through the binding's own netlink query (needs CAP_AUDIT_CONTROL: root)."""
+    return query_status()
+
+
+def check_auditd(status: t.Mapping[str, int]) -> None:
+    """Refuse to run when records would not reach audit.log: the kernel ACKs them anyway."""
+    if status.get("enabled", 0) == 0:
+        sys.exit("Auditing is disabled (enabled=0); the benchmark will not change that. Nothing was written.")
+    if status.get("pid", 0) == 0:
+        sys.exit("auditd is not running (audit pid 0): start it with `service auditd start`. Nothing was written.")
+
+
+def audit_log_settings(path: str = "/etc/audit/auditd.conf") -> t.Dict[str, str]:
+    settings = {}
+    try:
+        with open(path) as handle:
+            for line in handle:
+                if "=" in line and not line.lstrip().startswith("#"):
+                    key, value = line.split("=", 1)
+                    settings[key.strip()] = value.strip()
+    except OSError:
+        pass
+    return settings
+
+
+# ---------------------------------------------------------------------------
+# Reading the records back.
+#
+# A line looks like (log_format = ENRICHED adds the part after \x1d):
+#   type=USYS_CONFIG msg=audit(1795567582.810:15): pid=3095 uid=0 ... msg='op=bench-c run="..."
+#   writer="c.r0" seq="7" target="..." change="..." comm="ansible" exe="..." ... res=success'\x1dUID="root" ...
+# We only need the record type and the writer/seq fields of our own run.
+
+_TYPE = re.compile(rb"^type=(\S+) ")
+
+
+def parse_line(line: bytes) -> t.Tuple[str, t.Dict[str, str]]:
+    """(record type, decoded user fields) of one audit.log line."""
+    match = _TYPE.match(line)
+    record_type = match.group(1).decode("ascii", "replace") if match else "?"
+    text = line.decode("utf-8", "surrogateescape")
+    start = text.find(" msg='")
+    end = text.rfind("'")
+    user_text = text[start + 6:end] if start >= 0 and end > start + 6 else text
+    return record_type, {name: decode_value(name, raw) for name, raw in parse_fields(user_text)}
+
+
+class AuditLogWatcher:
+    """Counts this run's records, keyed by (writer, seq), across audit.log and its rotations.
+
+    ``start()`` before the first record is written, ``poll()`` whenever convenient
+    (the benchmarks call it between timed batches, never inside one, so reading
+    does not steal the CPU or the GIL from what is measured), ``close()`` at the end.
+    """
+
+    def __init__(self, run_id: str, log_file: str = AUDIT_LOG) -> None:
+        self.token = ('run="%s"' % run_id).encode("ascii")
+        self.log_file = log_file
+        self.found: t.Counter[t.Tuple[str, int]] = collections.Counter()
+        self.types: t.Counter[str] = collections.Counter()
+        self.files_opened = 0
+        self._held: t.Dict[t.Tuple[int, int], t.List[t.Any]] = {}  # inode -> [file, unfinished line]
+        self._old: t.Set[t.Tuple[int, int]] = set()  # rotated files from before the run
+
+    def _paths(self) -> t.List[str]:
+        directory, base = os.path.split(self.log_file)
+        rotated = sorted(
+            (name for name in os.listdir(directory) if name.startswith(base + ".") and name[len(base) + 1:].isdigit()),
+            key=lambda name: int(name[len(base) + 1:]),
+        )
+        return [self.log_file] + [os.path.join(directory, name) for name in rotated]
+
+    def start(self) -> None:
+        for path in self._paths():
+            try:
+                handle = open(path, "rb")
+            except FileNotFoundError:
+                continue
+            info = os.fstat(handle.fileno())
+            key = (info.st_dev, info.st_ino)
+            if path == self.log_file:
+                # Earlier content cannot hold this run's id; skip it rather than parse megabytes.
+                handle.seek(0, os.SEEK_END)
+                self._held[key] = [handle, b""]
+                self.files_opened += 1
+            else:
+                self._old.add(key)
+                handle.close()
+
+    def poll(self) -> None:
+        # 1. Hold every log file we have not seen yet: it was created during the run.
+        #    Checking all of audit.log.N (not only audit.log) catches a file that was
+        #    created and rotated between two polls.
+        for path in self._paths():
+            try:
+                handle = open(path, "rb")
+            except FileNotFoundError:
+                continue  # rotated away between listdir() and open(): seen under its next name
+            info = os.fstat(handle.fileno())
+            key = (info.st_dev, info.st_ino)
+            if key in self._held or key in self._old:
+                handle.close()
+                continue
+            self._held[key] = [handle, b""]
+            self.files_opened += 1
+        # 2. Read whatever each held file gained. Order across files does not
+        #    matter: we count, we do not replay.
+        for entry in self._held.values():
+            data = entry[0].read()
+            if not data:
+                continue
+            lines = (entry[1] + data).split(b"\n")
+            entry[1] = lines.pop()  # auditd may be mid-line; finish it next poll
+            for line in lines:
+                if self.token in line:
+                    self._take(line)
+
+    def _take(self, line: bytes) -> None:
+        record_type, fields = parse_line(line)
+        self.types[record_type] += 1
+        try:
+            self.found[(fields["writer"], int(fields["seq"]))] += 1
+        except (KeyError, ValueError):
+            self.found[("?", -1)] += 1
+
+    def wait_for(self, done: t.Callable[[], bool], timeout: float) -> bool:
+        """Poll until ``done()`` or ``timeout`` seconds; auditd writes asynchronously (flush=INCREMENTAL_ASYNC)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.poll()
+            if done():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    def count_batch(self, writer: str, records: int) -> t.Tuple[int, int]:
+        """(missing, duplicated) for seq 0..records-1 of one writer."""
+        missing = duplicated = 0
+        for seq in range(records):
+            seen = self.found.get((writer, seq), 0)
+            if seen == 0:
+                missing += 1
+            elif seen > 1:
+                duplicated += 1
+        return missing, duplicated
+
+    def close(self) -> None:
+        for entry in self._held.values():
+            entry[0].close()
+        self._held.clear()
+
+
+__all__ = [
+    "BENCH_DIR",
+    "ROOT",
+    "OUT_DIR",
+    "LOCK_FILE",
+    "AUDIT_LOG",
+    "TARGET",
+    "bench_fields",
+    "bench_message",
+    "new_run_id",
+    "AuditLock",
+    "kernel_status",
+    "check_auditd",
+    "audit_log_settings",
+    "parse_line",
+    "AuditLogWatcher",
+]

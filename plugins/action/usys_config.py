@@ -1,0 +1,33 @@
+# Copyright: changeaudit.linux developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import merge_context, task_context
+
+
+class ActionModule(ActionBase):
+    """Adds the task context on the controller, then runs the usys_config module on the target."""
+
+    TRANSFERS_FILES = False
+
+    def run(self, tmp: t.Any = None, task_vars: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        module_args = dict(self._task.args)
+        fields = module_args.get("fields") or {}
+        if not isinstance(fields, dict):
+            raise AnsibleActionFail("fields must be a dict, not %s" % type(fields).__name__)
+        if boolean(module_args.get("context", True), strict=False):
+            module_args["fields"] = merge_context(task_context(self._task, self._play_context, task_vars), fields)
+        result.update(
+            self._execute_module(module_name="changeaudit.linux.usys_config", module_args=module_args, task_vars=task_vars)
+        )
+        return result

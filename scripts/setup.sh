@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Brings a fresh Debian/Ubuntu machine (run as root) to where the demo and the tests run:
+# audit packages, a running auditd with auditing enabled, and .venv with the pinned tools.
+# Idempotent: every step is skipped when already done.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup.sh: run as root (it installs auditd and starts it)" >&2
+  exit 1
+fi
+
+apt_packages=(auditd libaudit1 python3-audit python3-venv gcc libaudit-dev util-linux rsync git)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+bash "$root/scripts/ensure-auditd.sh"
+
+python=${PYTHON:-python3}
+python=$("$python" -c 'import sys; print(sys.executable)')
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "setup.sh: $python is older than 3.11; ansible-core 2.19 needs 3.11+ (set PYTHON=/path/to/python3.11)" >&2
+  exit 1
+fi
+stamp=.venv/.requirements.sha256
+want=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup.sh: creating .venv from $python"
+  rm -rf .venv
+  "$python" -m venv .venv
+  # The image points pip at local mirrors that may be absent; their warnings are noise.
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "WARNING: Location" || true
+  .venv/bin/python -c "import ansible, pytest, hypothesis, molecule"
+  echo "$want" > "$stamp"
+fi
+
+# ansible finds the collection through this path; the symlink keeps the work tree the only copy.
+mkdir -p .build/collections/ansible_collections/changeaudit
+ln -sfn "$root" .build/collections/ansible_collections/changeaudit/linux

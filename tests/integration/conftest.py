@@ -1,0 +1,124 @@
+"""Fixtures for tests that talk to the real kernel audit subsystem and the real auditd.
+
+The audit subsystem is machine-wide: one lock serialises every suite that
+writes records or changes audit state, and every state change is undone in a
+finalizer, so a failing test leaves auditd running and auditing enabled.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+import typing as t
+import uuid
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+COLLECTIONS = os.path.join(REPO, ".build", "collections")
+LOCK_PATH = "/run/lock/changeaudit-audit.lock"
+AUDIT_LOG = "/var/log/audit/audit.log"
+SYSTEM_PYTHON = "/usr/bin/python3"
+PROBE = os.path.join(os.path.dirname(__file__), "write_probe.py")
+
+
+def audit_state() -> t.Dict[str, int]:
+    out = subprocess.run(["auditctl", "-s"], check=True, capture_output=True, text=True).stdout
+    state = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1].isdigit():
+            state[parts[0]] = int(parts[1])
+    return state
+
+
+def ensure_auditd() -> None:
+    subprocess.run(["bash", os.path.join(REPO, "scripts", "ensure-auditd.sh")], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def audit_lock() -> t.Iterator[None]:
+    if os.geteuid() != 0:
+        pytest.skip("integration tests need root: they talk to the kernel audit subsystem")
+    ensure_auditd()
+    with open(LOCK_PATH, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def restore_audit() -> t.Iterator[t.Dict[str, int]]:
+    """Hands the test the audit state and puts it back afterwards, whatever the test did."""
+    before = audit_state()
+    try:
+        yield before
+    finally:
+        ensure_auditd()
+        if audit_state().get("enabled") != before.get("enabled"):
+            subprocess.run(["auditctl", "-e", str(before.get("enabled", 1))], check=True, capture_output=True)
+
+
+@pytest.fixture
+def marker() -> str:
+    return "t-" + uuid.uuid4().hex
+
+
+def ausearch_raw(marker: str) -> t.List[str]:
+    """USYS_CONFIG lines holding the marker, as ausearch (the independent oracle) reports them."""
+    proc = subprocess.run(
+        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "--raw"], capture_output=True, text=True, errors="replace"
+    )
+    return [line for line in proc.stdout.splitlines() if marker in line]
+
+
+def ausearch_interpreted(marker: str) -> t.List[str]:
+    proc = subprocess.run(
+        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "-i"], capture_output=True, text=True, errors="replace"
+    )
+    return [line for line in proc.stdout.splitlines() if marker in line]
+
+
+def wait_for_lines(marker: str, count: int = 1, timeout: float = 10.0) -> t.List[str]:
+    """auditd flushes asynchronously: poll until the records show up or the time is over."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = ausearch_raw(marker)
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.2)
+
+
+def msg_text(line: str) -> str:
+    """The user text between msg=' and the closing quote (ENRICHED logs add fields after it)."""
+    start = line.index("msg='") + 5
+    return line[start:line.index("'", start)]
+
+
+def run_probe(
+    request: t.Dict[str, t.Any], prefix: t.Sequence[str] = (), python: str = SYSTEM_PYTHON, check_mode: bool = False
+) -> t.Dict[str, t.Any]:
+    """Run write_probe.py in a child process (as another user, without a capability, in a namespace ...)."""
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    proc = subprocess.run(
+        list(prefix) + [python, PROBE],
+        input=json.dumps(dict(request, check_mode=check_mode)),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise AssertionError("probe failed: rc=%s stdout=%r stderr=%r" % (proc.returncode, proc.stdout, proc.stderr))
+
+
+def pytest_configure(config: t.Any) -> None:
+    sys.path.insert(0, COLLECTIONS)

@@ -1,0 +1,34 @@
+"""Writes one record as asked on stdin (JSON) and prints the outcome as JSON; run by the live tests.
+
+Runs under /usr/bin/python3 with only the standard library, the way a module runs on a target.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import select_backend, write_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import UserRecord
+
+
+def main() -> None:
+    request = json.loads(sys.stdin.read())
+    try:
+        record = UserRecord(request["op"], request.get("fields") or {})
+        if request.get("skip_checks"):
+            # Send without the status checks, to show what the kernel does on its own.
+            backend, _fallback = select_backend(request.get("backend", "auto"))
+            with backend:
+                sequence = backend.send(record)
+            print(json.dumps({"ok": True, "sequence": sequence, "record": record.text, "backend": backend.name}))
+            return
+        outcome = write_record(record, request.get("backend", "auto"), check_mode=request.get("check_mode", False))
+        print(json.dumps(dict(outcome._asdict(), ok=True)))
+    except AuditError as exc:
+        print(json.dumps(dict(exc.as_dict(), ok=False, msg=str(exc))))
+
+
+if __name__ == "__main__":
+    main()
