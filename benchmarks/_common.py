@@ -7,7 +7,9 @@ max_log_file (8 MB) and keeps num_logs files; a run of 80,000 records is about
 26 MB, so a file we need could be rotated *and deleted* before the run ends.
 The watcher opens every log file that appears during the run and keeps it open;
 an open file stays readable after auditd renames or unlinks it, so no record
-can escape the count, however many rotations happen.
+can escape the count, however many rotations happen. Files are told apart by
+inode, and every file the watcher knows stays open until close(), so an inode
+number cannot be freed and reused for a new audit.log mid-run.
 """
 
 from __future__ import annotations
@@ -67,6 +69,15 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding 
     parse_fields,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.netlink import query_status  # noqa: E402
+
+try:
+    # The collection's own reader decodes a line exactly as the *_info modules
+    # will, and rejects a cut line (no closing quote) instead of guessing.
+    from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import (  # noqa: E402
+        parse_line as _reader_parse_line,
+    )
+except ImportError:  # reader.py not there (older checkout): use the small parser below
+    _reader_parse_line = None
 
 # Every benchmark record carries these fields, in this order, so the C loop,
 # auditctl -m and the binding send messages of the same shape and length.
@@ -140,7 +151,8 @@ def audit_log_settings(path: str = "/etc/audit/auditd.conf") -> t.Dict[str, str]
 # ---------------------------------------------------------------------------
 # Reading the records back.
 #
-# A line looks like (log_format = ENRICHED adds the part after \x1d):
+# Lines are decoded by plugins/module_utils/_audit/reader.py when it is there,
+# else by the few lines below. A line looks like (log_format = ENRICHED adds the part after \x1d):
 #   type=USYS_CONFIG msg=audit(1795567582.810:15): pid=3095 uid=0 ... msg='op=bench-c run="..."
 #   writer="c.r0" seq="7" target="..." change="..." comm="ansible" exe="..." ... res=success'\x1dUID="root" ...
 # We only need the record type and the writer/seq fields of our own run.
@@ -148,10 +160,15 @@ def audit_log_settings(path: str = "/etc/audit/auditd.conf") -> t.Dict[str, str]
 _TYPE = re.compile(rb"^type=(\S+) ")
 
 
-def parse_line(line: bytes) -> t.Tuple[str, t.Dict[str, str]]:
-    """(record type, decoded user fields) of one audit.log line."""
+def parse_line(line: bytes) -> t.Tuple[str, t.Optional[t.Dict[str, str]]]:
+    """(record type, decoded user fields) of one audit.log line; fields None for a cut or foreign line."""
     match = _TYPE.match(line)
     record_type = match.group(1).decode("ascii", "replace") if match else "?"
+    if _reader_parse_line is not None:
+        record = _reader_parse_line(line, record_type)
+        if record is None:
+            return record_type, None
+        return record_type, {name: record.get(name) or "" for name in ("op", "run", "writer", "seq")}
     text = line.decode("utf-8", "surrogateescape")
     start = text.find(" msg='")
     end = text.rfind("'")
@@ -174,7 +191,10 @@ class AuditLogWatcher:
         self.types: t.Counter[str] = collections.Counter()
         self.files_opened = 0
         self._held: t.Dict[t.Tuple[int, int], t.List[t.Any]] = {}  # inode -> [file, unfinished line]
-        self._old: t.Set[t.Tuple[int, int]] = set()  # rotated files from before the run
+        # Rotated files from before the run, skipped but held open: once auditd
+        # deletes one, the filesystem may give its inode number to the next new
+        # audit.log, which would then look "already known" and be skipped.
+        self._old: t.Dict[t.Tuple[int, int], t.Any] = {}
 
     def _paths(self) -> t.List[str]:
         directory, base = os.path.split(self.log_file)
@@ -198,8 +218,7 @@ class AuditLogWatcher:
                 self._held[key] = [handle, b""]
                 self.files_opened += 1
             else:
-                self._old.add(key)
-                handle.close()
+                self._old[key] = handle
 
     def poll(self) -> None:
         # 1. Hold every log file we have not seen yet: it was created during the run.
@@ -234,7 +253,9 @@ class AuditLogWatcher:
         self.types[record_type] += 1
         try:
             self.found[(fields["writer"], int(fields["seq"]))] += 1
-        except (KeyError, ValueError):
+        except (TypeError, KeyError, ValueError):
+            # Our run id but no readable writer/seq: a cut or mangled record. It
+            # counts as found nowhere, so the batch it belonged to reports missing.
             self.found[("?", -1)] += 1
 
     def wait_for(self, done: t.Callable[[], bool], timeout: float) -> bool:
@@ -263,6 +284,9 @@ class AuditLogWatcher:
         for entry in self._held.values():
             entry[0].close()
         self._held.clear()
+        for handle in self._old.values():
+            handle.close()
+        self._old.clear()
 
 
 __all__ = [

@@ -28,7 +28,7 @@ import typing as t
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "out")
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 USYS_SHARE = 0.03
 
 try:
@@ -72,8 +72,8 @@ def _syscall_event(rng: random.Random, stamp: str) -> t.List[str]:
 def _user_event(rng: random.Random, stamp: str) -> t.List[str]:
     kind = rng.choice(["USER_ACCT", "CRED_ACQ", "USER_START", "USER_END", "USER_CMD", "SERVICE_START", "USER"])
     if kind == "USER":
-        # The needle inside a value: not a USYS_CONFIG record, for ausearch or for us.
-        text = "text=%s" % rng.choice(["type=USYS_CONFIG msg=audit(1.0:1): op=x", "hello world"])
+        # Now and then the needle inside a value: not a USYS_CONFIG record, for ausearch or for us.
+        text = "text=%s" % ("type=USYS_CONFIG msg=audit(1.0:1): op=x" if rng.random() < 0.02 else "hello world")
     elif kind == "USER_CMD":
         text = 'cwd="/root" cmd=%s exe="/usr/bin/sudo" terminal=pts/0 res=success' % (
             "systemctl restart nginx".encode().hex().upper()

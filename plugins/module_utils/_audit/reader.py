@@ -12,7 +12,9 @@ grow with the log: one chunk plus one partial line is held at a time.
 
 from __future__ import annotations
 
+import collections
 import errno
+import functools
 import os
 import re
 import typing as t
@@ -36,39 +38,94 @@ MAX_LINE = 1024 * 1024
 # Where libaudit puts these: op first, the rest in the trailer it appends.
 MESSAGE_FIELDS = ("op", "comm", "exe", "hostname", "addr", "terminal", "res")
 _TRAILER_FIELDS = frozenset(MESSAGE_FIELDS[1:])
-_KERNEL_INT_FIELDS = ("pid", "uid", "auid", "ses")
 
-# A value runs to the next " name=". Encoded values never hold a space, but
-# hostname= and terminal= are written unencoded by libaudit and can.
-_SPLIT_FIELDS = re.compile(r" (?=[A-Za-z_][A-Za-z0-9_\-]*=)")
+_MESSAGE_FIELD_SET = frozenset(MESSAGE_FIELDS)
+# The names encoding.parse_fields accepts.
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
 _NODE_PREFIX = re.compile(rb"node=[^ ]+ \Z")
 _RESULTS = {"success": "success", "yes": "success", "1": "success", "failed": "failed", "no": "failed", "0": "failed"}
 
 
 class AuditRecord:
-    """One user record. ``fields`` holds the fields other than the kernel's and MESSAGE_FIELDS, in order."""
+    """One user record: the header is parsed at once, the rest when a field is first asked for.
+
+    Finding and dating a record is cheap, decoding a dozen fields is not; most
+    callers filter or keep only the newest few, so they never pay for the rest.
+    ``fields`` holds the message fields other than MESSAGE_FIELDS, in order.
+    """
 
     __slots__ = (
-        "type", "node", "timestamp", "serial", "event_id", "pid", "uid", "auid", "ses", "subj",
-        "op", "comm", "exe", "hostname", "addr", "terminal", "res", "fields", "text", "line",
+        "type", "node", "event_id", "timestamp", "serial", "text", "line",
+        "_kernel_text", "_kernel", "_standard", "_fields",
     )
 
-    def __init__(self) -> None:
-        for name in self.__slots__:
-            setattr(self, name, None)
+    def __init__(
+        self,
+        type_name: str,
+        node: t.Optional[str],
+        event_id: str,
+        timestamp: float,
+        serial: int,
+        kernel_text: str,
+        text: str,
+        line: str,
+    ) -> None:
+        self.type = type_name
+        self.node = node
+        self.event_id = event_id
+        self.timestamp = timestamp
+        self.serial = serial
+        self.text = text
+        self.line = line
+        self._kernel_text = kernel_text
+        self._kernel: t.Optional[t.Dict[str, str]] = None
+        self._standard: t.Optional[t.Dict[str, str]] = None
+        self._fields: t.Dict[str, str] = {}
+
+    @property
+    def kernel(self) -> t.Dict[str, str]:
+        """The fields the kernel put before msg= (pid, uid, auid, ses, and subj on SELinux hosts)."""
+        if self._kernel is None:
+            self._kernel = dict(item.partition("=")[::2] for item in self._kernel_text.split())
+        return self._kernel
+
+    pid = property(lambda self: _int_or_none(self.kernel.get("pid")))
+    uid = property(lambda self: _int_or_none(self.kernel.get("uid")))
+    auid = property(lambda self: _int_or_none(self.kernel.get("auid")))
+    ses = property(lambda self: _int_or_none(self.kernel.get("ses")))
+
+    def _message(self) -> t.Dict[str, str]:
+        if self._standard is None:
+            self._standard, self._fields = decode_message(self.text)
+        return self._standard
+
+    op = property(lambda self: self._message().get("op"), doc="op= as written (never hex-decoded).")
+    comm = property(lambda self: self._message().get("comm"))
+    exe = property(lambda self: self._message().get("exe"))
+    hostname = property(lambda self: self._message().get("hostname"))
+    addr = property(lambda self: self._message().get("addr"))
+    terminal = property(lambda self: self._message().get("terminal"))
+    res = property(lambda self: self._message().get("res"))
+
+    @property
+    def fields(self) -> t.Dict[str, str]:
+        self._message()
+        return self._fields
 
     @property
     def result(self) -> t.Optional[str]:
         """res= as success/failed, whichever spelling the writer used (libaudit: success/failed)."""
-        return _RESULTS.get(self.res, self.res) if self.res is not None else None
+        res = self.res
+        return _RESULTS.get(res, res) if res is not None else None
 
     def get(self, name: str) -> t.Optional[str]:
         """A decoded message field by name, wherever it sits in the record."""
-        if name in MESSAGE_FIELDS:
-            return getattr(self, name)
+        if name in _MESSAGE_FIELD_SET:
+            return self._message().get(name)
         return self.fields.get(name)
 
     def as_dict(self) -> t.Dict[str, t.Any]:
+        standard = self._message()
         return {
             "type": self.type,
             "timestamp": self.timestamp,
@@ -79,19 +136,19 @@ class AuditRecord:
             "uid": self.uid,
             "auid": self.auid,
             "ses": self.ses,
-            "op": self.op,
-            "comm": self.comm,
-            "exe": self.exe,
-            "hostname": self.hostname,
-            "addr": self.addr,
-            "terminal": self.terminal,
+            "op": standard.get("op"),
+            "comm": standard.get("comm"),
+            "exe": standard.get("exe"),
+            "hostname": standard.get("hostname"),
+            "addr": standard.get("addr"),
+            "terminal": standard.get("terminal"),
             "result": self.result,
-            "fields": dict(self.fields),
+            "fields": dict(self._fields),
             "text": self.text,
         }
 
     def __repr__(self) -> str:
-        return "AuditRecord(%s %s op=%s)" % (self.type, self.event_id, self.op)
+        return "AuditRecord(%s %s)" % (self.type, self.event_id)
 
 
 def _int_or_none(text: t.Optional[str]) -> t.Optional[int]:
@@ -101,74 +158,75 @@ def _int_or_none(text: t.Optional[str]) -> t.Optional[int]:
         return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_field_name(name: str) -> bool:
+    return _FIELD_NAME.match(name) is not None
+
+
+def split_message(message: str) -> t.List[t.Tuple[str, str]]:
+    """(name, raw value) pairs of msg='...' text, in order.
+
+    A value runs to the next `` name=``: encoded values never hold a space, but
+    libaudit writes hostname= and terminal= unencoded, and those can.
+    """
+    pairs: t.List[t.Tuple[str, str]] = []
+    for piece in message.split(" "):
+        name, sep, value = piece.partition("=")
+        if sep and _is_field_name(name):
+            pairs.append((name, value))
+        elif pairs:
+            name, value = pairs[-1]
+            pairs[-1] = (name, value + " " + piece)
+    return pairs
+
+
+def decode_message(message: str) -> t.Tuple[t.Dict[str, str], t.Dict[str, str]]:
+    """(MESSAGE_FIELDS, other fields), values decoded; op is taken only from the front, as libaudit puts it."""
+    standard: t.Dict[str, str] = {}
+    fields: t.Dict[str, str] = {}
+    pairs = split_message(message)
+    if pairs and pairs[0][0] == "op":
+        standard["op"] = pairs.pop(0)[1]
+    for name, value in pairs:
+        if name in _TRAILER_FIELDS:
+            # libaudit appends the trailer last, so the last comm=/exe=/... is its own.
+            standard[name] = decode_value(name, value)
+        elif name != "op":
+            fields[name] = decode_value(name, value)
+    return standard, fields
+
+
+@functools.lru_cache(maxsize=32)
+def _header(type_name: str) -> t.Pattern[str]:
+    # Anchored at the line start: the same text inside a field value is not a record.
+    return re.compile(
+        r"(?:node=([^ ]+) )?type=%s msg=audit\(((\d+\.\d+):(\d+))\): (.*?)msg='" % re.escape(type_name)
+    )
+
+
 def parse_line(line: bytes, type_name: str = "USYS_CONFIG") -> t.Optional[AuditRecord]:
     """Parse one log line (no newline) of the given type; None when it is not a whole record of that type.
 
     RAW lines end with the closing quote of msg='...'; ENRICHED lines add 0x1d
     and interpreted fields after it, which are dropped here (auditd derives them
-    from the raw fields).
+    from the raw fields). A line without the closing quote was cut (rotation,
+    truncation, auditd mid-write) and is rejected.
     """
     text = line.decode("utf-8", "surrogateescape")
-    record = AuditRecord()
-    head = "type=%s msg=audit(" % type_name
-    start = text.find(head)
-    if start < 0:
+    match = _header(type_name).match(text)
+    if match is None:
         return None
-    if start:
-        prefix = text[:start]
-        if not (prefix.startswith("node=") and prefix.endswith(" ") and " " not in prefix[:-1]):
-            return None
-        record.node = prefix[5:-1]
-    stamp_start = start + len(head)
-    stamp_end = text.find("): ", stamp_start)
-    if stamp_end < 0:
-        return None
-    seconds, sep, serial = text[stamp_start:stamp_end].partition(":")
-    try:
-        record.timestamp = float(seconds)
-        record.serial = int(serial)
-    except ValueError:
-        return None
-    if not sep:
-        return None
-    record.event_id = text[stamp_start:stamp_end]
-
-    msg_start = text.find("msg='", stamp_end)
-    if msg_start < 0:
-        return None
-    # A RAW line ends with the quote; in an ENRICHED one the quote is followed by 0x1d.
-    if text.endswith("'") and msg_start + 5 < len(text):
+    node, event_id, seconds, serial, kernel_text = match.groups()
+    msg_start = match.end()
+    if text.endswith("'") and msg_start < len(text):
         msg_end = len(text) - 1
     else:
-        msg_end = text.rfind("'\x1d", msg_start + 5)
+        msg_end = text.rfind("'\x1d", msg_start)
         if msg_end < 0:
             return None
-    for item in text[stamp_end + 3:msg_start].split():
-        name, _sep, value = item.partition("=")
-        if name in _KERNEL_INT_FIELDS:
-            setattr(record, name, _int_or_none(value))
-        elif name == "subj":
-            record.subj = value
-
-    record.type = type_name
-    record.text = message = text[msg_start + 5:msg_end]
-    record.line = text
-    fields: t.Dict[str, str] = {}
-    first = True
-    for item in _SPLIT_FIELDS.split(message):
-        name, sep, value = item.partition("=")
-        if not sep:
-            continue
-        if first and name == "op":
-            record.op = value
-        elif name in _TRAILER_FIELDS:
-            # libaudit appends the trailer last, so the last comm=/exe=/... is its own.
-            setattr(record, name, decode_value(name, value))
-        elif name != "op":
-            fields[name] = decode_value(name, value)
-        first = False
-    record.fields = fields
-    return record
+    return AuditRecord(
+        type_name, node, event_id, float(seconds), int(serial), kernel_text, text[msg_start:msg_end], text
+    )
 
 
 def _byte_forms(name: str, value: str) -> t.Tuple[bytes, ...]:
@@ -287,42 +345,50 @@ def _open_error(path: str, exc: OSError) -> AuditError:
 def _line_spans(handle: t.BinaryIO, needles: t.Sequence[bytes], chunk_size: int) -> t.Iterator[t.Tuple[bytes, bytes]]:
     """Yield (line, the needle that opens it) for each line that a needle opens.
 
-    Only whole lines are searched, so a needle cut by a chunk border is found in
-    the next round. A final line without newline (auditd mid-write, or a file cut
-    by rotation) is yielded too; the parser rejects it unless it is complete.
+    One buffer is reused for the whole file: a fresh multi-megabyte object per
+    chunk costs more in page faults than the search itself. Only whole lines are
+    searched; the partial last line moves to the front of the buffer and is
+    searched with the next chunk. A final line without newline (auditd mid-write,
+    or a file cut by rotation) is searched too; the parser rejects it unless it
+    is a complete record.
     """
-    tail = b""
+    buf = bytearray(chunk_size + MAX_LINE)
+    view = memoryview(buf)
+    have = 0
     skipping = False
-    while True:
-        chunk = handle.read(chunk_size)
-        if not chunk:
-            break
-        if skipping:
-            cut = chunk.find(b"\n")
-            if cut < 0:
-                continue
-            chunk = chunk[cut + 1:]
-            skipping = False
-        buf = tail + chunk if tail else chunk
-        stop = buf.rfind(b"\n")
-        if stop < 0:
-            if len(buf) > MAX_LINE:
-                tail, skipping = b"", True
+    try:
+        while True:
+            count = handle.readinto(view[have:have + chunk_size])
+            if not count:
+                break
+            end = have + count
+            begin = 0
+            if skipping:
+                cut = buf.find(b"\n", 0, end)
+                if cut < 0:
+                    continue
+                begin, skipping = cut + 1, False
+            stop = buf.rfind(b"\n", begin, end)
+            if stop >= 0:
+                for span in _find_in(buf, begin, stop, needles):
+                    yield span
+                begin = stop + 1
+            have = end - begin
+            if have >= MAX_LINE:
+                have, skipping = 0, True
             else:
-                tail = buf
-            continue
-        for span in _find_in(buf, 0, stop, needles):
-            yield span
-        tail = buf[stop + 1:]
-    if tail and not skipping:
-        for span in _find_in(tail, 0, len(tail), needles):
-            yield span
+                buf[0:have] = buf[begin:end]
+        if have and not skipping:
+            for span in _find_in(buf, 0, have, needles):
+                yield span
+    finally:
+        view.release()
 
 
-def _find_in(buf: bytes, begin: int, stop: int, needles: t.Sequence[bytes]) -> t.List[t.Tuple[bytes, bytes]]:
+def _find_in(buf: bytearray, begin: int, stop: int, needles: t.Sequence[bytes]) -> t.List[t.Tuple[bytes, bytes]]:
     hits = []
+    find = buf.find
     for needle in needles:
-        find = buf.find
         pos = find(needle, begin, stop)
         while pos >= 0:
             line_start = buf.rfind(b"\n", begin, pos) + 1 or begin
@@ -336,7 +402,7 @@ def _find_in(buf: bytes, begin: int, stop: int, needles: t.Sequence[bytes]) -> t
             pos = find(needle, line_end, stop)
     if len(needles) > 1:
         hits.sort()
-    return [(buf[s:e], needle) for s, e, needle in hits]
+    return [(bytes(buf[start:end]), needle) for start, end, needle in hits]
 
 
 class AuditLogReader:
@@ -386,6 +452,24 @@ class AuditLogReader:
                     yield record
 
 
+def search(
+    path: str = DEFAULT_LOG,
+    include_rotated: bool = True,
+    record_filter: t.Optional[RecordFilter] = None,
+    limit: t.Optional[int] = None,
+) -> t.Tuple[t.List[t.Dict[str, t.Any]], t.List[str]]:
+    """(records as dicts oldest first, files read). ``limit`` keeps the newest N.
+
+    Only the kept records are decoded, and at most ``limit`` are held, so a
+    small limit on a big log costs little more than the scan.
+    """
+    if limit is not None and limit < 0:
+        raise AuditError("limit must be 0 or more, not %d" % limit, hint="Leave limit out to get every record")
+    reader = AuditLogReader(path, include_rotated, record_filter)
+    kept = collections.deque(reader, maxlen=limit)
+    return [record.as_dict() for record in kept], reader.files_read
+
+
 __all__ = [
     "DEFAULT_LOG",
     "DEFAULT_TYPES",
@@ -393,8 +477,11 @@ __all__ = [
     "MAX_LINE",
     "MESSAGE_FIELDS",
     "AuditRecord",
+    "split_message",
+    "decode_message",
     "parse_line",
     "RecordFilter",
     "log_files",
     "AuditLogReader",
+    "search",
 ]

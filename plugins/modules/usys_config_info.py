@@ -1,0 +1,244 @@
+#!/usr/bin/python
+# Copyright: changeaudit.linux developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: usys_config_info
+short_description: Read AUDIT_USYS_CONFIG records back from the audit log
+version_added: 1.0.0
+author: changeaudit.linux developers
+description:
+  - Reads C(AUDIT_USYS_CONFIG) (type 1111) records from C(audit.log) and, by default, its numbered rotations
+    (C(audit.log.N) ... C(audit.log.1), then C(audit.log)), and returns them with every field decoded.
+  - Reads C(RAW) and C(ENRICHED) log formats and logs forwarded from other nodes (C(node=NAME) prefix).
+  - Hex-encoded values are decoded back to the text that was recorded; V(op), V(hostname), V(addr),
+    V(terminal) and C(res) are returned as written.
+  - Lines cut by rotation or truncation are skipped. Only the log file is read; auditd is not asked, so the
+    module works on copies of logs too.
+extends_documentation_fragment:
+  - changeaudit.linux._attributes
+  - changeaudit.linux._attributes.ACTIONGROUP_AUDIT
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The module only reads; it returns the same in check mode.
+  diff_mode:
+    support: none
+options:
+  path:
+    description:
+      - The audit log, as C(log_file) in C(/etc/audit/auditd.conf) names it.
+    type: path
+    default: /var/log/audit/audit.log
+  include_rotated:
+    description:
+      - Whether to read the rotations C(<path>.1), C(<path>.2), ... as well, oldest first. Compressed rotations
+        (C(.gz)) are not read.
+    type: bool
+    default: true
+  since:
+    description:
+      - Only records at or after this time.
+      - Epoch seconds, ISO-8601 (V(2024-05-20T10:00:00), V(2024-05-20 10:00:00+02:00), V(2024-05-20T08:00:00Z)),
+        V(now), V(today), V(yesterday), or relative to now like V(-10m), V(-2h), V(-1d), V(-1w).
+      - Times without a zone are local time on the managed host, as for C(ausearch --start).
+    type: str
+  until:
+    description:
+      - Only records at or before this time; same forms as O(since).
+    type: str
+  op:
+    description: Only records with this C(op=).
+    type: str
+  comm:
+    description: Only records with this C(comm=) (decoded).
+    type: str
+  result:
+    description: Only records with this outcome (C(res=)).
+    type: str
+    choices: [success, failed]
+  fields:
+    description:
+      - Only records whose fields have these values, compared after decoding. Values that are not strings are
+        compared the way M(changeaudit.linux.usys_config) writes them (V(3) as C("3"), V(true) as C("true")).
+    type: dict
+    default: {}
+  task_uuid:
+    description:
+      - Only records of this task; short for a V(task_uuid) key in O(fields), which it overrides.
+      - The action plugin M(changeaudit.linux.usys_config) records the task UUID as C(task_uuid).
+    type: str
+  run_id:
+    description:
+      - Only records of this run; short for a V(run_id) key in O(fields), which it overrides.
+    type: str
+  limit:
+    description:
+      - Return only the newest N matching records (still oldest first). Only those are decoded, so a small limit
+        keeps large logs cheap.
+    type: int
+notes:
+  - Reading C(/var/log/audit) needs root or membership of auditd's C(log_group); use O(ignore:become=true).
+  - Records are returned in log order, which is time order up to the small reordering auditd allows.
+seealso:
+  - module: changeaudit.linux.usys_config
+  - module: changeaudit.linux.audit_status_info
+  - name: ausearch(8)
+    description: Query the audit daemon logs.
+    link: https://man7.org/linux/man-pages/man8/ausearch.8.html
+"""
+
+EXAMPLES = r"""
+- name: Changes recorded in the last two hours
+  changeaudit.linux.usys_config_info:
+    since: -2h
+  become: true
+  register: recent
+
+- name: The records this run wrote
+  changeaudit.linux.usys_config_info:
+    run_id: "{{ lookup('ansible.builtin.env', 'CHANGEAUDIT_RUN_ID') }}"
+  become: true
+  register: this_run
+
+- name: The last failed firewall reload
+  changeaudit.linux.usys_config_info:
+    op: firewall-reload
+    result: failed
+    limit: 1
+  become: true
+  register: last_failure
+
+- name: Records about one file, from a copied log only
+  changeaudit.linux.usys_config_info:
+    path: /srv/evidence/audit.log
+    include_rotated: false
+    fields:
+      object: /etc/nftables.conf
+"""
+
+RETURN = r"""
+records:
+  description: The matching records, oldest first.
+  type: list
+  elements: dict
+  returned: success
+  contains:
+    type:
+      description: The record type, V(USYS_CONFIG).
+      type: str
+      sample: USYS_CONFIG
+    timestamp:
+      description: Event time, epoch seconds.
+      type: float
+      sample: 1716200000.123
+    serial:
+      description: Event serial number.
+      type: int
+      sample: 4711
+    event_id:
+      description: C(<timestamp>:<serial>) as in the log, what C(ausearch -a) takes.
+      type: str
+      sample: "1716200000.123:4711"
+    node:
+      description: The C(node=) name of a forwarded record; V(null) for local records.
+      type: str
+    pid:
+      description: Process that sent the record.
+      type: int
+    uid:
+      description: Its user ID.
+      type: int
+    auid:
+      description: Its login (audit) user ID; 4294967295 when unset.
+      type: int
+    ses:
+      description: Its audit session ID; 4294967295 when unset.
+      type: int
+    op:
+      description: C(op=) as written.
+      type: str
+      sample: firewall-reload
+    comm:
+      description: C(comm=), decoded.
+      type: str
+      sample: ansible
+    exe:
+      description: C(exe=), decoded.
+      type: str
+      sample: /usr/bin/python3.11
+    hostname:
+      description: C(hostname=) as written; V(?) when none.
+      type: str
+    addr:
+      description: C(addr=) as written; V(?) when none.
+      type: str
+    terminal:
+      description: C(terminal=) as written; V(?) when none.
+      type: str
+    result:
+      description: C(res=) as V(success) or V(failed).
+      type: str
+      sample: success
+    fields:
+      description: The other fields, decoded, in record order.
+      type: dict
+      sample: {object: /etc/nftables.conf, reason: ticket CHG-1234, task_uuid: 02fc0000-0001-f721-4bd2-000000000004}
+    text:
+      description: The record text as in the log (after C(msg=')), not decoded.
+      type: str
+count:
+  description: Number of records returned.
+  type: int
+  returned: success
+files:
+  description: The log files read, oldest first.
+  type: list
+  elements: str
+  returned: success
+  sample: [/var/log/audit/audit.log.1, /var/log/audit/audit.log]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import DEFAULT_LOG, RecordFilter, search
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.timespec import time_range
+from ansible_collections.changeaudit.linux.plugins.module_utils._module import exit_unavailable_or_fail
+
+ARGUMENT_SPEC = dict(
+    path={"type": "path", "default": DEFAULT_LOG},
+    include_rotated={"type": "bool", "default": True},
+    since={"type": "str"},
+    until={"type": "str"},
+    op={"type": "str"},
+    comm={"type": "str"},
+    result={"type": "str", "choices": ["success", "failed"]},
+    fields={"type": "dict", "default": {}},
+    task_uuid={"type": "str"},
+    run_id={"type": "str"},
+    limit={"type": "int"},
+)
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    fields = dict(params["fields"] or {})
+    for shortcut in ("task_uuid", "run_id"):
+        if params[shortcut] is not None:
+            fields[shortcut] = params[shortcut]
+    try:
+        start, end = time_range(params["since"], params["until"])
+        record_filter = RecordFilter(start, end, params["op"], params["comm"], params["result"], fields)
+        records, files = search(params["path"], params["include_rotated"], record_filter, params["limit"])
+    except AuditError as exc:
+        exit_unavailable_or_fail(module, exc)
+    module.exit_json(changed=False, records=records, count=len(records), files=files)
+
+
+if __name__ == "__main__":
+    main()

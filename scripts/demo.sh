@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Sets the machine up, runs demo/demo.yml against localhost and shows the records that run wrote,
+# read back from /var/log/audit/audit.log by ausearch.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bash "$root/scripts/setup.sh"
+cd "$root"
+export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
+export CHANGEAUDIT_RUN_ID="demo-$(date -u +%Y%m%dT%H%M%SZ)-$$"
+.venv/bin/ansible-playbook -i localhost, demo/demo.yml
+
+echo
+echo "Records of run $CHANGEAUDIT_RUN_ID in /var/log/audit/audit.log (ausearch -m USYS_CONFIG -i):"
+found=""
+for _ in $(seq 1 50); do
+  found=$(ausearch --input-logs -m USYS_CONFIG --raw 2>/dev/null | grep -F "run_id=\"$CHANGEAUDIT_RUN_ID\"" || true)
+  [ -n "$found" ] && break
+  sleep 0.1
+done
+if [ -z "$found" ]; then
+  echo "demo.sh: no record of run $CHANGEAUDIT_RUN_ID reached audit.log" >&2
+  exit 1
+fi
+printf '%s\n' "$found"
+echo
+echo "Interpreted:"
+ausearch --input-logs -m USYS_CONFIG -i 2>/dev/null | grep -F "$CHANGEAUDIT_RUN_ID"

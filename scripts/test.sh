@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The whole test suite: sets the machine up, then runs every suite against the real kernel audit
+# subsystem and auditd, one after the other, holding the audit lock so no other suite runs beside it.
+# Ends with one line "suites: N passed, N failed"; exits non-zero when any suite failed.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+bash scripts/setup.sh || { echo "test.sh: setup failed"; exit 1; }
+
+exec 9>/run/lock/changeaudit-audit.lock
+flock 9
+export CHANGEAUDIT_AUDIT_LOCK_HELD=1
+export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
+export PYTHONPATH="$root/.build/collections"
+export PATH="$root/.venv/bin:$PATH"
+
+passed=0
+failed=0
+failed_names=()
+suite() {
+  local name=$1
+  shift
+  echo
+  echo "=== $name: $*"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failed_names+=("$name")
+  fi
+  # Whatever a suite did to the audit state, the next one starts with auditd up and auditing on.
+  bash scripts/ensure-auditd.sh
+}
+
+suite unit python -m pytest -q tests/unit
+suite live python -m pytest -q tests/integration
+suite ansible-test-integration bash scripts/ansible-test.sh integration --python 3.11 --allow-destructive
+if [ -d extensions/molecule ] && ls extensions/molecule/*/molecule.yml >/dev/null 2>&1; then
+  suite molecule bash scripts/molecule.sh test --all
+fi
+suite demo bash scripts/demo.sh
+
+echo
+[ "$failed" -eq 0 ] || echo "failed suites: ${failed_names[*]}"
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,226 @@
+"""The reader against the tools auditd ships: ausearch (--raw and -i) and python3-audit's auparse.
+
+No audit records are written: the logs are generated (hostile values, noise,
+RAW/ENRICHED, node= prefixes) or copies of the live log, read with --input.
+
+    PYTHONPATH=.build/collections .venv/bin/python -m pytest tests/integration/test_reader_oracle.py
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import build_message, render_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import (
+    AuditLogReader,
+    split_message,
+)
+
+pytestmark = pytest.mark.skipif(shutil.which("ausearch") is None, reason="ausearch (auditd package) not installed")
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+HOSTILE = [
+    "", " ", "'", "it's", '"', 'say "hi"', "=", "a=b c=d", "line1\nline2", "gs\x1dsep", "\t\r\x7f\x01",
+    "héllo wörld ✓", "日本語", "/etc/x y", "msg='x' res=failed", "type=USYS_CONFIG msg=audit(1.0:1): op=x",
+    "plain", "42", "\\back\\slash", "?", "(null)", "0A0B", "%s%n",
+]
+# Names auparse interprets (hex-decodes) for user records, plus ones it leaves alone.
+NAMES = ["path", "acct", "cmd", "key", "name", "file", "obj", "old", "new", "object", "note", "task_uuid"]
+ENRICHMENT = '\x1dUID="root" AUID="unset"'
+
+AUPARSE_SCRIPT = r"""
+import auparse, json, sys
+au = auparse.AuParser(auparse.AUSOURCE_FILE, sys.argv[1])
+out = []
+while au.parse_next_event():
+    for index in range(au.get_num_records()):
+        au.goto_record_num(index)
+        if au.get_type_name() != "USYS_CONFIG":
+            continue
+        stamp = au.get_timestamp()
+        fields = []
+        au.first_field()
+        while True:
+            fields.append([au.get_field_name(), au.get_field_str(), au.interpret_field()])
+            if not au.next_field():
+                break
+        out.append({"event_id": "%d.%03d:%d" % (stamp.sec, stamp.milli, stamp.serial), "node": stamp.host,
+                    "fields": fields})
+json.dump(out, sys.stdout)
+"""
+
+
+def generate(path, seed=1111, events=3000):
+    """A log with every kind of line the reader must skip or read; returns the USYS_CONFIG event ids."""
+    rng = random.Random(seed)
+    expected = []
+    lines = []
+    for serial in range(1, events + 1):
+        # Time and serial only grow, as in a real log (ausearch slows down a lot on a shuffled one).
+        millis = 1716200000000 + serial * 137
+        stamp = "%d.%03d:%d" % (millis // 1000, millis % 1000, serial)
+        roll = rng.random()
+        if roll < 0.3:
+            fields = {rng.choice(NAMES): rng.choice(HOSTILE) for _ in range(rng.randint(0, 5))}
+            text = render_record(
+                build_message(rng.choice(["file-change", "BEEF", "svc:restart"]), fields), b"/usr/bin/python3.11",
+                rng.choice(["ansible", None]), rng.choice([None, "web01.example.com"]), rng.choice([None, "10.0.0.7"]),
+                rng.choice([None, "pts/3"]), rng.random() < 0.8,
+            )
+            line = "type=USYS_CONFIG msg=audit(%s): pid=%d uid=0 auid=%d ses=%d msg='%s'" % (
+                stamp, rng.randint(2, 99999), rng.choice([0, 1000, 4294967295]), rng.choice([3, 4294967295]), text,
+            )
+            if rng.random() < 0.7:
+                line += ENRICHMENT
+            if rng.random() < 0.2:
+                line = "node=node%d.example %s" % (rng.randint(1, 3), line)
+            lines.append(line)
+            expected.append(stamp)
+        elif roll < 0.6:
+            lines.extend([
+                'type=SYSCALL msg=audit(%s): arch=c000003e syscall=257 success=yes exit=3 items=1 ppid=1 pid=2 '
+                'auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm="cat" '
+                'exe="/usr/bin/cat" key=(null)\x1dARCH=x86_64 SYSCALL=openat AUID="admin" UID="root"' % stamp,
+                'type=CWD msg=audit(%s): cwd="/root"' % stamp,
+                'type=PATH msg=audit(%s): item=0 name="/etc/shadow" inode=5 dev=fd:00 mode=0100640 ouid=0 ogid=42 '
+                "rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0" % stamp,
+                "type=PROCTITLE msg=audit(%s): proctitle=636174002F6574632F736861646F77" % stamp,
+            ])
+        elif roll < 0.8:
+            kind = rng.choice(["USER_ACCT", "USER_START", "CRED_ACQ", "USER_CMD", "USER_END"])
+            lines.append(
+                "type=%s msg=audit(%s): pid=7 uid=0 auid=1000 ses=3 msg='op=PAM:session_open grantors=pam_unix "
+                'acct="admin" exe="/usr/sbin/sshd" hostname=10.0.0.7 addr=10.0.0.7 terminal=ssh res=success\'%s'
+                % (kind, stamp, ENRICHMENT)
+            )
+        else:
+            # The record text inside another record: not a USYS_CONFIG record for anybody.
+            lines.append(
+                "type=USER msg=audit(%s): pid=8 uid=0 auid=1000 ses=3 msg='text=type=USYS_CONFIG msg=audit(%s): "
+                "op=forged res=success exe=\"/x\" hostname=? addr=? terminal=? res=success'%s" % (stamp, stamp, ENRICHMENT)
+            )
+    with open(str(path), "wb") as handle:
+        handle.write(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+    return expected
+
+
+def ausearch(path, *options):
+    proc = subprocess.run(
+        ["ausearch", "--input", str(path), "-m", "USYS_CONFIG"] + list(options),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False,
+    )
+    assert proc.returncode in (0, 1), proc.stderr  # 1: no matches
+    return proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+
+
+def usys_lines(lines):
+    return [line for line in lines if re.match(r"(node=\S+ )?type=USYS_CONFIG ", line)]
+
+
+def auparse_escape(value):
+    """auparse's default (TTY) escaping of interpreted values: control bytes as backslash-octal."""
+    return "".join("\\%03o" % ord(ch) if ord(ch) < 0x20 or ord(ch) == 0x7F else ch for ch in value)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    path = tmp_path_factory.mktemp("oracle") / "audit.log"
+    expected = generate(path)
+    records = list(AuditLogReader(str(path), include_rotated=False))
+    return path, expected, records
+
+
+def test_generated_log_finds_every_record(generated):
+    _path, expected, records = generated
+    assert [r.event_id for r in records] == expected
+
+
+def test_matches_ausearch_raw(generated):
+    path, _expected, records = generated
+    lines = usys_lines(ausearch(path, "--raw"))
+    ids = [re.search(r"msg=audit\(([0-9.]+:[0-9]+)\)", line).group(1) for line in lines]
+    # ausearch prints events as it completes them, which is not always log order.
+    assert sorted(ids) == sorted(r.event_id for r in records)
+    # ausearch --raw prints the line as logged minus auditd's enrichment.
+    assert sorted(lines) == sorted(re.sub("'\x1d[^']*\\Z", "'", r.line) for r in records)
+
+
+def test_matches_ausearch_interpreted(generated):
+    path, _expected, records = generated
+    by_serial = {}
+    for line in usys_lines(ausearch(path, "-i")):
+        by_serial[int(re.search(r"msg=audit\([^)]*:([0-9]+)\) :", line).group(1))] = line
+    assert sorted(by_serial) == [r.serial for r in records]
+    for record in records:
+        line = by_serial[record.serial]
+        assert re.search(r"msg='op=(\S+) ", line).group(1) == record.op
+        assert line.rstrip().endswith("res=%s'" % record.res)
+        if record.node:
+            assert line.startswith("node=%s " % record.node)
+
+
+@pytest.mark.skipif(not os.path.exists(SYSTEM_PYTHON), reason="no system python")
+def test_matches_auparse(generated):
+    path, _expected, records = generated
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, "-c", AUPARSE_SCRIPT, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False
+    )
+    if b"No module named 'auparse'" in proc.stderr:
+        pytest.skip("python3-audit (auparse) is not installed")
+    assert proc.returncode == 0, proc.stderr
+    events = sorted(json.loads(proc.stdout), key=lambda event: int(event["event_id"].rsplit(":", 1)[1]))
+    assert [e["event_id"] for e in events] == [r.event_id for r in records]
+    decoded_checked = 0
+    for event, record in zip(events, records):
+        assert (event["node"] or None) == record.node
+        # auparse lists node= and type= too, then the kernel's fields up to ses=, then the message.
+        names = [name for name, _raw, _interp in event["fields"]]
+        kernel, message = event["fields"][: names.index("ses") + 1], event["fields"][names.index("ses") + 1:]
+        assert {name: raw for name, raw, _interp in kernel if name in ("pid", "uid", "auid", "ses")} == {
+            "pid": str(record.pid), "uid": str(record.uid), "auid": str(record.auid), "ses": str(record.ses),
+        }
+        # auparse splits on spaces; our writer puts no space in any value, so the raw tokens must agree.
+        assert [(name, raw) for name, raw, _interp in message] == split_message(record.text)
+        for name, raw, interp in message:
+            if interp != raw:
+                assert interp == auparse_escape(record.get(name)), (record.event_id, name)
+                decoded_checked += 1
+    assert decoded_checked > 100
+
+
+def _copy_live_logs(target):
+    copies = []
+    for source in glob.glob("/var/log/audit/audit.log*"):
+        suffix = source[len("/var/log/audit/audit.log"):]
+        if suffix and not suffix[1:].isdigit():
+            continue
+        copy = os.path.join(str(target), os.path.basename(source))
+        with open(source, "rb") as src:
+            data = src.read()
+        # auditd may be mid-line; both tools get the same whole lines.
+        with open(copy, "wb") as dst:
+            dst.write(data[: data.rfind(b"\n") + 1])
+        copies.append(copy)
+    return copies
+
+
+@pytest.mark.skipif(not os.access("/var/log/audit/audit.log", os.R_OK), reason="live audit log not readable")
+def test_live_log_matches_ausearch(tmp_path):
+    copies = _copy_live_logs(tmp_path)
+    theirs = set()
+    for copy in copies:
+        for line in usys_lines(ausearch(copy, "--raw")):
+            theirs.add(re.search(r"msg=audit\(([0-9.]+:[0-9]+)\)", line).group(1))
+    reader = AuditLogReader(os.path.join(str(tmp_path), "audit.log"))
+    ours = [r.event_id for r in reader]
+    assert sorted(reader.files_read) == sorted(copies)
+    assert len(ours) == len(set(ours))
+    assert set(ours) == theirs
