@@ -9,7 +9,11 @@ import typing as t
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import merge_context, task_context
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import (
+    CONTEXT_SOURCE,
+    merge_fields,
+    task_context,
+)
 
 
 class ActionModule(ActionBase):
@@ -26,7 +30,9 @@ class ActionModule(ActionBase):
         if not isinstance(fields, dict):
             raise AnsibleActionFail("fields must be a dict, not %s" % type(fields).__name__)
         if boolean(module_args.get("context", True), strict=False):
-            module_args["fields"] = merge_context(task_context(self._task, self._play_context, task_vars), fields)
+            module_args["fields"] = merge_fields(
+                fields, task_context(self._task, self._play_context, task_vars), CONTEXT_SOURCE
+            )
         result.update(
             self._execute_module(module_name="changeaudit.linux.usys_config", module_args=module_args, task_vars=task_vars)
         )

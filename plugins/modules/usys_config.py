@@ -37,7 +37,7 @@ attributes:
 options:
   op:
     description:
-      - What was done, written as C(op=) without quotes. 1 to 64 letters, digits and C(- _ : .).
+      - What was done, written as C(op=) without quotes; 1 to 64 letters, digits, dashes, underscores, colons and dots.
     type: str
     required: true
   fields:
@@ -63,7 +63,7 @@ options:
     default: success
   comm:
     description:
-      - Written as C(comm=); up to 15 letters, digits and C(_ . : + -).
+      - Written as C(comm=); up to 15 letters, digits, dots, colons, underscores, plus and minus signs.
     type: str
     default: ansible
   hostname:

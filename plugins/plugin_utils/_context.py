@@ -59,16 +59,17 @@ def task_context(task: t.Any, play_context: t.Any, task_vars: t.Mapping[str, t.A
     return context
 
 
-def merge_context(context: t.Mapping[str, t.Any], fields: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
-    """The caller's fields (what changed) first, then the context; a caller may not overwrite a context field."""
-    clashes = sorted(set(context) & set(fields))
+def merge_fields(first: t.Mapping[str, t.Any], then: t.Mapping[str, t.Any], then_source: str) -> t.Dict[str, t.Any]:
+    """``first`` in its order, then ``then``; a name in both is refused rather than silently replaced."""
+    clashes = sorted(set(first) & set(then))
     if clashes:
-        raise AnsibleActionFail(
-            "fields %s are set from the task context; rename them or set context: false" % ", ".join(clashes)
-        )
-    merged = dict(fields)
-    merged.update(context)
+        raise AnsibleActionFail("fields %s are set %s; rename them" % (", ".join(clashes), then_source))
+    merged = dict(first)
+    merged.update(then)
     return merged
 
 
-__all__ = ["CONTEXT_FIELD_NAMES", "run_id", "task_context", "merge_context"]
+CONTEXT_SOURCE = "from the task context (or set context: false)"
+
+
+__all__ = ["CONTEXT_FIELD_NAMES", "CONTEXT_SOURCE", "run_id", "task_context", "merge_fields"]

@@ -105,7 +105,8 @@ def generate(path, seed=1111, events=3000):
             # The record text inside another record: not a USYS_CONFIG record for anybody.
             lines.append(
                 "type=USER msg=audit(%s): pid=8 uid=0 auid=1000 ses=3 msg='text=type=USYS_CONFIG msg=audit(%s): "
-                "op=forged res=success exe=\"/x\" hostname=? addr=? terminal=? res=success'%s" % (stamp, stamp, ENRICHMENT)
+                "op=forged res=success exe=\"/x\" hostname=? addr=? terminal=? res=success'%s"
+                % (stamp, stamp, ENRICHMENT)
             )
     with open(str(path), "wb") as handle:
         handle.write(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
@@ -126,8 +127,8 @@ def usys_lines(lines):
 
 
 def auparse_escape(value):
-    """auparse's default (TTY) escaping of interpreted values: control bytes as backslash-octal."""
-    return "".join("\\%03o" % ord(ch) if ord(ch) < 0x20 or ord(ch) == 0x7F else ch for ch in value)
+    """auparse's default (TTY) escaping of interpreted values: bytes below 0x20 as backslash-octal (not 0x7F)."""
+    return "".join("\\%03o" % ord(ch) if ord(ch) < 0x20 else ch for ch in value)
 
 
 @pytest.fixture(scope="module")
@@ -188,8 +189,15 @@ def test_matches_auparse(generated):
             "pid": str(record.pid), "uid": str(record.uid), "auid": str(record.auid), "ses": str(record.ses),
         }
         # auparse splits on spaces; our writer puts no space in any value, so the raw tokens must agree.
-        assert [(name, raw) for name, raw, _interp in message] == split_message(record.text)
-        for name, raw, interp in message:
+        # Except key=, which auparse treats as audit rule keys: it decodes the hex and re-quotes it, and
+        # cuts it at 0x01 (the separator of several keys). The ausearch tests still cover key= byte for byte.
+        ours = split_message(record.text)
+        assert len(message) == len(ours)
+        for (name, raw, interp), (our_name, our_raw) in zip(message, ours):
+            assert name == our_name
+            if name == "key":
+                continue
+            assert raw == our_raw, (record.event_id, name)
             if interp != raw:
                 assert interp == auparse_escape(record.get(name)), (record.event_id, name)
                 decoded_checked += 1

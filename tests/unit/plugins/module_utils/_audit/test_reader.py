@@ -215,7 +215,8 @@ def test_rotated_files_oldest_first(tmp_path):
     write_log(tmp_path / "audit.logx", [log_line(record_text(op="other-file"))])
     reader = AuditLogReader(str(base))
     assert [r.op for r in reader] == ["oldest", "older", "newer", "current"]
-    assert [os.path.basename(f) for f in reader.files_read] == ["audit.log.10", "audit.log.2", "audit.log.1", "audit.log"]
+    names = [os.path.basename(f) for f in reader.files_read]
+    assert names == ["audit.log.10", "audit.log.2", "audit.log.1", "audit.log"]
     assert log_files(str(base), include_rotated=False) == [str(base)]
 
 
@@ -301,7 +302,10 @@ def test_bad_result_and_limit(tmp_path):
 
 
 def test_other_record_types(tmp_path):
-    lines = [log_line(record_text(op="x"), stamp="1.0:1"), log_line("op=y res=success", stamp="2.0:2", record_type="USER")]
+    lines = [
+        log_line(record_text(op="x"), stamp="1.0:1"),
+        log_line("op=y res=success", stamp="2.0:2", record_type="USER"),
+    ]
     path = write_log(tmp_path / "audit.log", lines)
     reader = AuditLogReader(path, include_rotated=False, types=("USER", "USYS_CONFIG"))
     assert [(r.type, r.serial) for r in reader] == [("USYS_CONFIG", 1), ("USER", 2)]

@@ -1,0 +1,140 @@
+# Copyright: changeaudit.linux developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import change_fields, sha256_hex
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import (
+    CONTEXT_SOURCE,
+    merge_fields,
+    task_context,
+)
+
+WRITER = "changeaudit.linux.usys_config"
+
+
+class ActionModule(ActionBase):
+    """Runs any module (through its own action plugin when it has one) and records the change it made.
+
+    The inner result goes back unchanged; the audit outcome is added under one key, ``audit``.
+    """
+
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(
+        ("module", "args", "op", "fields", "record_failures", "backend", "on_unavailable", "context")
+    )
+
+    def run(self, tmp: t.Any = None, task_vars: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
+        task_vars = task_vars or {}
+        super().run(tmp, task_vars)
+        del tmp
+        if self._task.async_val:
+            raise AnsibleActionFail(
+                "changeaudit.linux.audited cannot run with async: the change would finish after the task, "
+                "so it could not be recorded; remove async/poll from this task"
+            )
+        _validation, options = self.validate_argument_spec(
+            argument_spec=dict(
+                module={"type": "str", "required": True},
+                args={"type": "dict", "default": {}},
+                op={"type": "str", "default": "ansible-change"},
+                fields={"type": "dict", "default": {}},
+                record_failures={"type": "bool", "default": False},
+                backend={"type": "str", "default": "auto", "choices": ["auto", "libaudit", "netlink"]},
+                on_unavailable={"type": "str", "default": "fail", "choices": ["fail", "warn"]},
+                context={"type": "bool", "default": True},
+            )
+        )
+        module_fqcn = self._resolve(options["module"])
+        inner = self._run_inner(module_fqcn, options["args"], task_vars)
+
+        failed = bool(inner.get("failed"))
+        if not inner.get("changed") and not (failed and options["record_failures"]):
+            inner["audit"] = {"recorded": False, "reason": "failed" if failed else "not changed"}
+            return inner
+
+        no_log = bool(self._task.no_log)
+        fields = change_fields(module_fqcn, options["args"], inner, no_log)
+        extra = options["fields"]
+        if no_log:
+            # Field values come from the play and may carry the secret too: only their hashes are recorded.
+            extra = {name: sha256_hex(value) for name, value in extra.items()}
+        fields = merge_fields(fields, extra, "by changeaudit.linux.audited itself")
+        if options["context"]:
+            fields = merge_fields(fields, task_context(self._task, self._play_context, task_vars), CONTEXT_SOURCE)
+        recorder = self._execute_module(
+            module_name=WRITER,
+            module_args={
+                "op": options["op"],
+                "fields": fields,
+                "result": "failed" if failed else "success",
+                "backend": options["backend"],
+                "on_unavailable": options["on_unavailable"],
+                "context": False,
+            },
+            task_vars=task_vars,
+        )
+        return self._merge(inner, recorder)
+
+    def _resolve(self, name: str) -> str:
+        found = self._shared_loader_obj.module_loader.find_plugin_with_context(name, collection_list=self._task.collections)
+        if not found.resolved:
+            raise AnsibleActionFail("module %r to audit was not found: %s" % (name, found.redirect_list or "no such module"))
+        if found.resolved_fqcn == "changeaudit.linux.audited":
+            raise AnsibleActionFail("changeaudit.linux.audited cannot wrap itself")
+        return found.resolved_fqcn
+
+    def _run_inner(self, module_fqcn: str, module_args: t.Dict[str, t.Any], task_vars: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+        """Run the module the way TaskExecutor would: through its action plugin when it has one (copy, template)."""
+        inner_task = self._task.copy(exclude_parent=False, exclude_tasks=True)
+        inner_task.args = dict(module_args)
+        inner_task.action = module_fqcn
+        # module_defaults and the inner action plugin look the module up by this name.
+        inner_task._resolved_action = module_fqcn
+        collections = self._task.collections
+        action_loader = self._shared_loader_obj.action_loader
+        context = self._shared_loader_obj.module_loader.find_plugin_with_context(module_fqcn, collection_list=collections)
+        if context.action_plugin:
+            handler_name = context.action_plugin
+        elif action_loader.has_plugin(module_fqcn, collection_list=collections):
+            handler_name = module_fqcn
+        else:
+            handler_name, collections = "ansible.legacy.normal", None
+        handler = action_loader.get(
+            handler_name,
+            task=inner_task,
+            connection=self._connection,
+            play_context=self._play_context,
+            loader=self._loader,
+            templar=self._templar,
+            shared_loader_obj=self._shared_loader_obj,
+            collection_list=collections,
+        )
+        try:
+            return handler.run(task_vars=task_vars)
+        finally:
+            handler.cleanup()
+
+    @staticmethod
+    def _merge(inner: t.Dict[str, t.Any], recorder: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+        """Keep the inner result whole; add the audit outcome and fail only when the record was required."""
+        audit = {key: recorder.get(key) for key in ("recorded", "record", "backend", "backend_fallback", "sequence")}
+        inner["audit"] = audit
+        warnings = list(inner.get("warnings") or []) + list(recorder.get("warnings") or [])
+        if warnings:
+            inner["warnings"] = warnings
+        if recorder.get("failed"):
+            audit.update(error=recorder.get("msg"), cause=recorder.get("cause"))
+            inner_msg = inner.get("msg")
+            inner["msg"] = "The change %s but could not be recorded in the audit trail: %s%s" % (
+                "failed" if inner.get("failed") else "was applied",
+                recorder.get("msg"),
+                " Module message: %s" % inner_msg if inner_msg else "",
+            )
+            inner["failed"] = True
+        return inner

@@ -1,0 +1,166 @@
+#!/usr/bin/python
+# Copyright: changeaudit.linux developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This is a documentation-only file: the work is done by the action plugin of the same name.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: audited
+short_description: Run any module and record the change it made in the Linux audit trail
+version_added: 1.0.0
+author: changeaudit.linux developers
+description:
+  - Runs the module named in O(module) with O(args), through that module's own action plugin when it has one
+    (V(ansible.builtin.copy), V(ansible.builtin.template)), and returns its result unchanged; C(changed),
+    C(diff), C(failed) and C(register) behave as they would without the wrapper.
+  - When the module reports C(changed), writes one C(AUDIT_USYS_CONFIG) record on the same target through
+    M(changeaudit.linux.usys_config), holding the module FQCN, the object changed (its C(path), C(dest), C(name)
+    or C(key) argument), a C(sha256) of the diff when the module returned one, and the task context (play, task,
+    task path, task UUID, controller user, become user, AWX job ID, run ID).
+  - The audit outcome is added to the result under one key, RV(audit).
+  - Under C(no_log), no argument value and no diff text reaches the audit log; the record holds argument names
+    and hashes only.
+extends_documentation_fragment:
+  - changeaudit.linux._attributes
+  - changeaudit.linux._attributes.ACTIONGROUP_AUDIT
+  - changeaudit.linux._backend
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+  async:
+    description: Supports being used with the C(async) keyword.
+    support: none
+    details:
+      - A task with C(async) is refused, since the change would end after the task and could not be recorded.
+  check_mode:
+    support: full
+    details:
+      - The wrapped module runs in check mode; no record is written, and RV(audit.record) is the record that would
+        be written if the module predicts a change.
+  diff_mode:
+    support: full
+    details:
+      - Whatever the wrapped module returns as C(diff) is returned unchanged.
+options:
+  module:
+    description: The module to run, by FQCN or short name.
+    type: str
+    required: true
+  args:
+    description: Arguments of O(module).
+    type: dict
+    default: {}
+  op:
+    description: The C(op=) of the record.
+    type: str
+    default: ansible-change
+  fields:
+    description:
+      - Further fields for the record, as in O(changeaudit.linux.usys_config#module:fields). Under C(no_log) their
+        values are replaced by their C(sha256).
+    type: dict
+    default: {}
+  record_failures:
+    description:
+      - Also write a record (with C(res=failed)) when the module fails without reporting a change.
+      - A module that fails after reporting C(changed) is always recorded, with C(res=failed).
+    type: bool
+    default: false
+  context:
+    description: Whether the task context fields are added to the record.
+    type: bool
+    default: true
+notes:
+  - The record is written with the privileges of the task, so the task needs O(ignore:become=true) (or a
+    connection as root) to be recorded; without them the task fails after the change, and says so, unless
+    O(on_unavailable=warn).
+seealso:
+  - module: changeaudit.linux.usys_config
+  - module: changeaudit.linux.usys_config_info
+"""
+
+EXAMPLES = r"""
+- name: Harden sshd and record the change
+  changeaudit.linux.audited:
+    module: ansible.builtin.lineinfile
+    args:
+      path: /etc/ssh/sshd_config
+      regexp: '^#?PermitRootLogin'
+      line: PermitRootLogin no
+  become: true
+  notify: Reload sshd
+
+- name: Deploy a template; the record names the module, the dest and the hash of the diff
+  changeaudit.linux.audited:
+    module: ansible.builtin.template
+    args:
+      src: app.conf.j2
+      dest: /etc/app/app.conf
+      mode: "0644"
+    fields:
+      ticket: CHG-1234
+  become: true
+
+- name: Set a secret; only argument names and hashes reach audit.log
+  changeaudit.linux.audited:
+    module: ansible.builtin.copy
+    args:
+      dest: /etc/app/token
+      content: "{{ app_token }}"
+      mode: "0600"
+  become: true
+  no_log: true
+
+- name: Record failed attempts too
+  changeaudit.linux.audited:
+    module: ansible.builtin.sysctl
+    args:
+      name: net.ipv4.ip_forward
+      value: "1"
+    record_failures: true
+  become: true
+"""
+
+RETURN = r"""
+audit:
+  description: What was recorded. The rest of the result is the wrapped module's own.
+  type: dict
+  returned: always
+  contains:
+    recorded:
+      description: Whether a record was written and acknowledged with auditing enabled and auditd running.
+      type: bool
+      returned: always
+    reason:
+      description: Why no record was needed (V(not changed) or V(failed)).
+      type: str
+      returned: when no record was needed
+    record:
+      description: The record text, or in check mode the text that would be written.
+      type: str
+      returned: when a record was needed
+    backend:
+      description: V(libaudit) or V(netlink).
+      type: str
+      returned: when a record was written
+    backend_fallback:
+      description: Why V(auto) fell back to V(netlink).
+      type: str
+      returned: when a record was written
+    sequence:
+      description: Netlink sequence number of the record.
+      type: int
+      returned: when a record was written
+    error:
+      description: Why the record could not be written.
+      type: str
+      returned: when writing the record failed
+    cause:
+      description: The error class, for example V(AuditPermissionError).
+      type: str
+      returned: when writing the record failed
+"""
