@@ -10,4 +10,6 @@ rsync -a --delete --exclude .venv --exclude .build --exclude .git --exclude test
 # ansible-test decides what it tests from git; the copy gets a repository of its own.
 (cd "$dest" && git init -q 2>/dev/null && git add -A >/dev/null && git -c user.name=ci -c user.email=ci@localhost commit -qm copy --allow-empty >/dev/null) || true
 cd "$dest"
-PATH="$root/.venv/bin:$PATH" exec "$root/.venv/bin/ansible-test" "$@"
+# ANSIBLE_TEST_VENV picks another controller venv (scripts/sanity.sh runs .build/venv-2.21 too); default .venv.
+venv=${ANSIBLE_TEST_VENV:-$root/.venv}
+PATH="$venv/bin:$PATH" exec "$venv/bin/ansible-test" "$@"

@@ -6,7 +6,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$root/scripts/setup.sh"
 cd "$root"
 export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
-export CHANGEAUDIT_RUN_ID="demo-$(date -u +%Y%m%dT%H%M%SZ)-$$"
+CHANGEAUDIT_RUN_ID="demo-$(date -u +%Y%m%dT%H%M%SZ)-$$"
+export CHANGEAUDIT_RUN_ID
 .venv/bin/ansible-playbook -i localhost, demo/demo.yml
 
 echo

@@ -11,7 +11,8 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-apt_packages=(auditd libaudit1 python3-audit python3-venv gcc libaudit-dev util-linux rsync git)
+# sudo and acl: the nonroot molecule scenario becomes 'nobody'; gcc and libaudit-dev: the C benchmark anchor.
+apt_packages=(auditd libaudit1 python3-audit python3-venv gcc libaudit-dev util-linux rsync git sudo acl)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

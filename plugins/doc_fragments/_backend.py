@@ -12,7 +12,7 @@ options:
       - V(libaudit) calls C(audit_log_user_comm_message()) in C(libaudit.so.1) through ctypes.
       - V(netlink) speaks C(NETLINK_AUDIT) directly and needs no library; the record text is the same.
       - V(auto) uses libaudit when it can be loaded and falls back to netlink otherwise; the result says which
-        was used in RV(backend) and why in RV(backend_fallback).
+        backend was used and, after a fallback, why.
     type: str
     choices: [auto, libaudit, netlink]
     default: auto
@@ -23,7 +23,8 @@ options:
         user records), no audit daemon running (records would reach the kernel log only), a kernel without
         audit support, and a non-initial user namespace.
       - V(fail) fails the task with a message naming the cause and the fix.
-      - V(warn) emits that message as a warning and carries on; RV(recorded) is then V(false).
+      - V(warn) emits that message as a warning and carries on; the result then says the record was not written
+        (C(recorded=false)).
       - Invalid input and a record that would be too long always fail.
     type: str
     choices: [fail, warn]

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: audit_status_info
 short_description: Report whether the Linux audit trail can take records, and why not
 version_added: 1.0.0
-author: changeaudit.linux developers
+author: changeaudit.linux developers (!UNKNOWN)
 description:
   - Returns the kernel audit status (C(auditctl -s)), whether auditd runs, which write backends are available, the
     audit capabilities of the module process, and whether M(changeaudit.linux.usys_config) could write a record

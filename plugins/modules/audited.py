@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: audited
 short_description: Run any module and record the change it made in the Linux audit trail
 version_added: 1.0.0
-author: changeaudit.linux developers
+author: changeaudit.linux developers (!UNKNOWN)
 description:
   - Runs the module named in O(module) with O(args), through that module's own action plugin when it has one
     (V(ansible.builtin.copy), V(ansible.builtin.template)), and returns its result unchanged; C(changed),

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: usys_config
 short_description: Write an AUDIT_USYS_CONFIG record to the Linux audit trail
 version_added: 1.0.0
-author: changeaudit.linux developers
+author: changeaudit.linux developers (!UNKNOWN)
 description:
   - Sends one C(AUDIT_USYS_CONFIG) (type 1111) user record to the kernel, which hands it to auditd; it lands in
     C(/var/log/audit/audit.log) next to the syscall records, where C(ausearch), C(aureport) and SIEM forwarders

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: usys_config_info
 short_description: Read AUDIT_USYS_CONFIG records back from the audit log
 version_added: 1.0.0
-author: changeaudit.linux developers
+author: changeaudit.linux developers (!UNKNOWN)
 description:
   - Reads C(AUDIT_USYS_CONFIG) (type 1111) records from C(audit.log) and, by default, its numbered rotations
     (C(audit.log.N) ... C(audit.log.1), then C(audit.log)), and returns them with every field decoded.

@@ -370,8 +370,7 @@ def _line_spans(handle: t.BinaryIO, needles: t.Sequence[bytes], chunk_size: int)
                 begin, skipping = cut + 1, False
             stop = buf.rfind(b"\n", begin, end)
             if stop >= 0:
-                for span in _find_in(buf, begin, stop, needles):
-                    yield span
+                yield from _find_in(buf, begin, stop, needles)
                 begin = stop + 1
             have = end - begin
             if have >= MAX_LINE:
@@ -379,8 +378,7 @@ def _line_spans(handle: t.BinaryIO, needles: t.Sequence[bytes], chunk_size: int)
             else:
                 buf[0:have] = buf[begin:end]
         if have and not skipping:
-            for span in _find_in(buf, 0, have, needles):
-                yield span
+            yield from _find_in(buf, 0, have, needles)
     finally:
         view.release()
 
@@ -429,8 +427,7 @@ class AuditLogReader:
 
     def __iter__(self) -> t.Iterator[AuditRecord]:
         for path in self.files:
-            for record in self.read_file(path):
-                yield record
+            yield from self.read_file(path)
 
     def read_file(self, path: str) -> t.Iterator[AuditRecord]:
         try:

@@ -233,7 +233,7 @@ def test_rotated_file_vanishing_is_skipped(tmp_path):
     "make, err",
     [
         pytest.param(lambda p: str(p / "missing.log"), errno.ENOENT, id="missing"),
-        pytest.param(lambda p: str(p), errno.EISDIR, id="directory"),
+        pytest.param(str, errno.EISDIR, id="directory"),
     ],
 )
 def test_unreadable_log(tmp_path, make, err):

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs molecule on the scenarios in extensions/molecule with their shared base config.
+# Holds the audit lock unless the caller (scripts/test.sh) already does.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export PATH="$root/.venv/bin:$PATH"
+# Plain output: CI logs are read as text.
+export NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1
+export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
+# The scenarios reuse the integration targets' setup role instead of copying its tasks.
+export ANSIBLE_ROLES_PATH="$root/tests/integration/targets"
+if [ -z "${CHANGEAUDIT_AUDIT_LOCK_HELD:-}" ]; then
+  exec 9>/run/lock/changeaudit-audit.lock
+  flock 9
+  export CHANGEAUDIT_AUDIT_LOCK_HELD=1
+fi
+command=$1
+shift
+exec molecule --base-config extensions/molecule/config.yml "$command" "$@"
