@@ -17,4 +17,9 @@ if [ -z "${CHANGEAUDIT_AUDIT_LOCK_HELD:-}" ]; then
 fi
 command=$1
 shift
+if [ "$command" = test ]; then
+  # Molecule keeps "prepared" in its state between runs and would skip prepare, which writes the fresh
+  # marker each run's records are found by; start every test from a clean state.
+  molecule --base-config extensions/molecule/config.yml reset --all >/dev/null
+fi
 exec molecule --base-config extensions/molecule/config.yml "$command" "$@"

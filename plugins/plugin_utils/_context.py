@@ -63,7 +63,7 @@ def merge_fields(first: t.Mapping[str, t.Any], then: t.Mapping[str, t.Any], then
     """``first`` in its order, then ``then``; a name in both is refused rather than silently replaced."""
     clashes = sorted(set(first) & set(then))
     if clashes:
-        raise AnsibleActionFail("fields %s are set %s; rename them" % (", ".join(clashes), then_source))
+        raise AnsibleActionFail("these fields are set %s, rename them: %s" % (then_source, ", ".join(clashes)))
     merged = dict(first)
     merged.update(then)
     return merged

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import typing as t
 
@@ -24,6 +25,13 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.status im
 )
 
 BACKEND_NAMES = ("auto", "libaudit", "netlink")
+
+
+@functools.lru_cache(maxsize=1)
+def load_libaudit() -> LibAudit:
+    """Loaded once per process: dlopen and the signature set-up cost more than sending a record.
+    A failure (ImportError) is not cached, so a library installed meanwhile is found."""
+    return LibAudit()
 
 
 class AuditBackend:
@@ -65,7 +73,7 @@ class LibauditBackend(AuditBackend):
     name = "libaudit"
 
     def __init__(self, library: t.Optional[LibAudit] = None) -> None:
-        self.library = library if library is not None else LibAudit()
+        self.library = library if library is not None else load_libaudit()
         self._fd = -1
 
     def send(self, record: UserRecord) -> int:
@@ -105,7 +113,7 @@ def select_backend(requested: str = "auto") -> t.Tuple[AuditBackend, t.Optional[
 
 def available_backends() -> t.Dict[str, t.Dict[str, t.Any]]:
     try:
-        LibAudit()
+        load_libaudit()
         libaudit = {"available": True, "reason": None}
     except ImportError as exc:
         libaudit = {"available": False, "reason": str(exc)}
@@ -154,6 +162,7 @@ def write_record(record: UserRecord, backend: str = "auto", check_mode: bool = F
 
 __all__ = [
     "BACKEND_NAMES",
+    "load_libaudit",
     "AuditBackend",
     "NetlinkBackend",
     "LibauditBackend",

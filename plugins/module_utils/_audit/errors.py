@@ -72,8 +72,8 @@ class AuditDisabledError(AuditUnavailableError):
     """Raised when the kernel's audit 'enabled' flag is 0: it would ACK the record and drop it."""
 
     default_hint = (
-        "Auditing is disabled in the kernel, which silently drops user records; enable it with "
-        "'auditctl -e 1' (or '-e 1' in /etc/audit/rules.d and augenrules --load)"
+        "The kernel acknowledges and then drops user records while auditing is off; enable it with "
+        "'auditctl -e 1' (and keep it on with '-e 1' in /etc/audit/rules.d and augenrules --load)"
     )
 
 

@@ -9,6 +9,7 @@ sends are the same bytes.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import socket
@@ -30,6 +31,8 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors im
 _TTY_PATH = 32
 
 
+# Neither changes during a process's life; asking again per record cost more than building it.
+@functools.lru_cache(maxsize=1)
 def executable() -> bytes:
     try:
         return os.fsencode(os.readlink("/proc/self/exe"))
@@ -37,6 +40,7 @@ def executable() -> bytes:
         return b""
 
 
+@functools.lru_cache(maxsize=1)
 def current_terminal() -> t.Optional[str]:
     """libaudit's _get_tty(): the first of fds 0-2 that is a terminal, without /dev/."""
     for fd in (0, 1, 2):
