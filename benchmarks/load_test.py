@@ -69,7 +69,7 @@ def writer_main(index: int, backend_name: str, run_id: str, records: int, go: t.
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--records", type=int, default=10000, help="records per writer")
     parser.add_argument("--backend", choices=("mixed", "libaudit", "netlink"), default="mixed")

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Time the audit.log reader against ausearch on the same big log, and show its memory stays flat.
 
     PYTHONPATH=.build/collections .venv/bin/python benchmarks/reader_bench.py [--size-mb 200]
@@ -111,7 +111,7 @@ def generate(path: str, size_mb: int, seed: int = 1111) -> None:
     with open(tmp, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as out:
         while written < target:
             lines = []
-            for _ in range(1000):
+            for _line in range(1000):
                 clock += rng.random() * 0.05
                 serial += 1
                 stamp = "%.3f:%d" % (clock, serial)
@@ -168,7 +168,7 @@ def run_ausearch(path: str) -> int:
 
 def best_of(repeat: int, func: t.Callable[[str], int], path: str) -> t.Tuple[float, int]:
     best, hits = float("inf"), -1
-    for _ in range(repeat):
+    for _round in range(repeat):
         began = time.perf_counter()
         hits = func(path)
         best = min(best, time.perf_counter() - began)
@@ -202,7 +202,7 @@ def child(path: str) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3, help="best of N timed runs for each tool")
     parser.add_argument("--child", help=argparse.SUPPRESS)

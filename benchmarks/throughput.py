@@ -163,7 +163,7 @@ def fmt_ratio(value: t.Optional[float]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--records", type=int, default=3000,
                         help="records per batch for the C loop and the binding loops (default 3000; "
                              "keep below backlog_limit so a batch never waits on the kernel queue)")

@@ -4,7 +4,7 @@
 # Ends with one line "suites: N passed, N failed"; exits non-zero when any suite failed.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 bash scripts/setup.sh || { echo "test.sh: setup failed"; exit 1; }
 
 exec 9>/run/lock/changeaudit-audit.lock
@@ -38,7 +38,12 @@ suite ansible-test-integration bash scripts/ansible-test.sh integration --python
 if [ -d extensions/molecule ] && ls extensions/molecule/*/molecule.yml >/dev/null 2>&1; then
   suite molecule bash scripts/molecule.sh test --all
 fi
+suite target-matrix bash scripts/target-matrix.sh
+suite galaxy bash scripts/galaxy-check.sh
 suite demo bash scripts/demo.sh
+# ansible-test sanity + units share .build/ansible-test with the integration suite: after it, never beside it.
+suite sanity bash scripts/sanity.sh
+suite lint bash scripts/lint.sh
 
 echo
 [ "$failed" -eq 0 ] || echo "failed suites: ${failed_names[*]}"

@@ -65,13 +65,17 @@ def record_from_params(params: t.Mapping[str, t.Any]) -> UserRecord:
     )
 
 
+def fail_from_audit_error(module: AnsibleModule, exc: AuditError, **result: t.Any) -> None:
+    """fail_json with the message (cause and fix) and the structured details. Uses module.fail_json."""
+    module.fail_json(msg=str(exc), **dict(result, **exc.as_dict()))
+
+
 def exit_unavailable_or_fail(module: AnsibleModule, exc: AuditError, **result: t.Any) -> None:
-    """The one place an AuditError leaves the binding. Uses module.params, warn, exit_json, fail_json."""
-    details = exc.as_dict()
+    """Where a writer's AuditError leaves the binding. Uses module.params, warn, exit_json, fail_json."""
     if isinstance(exc, AuditUnavailableError) and module.params.get("on_unavailable") == "warn":
         module.warn(str(exc))
-        module.exit_json(changed=False, recorded=False, unavailable=details, **result)
-    module.fail_json(msg=str(exc), recorded=False, **dict(result, **details))
+        module.exit_json(changed=False, recorded=False, unavailable=exc.as_dict(), **result)
+    fail_from_audit_error(module, exc, recorded=False, **result)
 
 
 def run_writer(module: AnsibleModule) -> None:
@@ -101,6 +105,7 @@ __all__ = [
     "sha256_of",
     "fields_with_hashes",
     "record_from_params",
+    "fail_from_audit_error",
     "exit_unavailable_or_fail",
     "run_writer",
 ]

@@ -207,7 +207,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import DEFAULT_LOG, RecordFilter, search
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.timespec import time_range
-from ansible_collections.changeaudit.linux.plugins.module_utils._module import exit_unavailable_or_fail
+from ansible_collections.changeaudit.linux.plugins.module_utils._module import fail_from_audit_error
 
 ARGUMENT_SPEC = dict(
     path={"type": "path", "default": DEFAULT_LOG},
@@ -236,7 +236,7 @@ def main() -> None:
         record_filter = RecordFilter(start, end, params["op"], params["comm"], params["result"], fields)
         records, files = search(params["path"], params["include_rotated"], record_filter, params["limit"])
     except AuditError as exc:
-        exit_unavailable_or_fail(module, exc)
+        fail_from_audit_error(module, exc)
     module.exit_json(changed=False, records=records, count=len(records), files=files)
 
 

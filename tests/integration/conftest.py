@@ -77,14 +77,14 @@ def marker() -> str:
 def ausearch_raw(marker: str) -> t.List[str]:
     """USYS_CONFIG lines holding the marker, as ausearch (the independent oracle) reports them."""
     proc = subprocess.run(
-        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "--raw"], capture_output=True, text=True, errors="replace"
+        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "--raw"], capture_output=True, text=True, errors="replace", check=False
     )
     return [line for line in proc.stdout.splitlines() if marker in line]
 
 
 def ausearch_interpreted(marker: str) -> t.List[str]:
     proc = subprocess.run(
-        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "-i"], capture_output=True, text=True, errors="replace"
+        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "-i"], capture_output=True, text=True, errors="replace", check=False
     )
     return [line for line in proc.stdout.splitlines() if marker in line]
 
@@ -116,6 +116,7 @@ def run_probe(
         capture_output=True,
         text=True,
         env=env,
+        check=False,
         timeout=60,
     )
     try:

@@ -69,7 +69,7 @@ def generate(path, seed=1111, events=3000):
         stamp = "%d.%03d:%d" % (millis // 1000, millis % 1000, serial)
         roll = rng.random()
         if roll < 0.3:
-            fields = {rng.choice(NAMES): rng.choice(HOSTILE) for _ in range(rng.randint(0, 5))}
+            fields = {rng.choice(NAMES): rng.choice(HOSTILE) for _field in range(rng.randint(0, 5))}
             text = render_record(
                 build_message(rng.choice(["file-change", "BEEF", "svc:restart"]), fields), b"/usr/bin/python3.11",
                 rng.choice(["ansible", None]), rng.choice([None, "web01.example.com"]), rng.choice([None, "10.0.0.7"]),
