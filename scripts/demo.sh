@@ -12,17 +12,12 @@ export CHANGEAUDIT_RUN_ID
 
 echo
 echo "Records of run $CHANGEAUDIT_RUN_ID in /var/log/audit/audit.log (ausearch -m USYS_CONFIG -i):"
-found=""
-for _ in $(seq 1 50); do
-  found=$(ausearch --input-logs -m USYS_CONFIG --raw 2>/dev/null | grep -F "run_id=\"$CHANGEAUDIT_RUN_ID\"" || true)
-  [ -n "$found" ] && break
-  sleep 0.1
-done
-if [ -z "$found" ]; then
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+if ! wait_for_record "run_id=\"$CHANGEAUDIT_RUN_ID\""; then
   echo "demo.sh: no record of run $CHANGEAUDIT_RUN_ID reached audit.log" >&2
   exit 1
 fi
-printf '%s\n' "$found"
 echo
 echo "Interpreted:"
 ausearch --input-logs -m USYS_CONFIG -i 2>/dev/null | grep -F "$CHANGEAUDIT_RUN_ID"

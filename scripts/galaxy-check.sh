@@ -20,21 +20,8 @@ unset PYTHONPATH
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=0
 export ANSIBLE_RETRY_FILES_ENABLED=0
 
-passed=0
-failed=0
-failed_names=()
-check() {
-  local name=$1
-  shift
-  echo
-  echo "=== $name"
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    failed_names+=("$name")
-  fi
-}
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 
 version=$("$bin/python" -c 'import yaml; print(yaml.safe_load(open("galaxy.yml"))["version"])')
 dist="$root/.build/dist"
@@ -118,34 +105,25 @@ demo() {
     ANSIBLE_COLLECTIONS_PATH="$install_dir" CHANGEAUDIT_RUN_ID="$run_id" \
       "$bin/ansible-playbook" -i localhost, "$installed/demo/demo.yml"
   ) || return 1
-  for _try in $(seq 1 50); do
-    found=$(ausearch --input-logs -m USYS_CONFIG --raw 2>/dev/null | grep -F "run_id=\"$run_id\"" || true)
-    [ -n "$found" ] && break
-    sleep 0.1
-  done
-  if [ -z "$found" ]; then
+  if ! wait_for_record "run_id=\"$run_id\""; then
     echo "no record of run $run_id reached audit.log"
     return 1
   fi
-  echo "$found"
   if ! echo "$found" | grep -qF "task_path=\"$installed/demo/demo.yml:"; then
     echo "the record's task_path is not the installed demo/demo.yml"
     return 1
   fi
 }
 
-check build build
-check tarball-contents contents
-check install install
-check ansible-doc docs
+step build build
+step tarball-contents contents
+step install install
+step ansible-doc docs
 if [ "${CHANGEAUDIT_AUDIT_LOCK_HELD:-}" != 1 ]; then
   exec 9>/run/lock/changeaudit-audit.lock
   flock 9
   export CHANGEAUDIT_AUDIT_LOCK_HELD=1
 fi
-check demo demo
+step demo demo
 
-echo
-[ "$failed" -eq 0 ] || echo "failed checks: ${failed_names[*]}"
-echo "galaxy-check: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary galaxy-check

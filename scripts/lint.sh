@@ -22,21 +22,8 @@ ln -sfn "$root" .build/collections/ansible_collections/changeaudit/linux
 export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
 export ANSIBLE_ROLES_PATH="$root/tests/integration/targets"
 
-passed=0
-failed=0
-failed_names=()
-step() {
-  local name=$1
-  shift
-  echo
-  echo "=== $name: $*"
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    failed_names+=("$name")
-  fi
-}
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 
 # Each module's EXAMPLES (a list of tasks) becomes a playbook of its own, so ansible-lint checks it like any play.
 examples_dir="$root/.build/lint/examples"
@@ -93,7 +80,4 @@ step examples write_examples
 step ansible-lint ansible_lint
 step antsibull-changelog changelog_lint
 
-echo
-[ "$failed" -eq 0 ] || echo "failed steps: ${failed_names[*]}"
-echo "lint: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary lint

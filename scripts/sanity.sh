@@ -17,22 +17,9 @@ if [ ! -x .venv/bin/ansible-test ]; then
   exit 1
 fi
 
-passed=0
-failed=0
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 skipped=()
-failed_names=()
-step() {
-  local name=$1
-  shift
-  echo
-  echo "=== $name: $*"
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    failed_names+=("$name")
-  fi
-}
 
 # ansible-test reads tests/sanity/ignore-<core version>.txt; they exist and stay empty (STYLE 4.6).
 ignores_empty() {
@@ -150,6 +137,4 @@ echo
 for s in "${skipped[@]}"; do
   echo "skipped: $s"
 done
-[ "$failed" -eq 0 ] || echo "failed steps: ${failed_names[*]}"
-echo "sanity: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary sanity

@@ -9,6 +9,8 @@
 # Ends with "target-matrix: N passed, N failed, N skipped"; exits non-zero when any cell failed.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 cd "$root" || exit 1
 
 if [ ! -x .venv/bin/ansible-playbook ]; then
@@ -90,13 +92,8 @@ cell() {
     return 1
   fi
   rm -f "$log"
-  local hit="" _try
-  for _try in $(seq 1 50); do
-    hit=$(ausearch --input-logs -m USYS_CONFIG --raw 2>/dev/null | grep -F "marker=\"$marker\"" || true)
-    [ -n "$hit" ] && break
-    sleep 0.1
-  done
-  if [ -z "$hit" ]; then
+  local hit
+  if ! hit=$(wait_for_record "marker=\"$marker\""); then
     echo "FAIL: no USYS_CONFIG record with marker=\"$marker\" in audit.log (ausearch --input-logs)"
     return 1
   fi

@@ -14,20 +14,10 @@ export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
 export PYTHONPATH="$root/.build/collections"
 export PATH="$root/.venv/bin:$PATH"
 
-passed=0
-failed=0
-failed_names=()
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 suite() {
-  local name=$1
-  shift
-  echo
-  echo "=== $name: $*"
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    failed_names+=("$name")
-  fi
+  step "$@"
   # Whatever a suite did to the audit state, the next one starts with auditd up and auditing on.
   bash scripts/ensure-auditd.sh
 }
@@ -45,7 +35,4 @@ suite demo bash scripts/demo.sh
 suite sanity bash scripts/sanity.sh
 suite lint bash scripts/lint.sh
 
-echo
-[ "$failed" -eq 0 ] || echo "failed suites: ${failed_names[*]}"
-echo "suites: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary suites

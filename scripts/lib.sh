@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Sourced by the scripts in this folder: counted steps with one closing line, and the wait for a record
+# to reach audit.log (auditd flushes asynchronously).
+
+passed=0
+failed=0
+failed_names=()
+
+# step NAME COMMAND...: runs COMMAND and counts it as passed or failed; never stops the script.
+step() {
+  local name=$1
+  shift
+  echo
+  echo "=== $name: $*"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failed_names+=("$name")
+  fi
+}
+
+# summary LABEL: prints "LABEL: N passed, N failed" (the line CI reads) and returns non-zero on any failure.
+summary() {
+  echo
+  [ "$failed" -eq 0 ] || echo "failed: ${failed_names[*]}"
+  echo "$1: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
+
+# wait_for_record TEXT: prints the raw USYS_CONFIG lines holding TEXT once any reached audit.log (5 s at most).
+wait_for_record() {
+  local found="" _try
+  for _try in $(seq 1 50); do
+    found=$(ausearch --input-logs -m USYS_CONFIG --raw 2>/dev/null | grep -F -- "$1" || true)
+    [ -n "$found" ] && break
+    sleep 0.1
+  done
+  [ -n "$found" ] || return 1
+  printf '%s\n' "$found"
+}
