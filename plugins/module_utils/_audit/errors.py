@@ -65,7 +65,9 @@ class AuditNamespaceError(AuditUnavailableError):
 class AuditPermissionError(AuditUnavailableError):
     """Raised when the process lacks CAP_AUDIT_WRITE (EPERM on send), usually because it is not root."""
 
-    default_hint = "Run the task with become: true (root) or grant the process CAP_AUDIT_WRITE"
+    default_hint = (
+        "Run the task as root (become: true, with become_user left at root) or grant the process CAP_AUDIT_WRITE"
+    )
 
 
 class AuditDisabledError(AuditUnavailableError):
