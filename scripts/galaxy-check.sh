@@ -98,14 +98,14 @@ docs() {
 
 # demo/demo.yml as shipped, with only the installed copy on the collections path.
 demo() {
-  local run_id found="" _try
+  local run_id found
   run_id="galaxy-$(date -u +%Y%m%dT%H%M%SZ)-$$"
   (
     cd "$install_dir" || exit 1
     ANSIBLE_COLLECTIONS_PATH="$install_dir" CHANGEAUDIT_RUN_ID="$run_id" \
       "$bin/ansible-playbook" -i localhost, "$installed/demo/demo.yml"
   ) || return 1
-  if ! wait_for_record "run_id=\"$run_id\""; then
+  if ! found=$(wait_for_record "run_id=\"$run_id\""); then
     echo "no record of run $run_id reached audit.log"
     return 1
   fi
@@ -113,6 +113,7 @@ demo() {
     echo "the record's task_path is not the installed demo/demo.yml"
     return 1
   fi
+  printf '%s\n' "$found"
 }
 
 step build build
