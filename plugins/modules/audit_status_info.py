@@ -18,14 +18,8 @@ description:
     the kernel, a non-initial user namespace) RV(status) is V(null) and RV(status_error) says why.
 extends_documentation_fragment:
   - changeaudit.linux._attributes
+  - changeaudit.linux._attributes.INFO_MODULE
   - changeaudit.linux._attributes.ACTIONGROUP_AUDIT
-attributes:
-  check_mode:
-    support: full
-    details:
-      - The module only reads; it returns the same in check mode.
-  diff_mode:
-    support: none
 options: {}
 notes:
   - Reading the kernel status needs C(CAP_AUDIT_CONTROL), which root has; use O(ignore:become=true).

@@ -20,14 +20,8 @@ description:
     module works on copies of logs too.
 extends_documentation_fragment:
   - changeaudit.linux._attributes
+  - changeaudit.linux._attributes.INFO_MODULE
   - changeaudit.linux._attributes.ACTIONGROUP_AUDIT
-attributes:
-  check_mode:
-    support: full
-    details:
-      - The module only reads; it returns the same in check mode.
-  diff_mode:
-    support: none
 options:
   path:
     description:
