@@ -29,6 +29,9 @@ class ActionModule(ActionBase):
         fields = module_args.get("fields") or {}
         if not isinstance(fields, dict):
             raise AnsibleActionFail("fields must be a dict, not %s" % type(fields).__name__)
+        if self._task.no_log:
+            # Under no_log the values the play passed may be secrets: only their hashes reach the log.
+            module_args["hash_fields"] = sorted(set(module_args.get("hash_fields") or []) | set(fields))
         if boolean(module_args.get("context", True), strict=False):
             module_args["fields"] = merge_fields(
                 fields, task_context(self._task, self._play_context, task_vars), CONTEXT_SOURCE

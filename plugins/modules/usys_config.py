@@ -53,6 +53,7 @@ options:
     description:
       - Names of O(fields) whose values are replaced by C(sha256:<hex>) of the value before the record is built,
         so that a secret can be proven without being logged.
+      - Under C(no_log) every field of O(fields) is hashed, whatever this says; the task context fields are not.
     type: list
     elements: str
     default: []
