@@ -33,17 +33,8 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "setup.sh: $python is older than 3.11; ansible-core 2.19 needs 3.11+ (set PYTHON=/path/to/python3.11)" >&2
   exit 1
 fi
-stamp=.venv/.requirements.sha256
-want=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
-if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "setup.sh: creating .venv from $python"
-  rm -rf .venv
-  "$python" -m venv .venv
-  # The image points pip at local mirrors that may be absent; their warnings are noise.
-  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "WARNING: Location" || true
-  .venv/bin/python -c "import ansible, pytest, hypothesis, molecule"
-  echo "$want" > "$stamp"
-fi
+bash "$root/scripts/ensure-venv.sh" .venv "$python" requirements-dev.txt
+.venv/bin/python -c "import ansible, pytest, hypothesis, molecule"
 
 # ansible finds the collection through this path; the symlink keeps the work tree the only copy.
 mkdir -p .build/collections/ansible_collections/changeaudit
