@@ -8,7 +8,7 @@ import typing as t
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import change_fields, sha256_hex
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import SECRET_FIELDS, change_fields
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import (
     CONTEXT_SOURCE,
     merge_fields,
@@ -50,8 +50,9 @@ class ActionModule(ActionBase):
                 context={"type": "bool", "default": True},
             )
         )
-        module_fqcn = self._resolve(options["module"])
-        inner = self._run_inner(module_fqcn, options["args"], task_vars)
+        module = self._resolve(options["module"])
+        module_fqcn = module.resolved_fqcn
+        inner = self._run_inner(module, options["args"], task_vars)
 
         failed = bool(inner.get("failed"))
         if not inner.get("changed") and not (failed and options["record_failures"]):
@@ -61,9 +62,9 @@ class ActionModule(ActionBase):
         no_log = bool(self._task.no_log)
         fields = change_fields(module_fqcn, options["args"], inner, no_log)
         extra = options["fields"]
-        if no_log:
-            # Field values come from the play and may carry the secret too: only their hashes are recorded.
-            extra = {name: sha256_hex(value) for name, value in extra.items()}
+        # Under no_log the object and the play's own field values may be secrets: usys_config records their
+        # hashes, the same hashing it applies to hash_fields everywhere.
+        hash_fields = sorted(set(SECRET_FIELDS) & set(fields) | set(extra)) if no_log else []
         fields = merge_fields(fields, extra, "by changeaudit.linux.audited itself")
         if options["context"]:
             fields = merge_fields(fields, task_context(self._task, self._play_context, task_vars), CONTEXT_SOURCE)
@@ -72,6 +73,7 @@ class ActionModule(ActionBase):
             module_args={
                 "op": options["op"],
                 "fields": fields,
+                "hash_fields": hash_fields,
                 "result": "failed" if failed else "success",
                 "backend": options["backend"],
                 "on_unavailable": options["on_unavailable"],
@@ -81,16 +83,18 @@ class ActionModule(ActionBase):
         )
         return self._merge(inner, recorder)
 
-    def _resolve(self, name: str) -> str:
+    def _resolve(self, name: str) -> t.Any:
+        """The module's plugin load context: its FQCN and, when it has one, its action plugin."""
         found = self._shared_loader_obj.module_loader.find_plugin_with_context(name, collection_list=self._task.collections)
         if not found.resolved:
             raise AnsibleActionFail("module %r to audit was not found: %s" % (name, found.redirect_list or "no such module"))
         if found.resolved_fqcn == "changeaudit.linux.audited":
             raise AnsibleActionFail("changeaudit.linux.audited cannot wrap itself")
-        return found.resolved_fqcn
+        return found
 
-    def _run_inner(self, module_fqcn: str, module_args: t.Dict[str, t.Any], task_vars: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+    def _run_inner(self, module: t.Any, module_args: t.Dict[str, t.Any], task_vars: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
         """Run the module the way TaskExecutor would: through its action plugin when it has one (copy, template)."""
+        module_fqcn = module.resolved_fqcn
         inner_task = self._task.copy(exclude_parent=False, exclude_tasks=True)
         inner_task.args = dict(module_args)
         inner_task.action = module_fqcn
@@ -98,9 +102,8 @@ class ActionModule(ActionBase):
         inner_task._resolved_action = module_fqcn
         collections = self._task.collections
         action_loader = self._shared_loader_obj.action_loader
-        context = self._shared_loader_obj.module_loader.find_plugin_with_context(module_fqcn, collection_list=collections)
-        if context.action_plugin:
-            handler_name = context.action_plugin
+        if module.action_plugin:
+            handler_name = module.action_plugin
         elif action_loader.has_plugin(module_fqcn, collection_list=collections):
             handler_name = module_fqcn
         else:

@@ -34,12 +34,13 @@ def change_fields(
     inner_result: t.Mapping[str, t.Any],
     no_log: bool,
 ) -> t.Dict[str, t.Any]:
-    """Fields that say what changed. With no_log only names and hashes, never a value or diff text."""
+    """Fields that say what changed. The diff only ever as a hash; under no_log the argument names are
+    listed too, and the caller has the values hashed (see SECRET_FIELDS)."""
     fields: t.Dict[str, t.Any] = {"module": module_fqcn}
     object_arg, object_value = object_of(module_args)
     if object_arg is not None:
         fields["object_arg"] = object_arg
-        fields["object"] = sha256_hex(object_value) if no_log else object_value
+        fields["object"] = object_value
     if no_log:
         fields["arg_names"] = ",".join(sorted(module_args))
     diff = inner_result.get("diff")
@@ -48,4 +49,8 @@ def change_fields(
     return fields
 
 
-__all__ = ["OBJECT_ARGUMENTS", "sha256_hex", "object_of", "change_fields"]
+# The change fields that carry an argument value: under no_log usys_config hashes them (hash_fields).
+SECRET_FIELDS = ("object",)
+
+
+__all__ = ["OBJECT_ARGUMENTS", "SECRET_FIELDS", "sha256_hex", "object_of", "change_fields"]
