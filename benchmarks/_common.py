@@ -68,7 +68,9 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding 
     decode_value,
     parse_fields,
 )
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError  # noqa: E402
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.netlink import query_status  # noqa: E402
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.status import ensure_records_kept  # noqa: E402
 
 try:
     # The collection's own reader decodes a line exactly as the *_info modules
@@ -134,10 +136,10 @@ def kernel_status() -> t.Dict[str, int]:
 
 def check_auditd(status: t.Mapping[str, int]) -> None:
     """Refuse to run when records would not reach audit.log: the kernel ACKs them anyway."""
-    if status.get("enabled", 0) == 0:
-        sys.exit("Auditing is disabled (enabled=0); the benchmark will not change that. Nothing was written.")
-    if status.get("pid", 0) == 0:
-        sys.exit("auditd is not running (audit pid 0): start it with `service auditd start`. Nothing was written.")
+    try:
+        ensure_records_kept(status)
+    except AuditError as exc:
+        sys.exit("%s Nothing was written." % exc)
 
 
 def audit_log_settings(path: str = "/etc/audit/auditd.conf") -> t.Dict[str, str]:

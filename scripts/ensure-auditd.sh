@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# Starts auditd when no audit daemon is registered with the kernel, and waits until it is.
+# Starts auditd unless a live audit daemon is registered with the kernel, and waits until one is.
 set -euo pipefail
 
 audit_pid() { auditctl -s 2>/dev/null | awk '$1 == "pid" {print $2}'; }
 audit_enabled() { auditctl -s 2>/dev/null | awk '$1 == "enabled" {print $2}'; }
+# The kernel keeps a killed auditd's pid until a delivery to it fails, so a
+# registered pid proves nothing: the process has to exist and not be a zombie.
+daemon_alive() {
+  local pid=$1 state
+  [ -n "$pid" ] && [ "$pid" != 0 ] && [ -r "/proc/$pid/stat" ] || return 1
+  state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
 
-if [ "$(audit_pid)" = "" ] || [ "$(audit_pid)" = 0 ]; then
-  echo "ensure-auditd: starting auditd"
+pid=$(audit_pid)
+if ! daemon_alive "$pid"; then
+  if [ -n "$pid" ] && [ "$pid" != 0 ]; then
+    echo "ensure-auditd: the audit daemon registered with the kernel (pid $pid) is gone; starting auditd"
+  else
+    echo "ensure-auditd: starting auditd"
+  fi
   if [ -d /run/systemd/system ]; then
     systemctl start auditd
   else
@@ -14,13 +27,10 @@ if [ "$(audit_pid)" = "" ] || [ "$(audit_pid)" = 0 ]; then
   fi
 fi
 for _ in $(seq 1 100); do
-  pid=$(audit_pid)
-  if [ -n "$pid" ] && [ "$pid" != 0 ]; then
-    break
-  fi
+  daemon_alive "$(audit_pid)" && break
   sleep 0.1
 done
-if [ "$(audit_pid)" = "" ] || [ "$(audit_pid)" = 0 ]; then
+if ! daemon_alive "$(audit_pid)"; then
   echo "ensure-auditd: auditd did not register with the kernel; see 'auditctl -s' and the journal" >&2
   exit 1
 fi

@@ -17,7 +17,14 @@ export PATH="$root/.venv/bin:$PATH"
 # shellcheck source=scripts/lib.sh
 . "$root/scripts/lib.sh"
 suite() {
+  local failed_before=$failed
   step "$@"
+  if [ "$failed" -ne "$failed_before" ]; then
+    # The audit state at the failure, before ensure-auditd changes it: a CI log is all there is to go on.
+    echo "--- audit state after the failure of $1:"
+    auditctl -s 2>&1 | sed 's/^/    /'
+    echo "    audit daemon processes: $(pgrep -a -x auditd | tr '\n' ' ' || true)"
+  fi
   # Whatever a suite did to the audit state, the next one starts with auditd up and auditing on.
   bash scripts/ensure-auditd.sh
 }

@@ -79,7 +79,8 @@ locked:
   returned: always
 auditd_running:
   description:
-    - Whether an audit daemon is registered with the kernel. When the status is unknown, whether the pid in
+    - Whether a live audit daemon is registered with the kernel. A registered pid whose process has exited
+      (auditd killed or crashed) counts as not running. When the status is unknown, whether the pid in
       C(/run/auditd.pid) is a running auditd.
   type: bool
   returned: always

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import SYSTEM_PYTHON, ausearch_interpreted, msg_text, run_probe, wait_for_lines
+from conftest import SYSTEM_PYTHON, ausearch_interpreted, ensure_auditd, msg_text, run_probe, wait_for_lines
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_MESSAGE_TEXT_MAX
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import decode_value, parse_fields
@@ -200,6 +200,23 @@ def test_auditd_not_running_is_detected(marker, restore_audit):
     outcome = run_probe({"op": "it-noauditd", "fields": {"run": marker}})
     assert not outcome["ok"] and outcome["cause"] == "AuditdNotRunningError"
     assert "auditd" in outcome["msg"] and "start" in outcome["msg"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_killed_auditd_is_detected(backend, marker, restore_audit):
+    """A killed auditd stays registered until a delivery fails: the status alone would let one record be lost."""
+    killed = restore_audit["pid"]
+    subprocess.run(["kill", "-KILL", str(killed)], check=True, capture_output=True)
+    deadline = time.monotonic() + 10
+    while os.path.exists("/proc/%d" % killed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    outcome = run_probe({"op": "it-killed", "fields": {"run": marker}, "backend": backend})
+    assert not outcome["ok"] and outcome["cause"] == "AuditdNotRunningError", outcome
+    assert "pid %d" % killed in outcome["msg"] and "no longer running" in outcome["msg"]
+    ensure_auditd()
+    fence = run_probe({"op": "it-fence", "fields": {"run": marker + "-fence"}, "backend": backend})
+    assert fence["ok"] and fence["audit_status"]["pid"] != killed
+    assert wait_for_lines(marker + "-fence")
 
 
 def test_user_namespace_is_refused(marker):

@@ -17,7 +17,10 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors im
     AuditStatusUnknownError,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.netlink import query_status
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.status import process_capabilities
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.status import (
+    daemon_process_gone,
+    process_capabilities,
+)
 
 AUDITD_PID_FILE = "/run/auditd.pid"
 
@@ -50,7 +53,7 @@ def audit_report() -> t.Dict[str, t.Any]:
     except AuditError as exc:
         status_error = dict(exc.as_dict(), msg=str(exc))
     if status is not None:
-        auditd_running = status.get("pid", 0) != 0
+        auditd_running = status.get("pid", 0) != 0 and not daemon_process_gone(status["pid"])
     else:
         auditd_running = auditd_from_pid_file()
     try:

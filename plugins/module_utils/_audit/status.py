@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import typing as t
 
@@ -45,13 +46,41 @@ def parse_status(payload: bytes) -> t.Dict[str, int]:
     return status
 
 
-def ensure_records_kept(status: t.Mapping[str, int]) -> None:
+def daemon_process_gone(pid: int, proc_root: str = "/proc") -> bool:
+    """Whether the process the kernel holds as its audit daemon has exited (or is a zombie).
+
+    The kernel notices a dead auditd only when a delivery to it fails, so after
+    a crash or 'kill -9' the status keeps the old pid, and the next record is
+    ACKed and then lost. Without a readable /proc nothing can be told, and a
+    guess never refuses a write.
+    """
+    if not os.path.isdir(os.path.join(proc_root, "self")):
+        return False
+    try:
+        with open(os.path.join(proc_root, str(pid), "stat"), "rb") as handle:
+            stat = handle.read()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    # The state letter follows the ')' closing comm, which may itself hold spaces and parentheses.
+    closing = stat.rfind(b")")
+    return stat[closing + 2:closing + 3] in (b"Z", b"X")
+
+
+def ensure_records_kept(status: t.Mapping[str, int], proc_root: str = "/proc") -> None:
     """Raise when the kernel would ACK a user record and then drop it, or send it to kmsg only."""
     if status.get("enabled", 0) == 0:
         raise AuditDisabledError("Auditing is disabled in the kernel (enabled=0)")
-    if status.get("pid", 0) == 0:
+    pid = status.get("pid", 0)
+    if pid == 0:
         raise AuditdNotRunningError(
             "No audit daemon is running (audit pid 0): the record would go to the kernel log only, not to audit.log"
+        )
+    if daemon_process_gone(pid, proc_root):
+        raise AuditdNotRunningError(
+            "The audit daemon registered with the kernel (pid %d) is no longer running, killed or crashed: "
+            "the kernel would accept the record and lose it" % pid
         )
 
 
@@ -76,6 +105,7 @@ __all__ = [
     "STATUS_FIELDS",
     "AUDIT_LOCKED",
     "parse_status",
+    "daemon_process_gone",
     "ensure_records_kept",
     "process_capabilities",
 ]

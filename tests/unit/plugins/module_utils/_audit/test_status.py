@@ -7,6 +7,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors im
     AuditDisabledError,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.status import (
+    daemon_process_gone,
     ensure_records_kept,
     process_capabilities,
 )
@@ -20,14 +21,48 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.status im
         ({"enabled": 0, "pid": 0}, AuditDisabledError),
     ],
 )
-def test_states_that_lose_records(status, error):
+def test_states_that_lose_records(fake_proc, status, error):
+    fake_proc(10, "S")
     with pytest.raises(error):
-        ensure_records_kept(status)
+        ensure_records_kept(status, str(fake_proc.root))
 
 
 @pytest.mark.parametrize("enabled", [1, 2])
-def test_enabled_and_locked_keep_records(enabled):
-    ensure_records_kept({"enabled": enabled, "pid": 10})
+def test_enabled_and_locked_keep_records(fake_proc, enabled):
+    fake_proc(10, "S")
+    ensure_records_kept({"enabled": enabled, "pid": 10}, str(fake_proc.root))
+
+
+@pytest.fixture
+def fake_proc(tmp_path):
+    """A /proc with a self entry and the processes a test adds as (pid, state letter)."""
+    (tmp_path / "self").mkdir()
+
+    def add(pid, state, comm="auditd"):
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "stat").write_text("%d (%s) %s 1 %d %d 0 -1\n" % (pid, comm, state, pid, pid))
+
+    add.root = tmp_path
+    return add
+
+
+@pytest.mark.parametrize(
+    "state, comm, gone",
+    [("S", "auditd", False), ("R", "a) Z (b", False), ("Z", "auditd", True), ("X", "auditd", True)],
+)
+def test_registered_daemon_state(fake_proc, state, comm, gone):
+    fake_proc(321, state, comm)
+    assert daemon_process_gone(321, str(fake_proc.root)) is gone
+
+
+def test_killed_daemon_still_registered_loses_records(fake_proc):
+    # After kill -9 the kernel keeps reporting the dead pid until a delivery to it fails.
+    with pytest.raises(AuditdNotRunningError, match="pid 4242.*no longer running"):
+        ensure_records_kept({"enabled": 1, "pid": 4242}, str(fake_proc.root))
+
+
+def test_without_proc_nothing_is_refused_on_a_guess(tmp_path):
+    assert daemon_process_gone(4242, str(tmp_path / "no-proc")) is False
 
 
 @pytest.mark.parametrize(
