@@ -11,6 +11,7 @@ fields to naive parsers. We hex-encode both as well.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import typing as t
@@ -72,13 +73,26 @@ def hex_upper(raw: bytes) -> str:
     return raw.hex().upper()
 
 
+# The same rule as _STRICT_UNSAFE, for text: every non-ASCII character makes non-ASCII UTF-8 bytes.
+_STRICT_UNSAFE_TEXT = re.compile('[\\x00-\\x20"\'=\\x7f-\\U0010ffff]')
+
+
 def encode_value(value: t.Any) -> str:
+    # Strings and ints are nearly every value; testing the text saves encoding it to bytes and back.
+    kind = type(value)
+    if kind is str:
+        if _STRICT_UNSAFE_TEXT.search(value) is None:
+            return '"' + value + '"'
+        return value.encode("utf-8", "surrogateescape").hex().upper()
+    if kind is int:
+        return '"%d"' % value
     raw = value_bytes(value)
     if needs_encoding(raw):
         return hex_upper(raw)
     return '"%s"' % raw.decode("ascii")
 
 
+@functools.lru_cache(maxsize=64)
 def encode_trailer_value(raw: bytes) -> str:
     """How libaudit writes exe= and comm= (_get_exename/_get_commname): note 0x7F passes there."""
     if _TRAILER_UNSAFE.search(raw) is not None:
@@ -99,6 +113,18 @@ def decode_value(name: str, text: str) -> str:
     return text
 
 
+# Names that passed validation: a writer sends the same few names in every record.
+_VALID_NAMES: t.Set[str] = set()
+_VALID_TOKENS: t.Set[t.Tuple[str, str]] = set()
+_VALID_NAMES_MAX = 4096
+
+
+def _remember_valid(name: str) -> str:
+    if len(_VALID_NAMES) < _VALID_NAMES_MAX:
+        _VALID_NAMES.add(name)
+    return name
+
+
 def validate_op(op: str) -> str:
     if not isinstance(op, str) or not OP_PATTERN.match(op):
         raise AuditInvalidInputError(
@@ -109,6 +135,8 @@ def validate_op(op: str) -> str:
 
 
 def validate_field_name(name: t.Any) -> str:
+    if type(name) is str and name in _VALID_NAMES:
+        return name
     if not isinstance(name, str) or not FIELD_NAME_PATTERN.match(name):
         raise AuditInvalidInputError(
             "Field name %r is not allowed" % (name,),
@@ -120,14 +148,18 @@ def validate_field_name(name: t.Any) -> str:
             hint="The kernel, libaudit or this collection write '%s' themselves; a user field of that name "
             "would read as a forged value: rename it (for example %s_value)" % (name, name),
         )
-    return name
+    return _remember_valid(name)
 
 
 def _validate_token(kind: str, value: t.Optional[str], pattern: t.Pattern[str], what: str) -> t.Optional[str]:
     if value is None or value == "":
         return None
+    if type(value) is str and (kind, value) in _VALID_TOKENS:
+        return value
     if not isinstance(value, str) or not pattern.match(value):
         raise AuditInvalidInputError("%s %r is not allowed" % (kind, value), hint=what)
+    if len(_VALID_TOKENS) < _VALID_NAMES_MAX:
+        _VALID_TOKENS.add((kind, value))
     return value
 
 
@@ -155,8 +187,8 @@ def validate_terminal(terminal: t.Optional[str]) -> t.Optional[str]:
 def build_message(op: str, fields: t.Optional[t.Mapping[str, t.Any]] = None) -> str:
     """The caller's part of the record: ``op=<op> name=<encoded> ...`` in the order given."""
     parts = ["op=" + validate_op(op)]
-    for name, value in (fields or {}).items():
-        parts.append("%s=%s" % (validate_field_name(name), encode_value(value)))
+    if fields:
+        parts.extend([validate_field_name(name) + "=" + encode_value(value) for name, value in fields.items()])
     return " ".join(parts)
 
 
@@ -170,19 +202,20 @@ def render_record(
     success: bool,
 ) -> str:
     """The whole text as libaudit's audit_log_user_comm_message() builds it (audit 3.x layout)."""
-    parts = [message]
-    if comm is not None:
-        parts.append("comm=" + encode_trailer_value(comm.encode("ascii")))
-    parts.append("exe=" + (encode_trailer_value(exe) if exe else '"?"'))
-    parts.append("hostname=" + (hostname or "?"))
-    parts.append("addr=" + (addr or "?"))
-    parts.append("terminal=" + (terminal or "?"))
-    parts.append("res=" + ("success" if success else "failed"))
-    return " ".join(parts)
+    return "%s%s exe=%s hostname=%s addr=%s terminal=%s res=%s" % (
+        message,
+        "" if comm is None else " comm=" + encode_trailer_value(comm.encode("ascii")),
+        encode_trailer_value(exe) if exe else '"?"',
+        hostname or "?",
+        addr or "?",
+        terminal or "?",
+        "success" if success else "failed",
+    )
 
 
 def check_length(text: str) -> str:
-    size = len(text.encode("utf-8"))
+    # Encoded values and validated trailers are ASCII, where characters are bytes.
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
     if size > AUDIT_MESSAGE_TEXT_MAX:
         raise AuditRecordTooLongError(
             "The record would be %d bytes; the kernel keeps %d bytes of user text and would cut off the rest, "
