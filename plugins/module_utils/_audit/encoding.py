@@ -113,16 +113,15 @@ def decode_value(name: str, text: str) -> str:
     return text
 
 
-# Names that passed validation: a writer sends the same few names in every record.
+# Names and tokens that passed validation: a writer sends the same few in every record.
 _VALID_NAMES: t.Set[str] = set()
 _VALID_TOKENS: t.Set[t.Tuple[str, str]] = set()
-_VALID_NAMES_MAX = 4096
+_REMEMBERED_MAX = 4096
 
 
-def _remember_valid(name: str) -> str:
-    if len(_VALID_NAMES) < _VALID_NAMES_MAX:
-        _VALID_NAMES.add(name)
-    return name
+def _remember(seen: t.Set[t.Any], item: t.Any) -> None:
+    if len(seen) < _REMEMBERED_MAX:
+        seen.add(item)
 
 
 def validate_op(op: str) -> str:
@@ -148,7 +147,8 @@ def validate_field_name(name: t.Any) -> str:
             hint="The kernel, libaudit or this collection write '%s' themselves; a user field of that name "
             "would read as a forged value: rename it (for example %s_value)" % (name, name),
         )
-    return _remember_valid(name)
+    _remember(_VALID_NAMES, name)
+    return name
 
 
 def _validate_token(kind: str, value: t.Optional[str], pattern: t.Pattern[str], what: str) -> t.Optional[str]:
@@ -158,8 +158,7 @@ def _validate_token(kind: str, value: t.Optional[str], pattern: t.Pattern[str], 
         return value
     if not isinstance(value, str) or not pattern.match(value):
         raise AuditInvalidInputError("%s %r is not allowed" % (kind, value), hint=what)
-    if len(_VALID_TOKENS) < _VALID_NAMES_MAX:
-        _VALID_TOKENS.add((kind, value))
+    _remember(_VALID_TOKENS, (kind, value))
     return value
 
 

@@ -51,10 +51,11 @@ def daemon_process_gone(pid: int, proc_root: str = "/proc") -> bool:
 
     The kernel notices a dead auditd only when a delivery to it fails, so after
     a crash or 'kill -9' the status keeps the old pid, and the next record is
-    ACKed and then lost. Without a readable /proc nothing can be told, and a
-    guess never refuses a write.
+    ACKed and then lost. Without a readable /proc nothing can be told, nor
+    when it hides other users' processes (hidepid, where pid 1 is hidden too),
+    and a guess never refuses a write.
     """
-    if not os.path.isdir(os.path.join(proc_root, "self")):
+    if not os.path.isdir(os.path.join(proc_root, "self")) or not os.path.isdir(os.path.join(proc_root, "1")):
         return False
     try:
         with open(os.path.join(proc_root, str(pid), "stat"), "rb") as handle:

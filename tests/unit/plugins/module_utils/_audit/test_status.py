@@ -35,8 +35,9 @@ def test_enabled_and_locked_keep_records(fake_proc, enabled):
 
 @pytest.fixture
 def fake_proc(tmp_path):
-    """A /proc with a self entry and the processes a test adds as (pid, state letter)."""
+    """A /proc with self and pid 1 entries and the processes a test adds as (pid, state letter)."""
     (tmp_path / "self").mkdir()
+    (tmp_path / "1").mkdir()
 
     def add(pid, state, comm="auditd"):
         (tmp_path / str(pid)).mkdir()
@@ -63,6 +64,12 @@ def test_killed_daemon_still_registered_loses_records(fake_proc):
 
 def test_without_proc_nothing_is_refused_on_a_guess(tmp_path):
     assert daemon_process_gone(4242, str(tmp_path / "no-proc")) is False
+
+
+def test_proc_hiding_other_users_processes_is_no_evidence(tmp_path):
+    # hidepid: this process sees itself but neither pid 1 nor auditd.
+    (tmp_path / "self").mkdir()
+    assert daemon_process_gone(4242, str(tmp_path)) is False
 
 
 @pytest.mark.parametrize(
