@@ -134,7 +134,7 @@ def validate_op(op: str) -> str:
 
 
 def validate_field_name(name: t.Any) -> str:
-    if type(name) is str and name in _VALID_NAMES:
+    if isinstance(name, str) and name in _VALID_NAMES:
         return name
     if not isinstance(name, str) or not FIELD_NAME_PATTERN.match(name):
         raise AuditInvalidInputError(
@@ -154,7 +154,7 @@ def validate_field_name(name: t.Any) -> str:
 def _validate_token(kind: str, value: t.Optional[str], pattern: t.Pattern[str], what: str) -> t.Optional[str]:
     if value is None or value == "":
         return None
-    if type(value) is str and (kind, value) in _VALID_TOKENS:
+    if isinstance(value, str) and (kind, value) in _VALID_TOKENS:
         return value
     if not isinstance(value, str) or not pattern.match(value):
         raise AuditInvalidInputError("%s %r is not allowed" % (kind, value), hint=what)
