@@ -120,24 +120,26 @@ def available_backends() -> t.Dict[str, t.Dict[str, t.Any]]:
     return {"libaudit": libaudit, "netlink": {"available": True, "reason": None}}
 
 
-def preflight() -> t.Dict[str, int]:
+def preflight(status: t.Optional[t.Dict[str, int]] = None) -> t.Dict[str, int]:
     """Make sure a record sent now would be kept: returns the kernel audit status.
 
     The kernel ACKs a user record and then drops it when auditing is disabled,
     and sends it to kmsg only when no auditd is registered; libaudit reports
-    success for both. Only the status tells, so it is read before every write.
+    success for both. Only the status tells, so it is read before every write
+    (a caller that has just read it may pass it in).
     """
     caps = process_capabilities()
     if not caps["cap_audit_write"]:
         raise AuditPermissionError(
             "Cannot write audit records: this process (uid %d) lacks CAP_AUDIT_WRITE" % os.geteuid()
         )
-    try:
-        status = query_status()
-    except AuditPermissionError as exc:
-        raise AuditStatusUnknownError(
-            "Cannot read the kernel audit status to check that the record would be kept", errno=exc.errno
-        ) from None
+    if status is None:
+        try:
+            status = query_status()
+        except AuditPermissionError as exc:
+            raise AuditStatusUnknownError(
+                "Cannot read the kernel audit status to check that the record would be kept", errno=exc.errno
+            ) from None
     ensure_records_kept(status)
     return status
 

@@ -39,8 +39,8 @@ def auditd_from_pid_file(pid_file: str = AUDITD_PID_FILE) -> bool:
 def audit_report() -> t.Dict[str, t.Any]:
     """Kernel status (or why it is unknown), auditd, backends, capabilities, and whether a write would be kept.
 
-    can_write runs the writer's own preflight, so it cannot disagree with what
-    usys_config would do.
+    can_write runs the writer's own preflight on the status read here, so it
+    cannot disagree with what usys_config would do.
     """
     status: t.Optional[t.Dict[str, int]] = None
     status_error: t.Optional[t.Dict[str, t.Any]] = None
@@ -57,7 +57,7 @@ def audit_report() -> t.Dict[str, t.Any]:
     else:
         auditd_running = auditd_from_pid_file()
     try:
-        preflight()
+        preflight(status)
         can_write, can_write_reason = True, None
     except AuditError as exc:
         can_write, can_write_reason = False, str(exc)
