@@ -63,23 +63,16 @@ def ensure_collection_importable() -> None:
 ensure_collection_importable()
 
 # These imports need the path set above.
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (  # noqa: E402
-    build_message,
-    decode_value,
-    parse_fields,
-)
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import build_message  # noqa: E402
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError  # noqa: E402
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.netlink import query_status  # noqa: E402
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.status import ensure_records_kept  # noqa: E402
 
-try:
-    # The collection's own reader decodes a line exactly as the *_info modules
-    # will, and rejects a cut line (no closing quote) instead of guessing.
-    from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import (  # noqa: E402
-        parse_line as _reader_parse_line,
-    )
-except ImportError:  # reader.py not there (older checkout): use the small parser below
-    _reader_parse_line = None
+# The collection's own line parser decodes a line exactly as usys_config_info
+# does, and rejects a cut line (no closing quote) instead of guessing.
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.logline import (  # noqa: E402
+    parse_line as _reader_parse_line,
+)
 
 # Every benchmark record carries these fields, in this order, so the C loop,
 # auditctl -m and the binding send messages of the same shape and length.
@@ -158,8 +151,8 @@ def audit_log_settings(path: str = "/etc/audit/auditd.conf") -> t.Dict[str, str]
 # ---------------------------------------------------------------------------
 # Reading the records back.
 #
-# Lines are decoded by plugins/module_utils/_audit/reader.py when it is there,
-# else by the few lines below. A line looks like (log_format = ENRICHED adds the part after \x1d):
+# Lines are decoded by plugins/module_utils/_audit/logline.py. A line looks like
+# (log_format = ENRICHED adds the part after \x1d):
 #   type=USYS_CONFIG msg=audit(1795567582.810:15): pid=3095 uid=0 ... msg='op=bench-c run="..."
 #   writer="c.r0" seq="7" target="..." change="..." comm="ansible" exe="..." ... res=success'\x1dUID="root" ...
 # We only need the record type and the writer/seq fields of our own run.
@@ -171,16 +164,10 @@ def parse_line(line: bytes) -> t.Tuple[str, t.Optional[t.Dict[str, str]]]:
     """(record type, decoded user fields) of one audit.log line; fields None for a cut or foreign line."""
     match = _TYPE.match(line)
     record_type = match.group(1).decode("ascii", "replace") if match else "?"
-    if _reader_parse_line is not None:
-        record = _reader_parse_line(line, record_type)
-        if record is None:
-            return record_type, None
-        return record_type, {name: record.get(name) or "" for name in ("op", "run", "writer", "seq")}
-    text = line.decode("utf-8", "surrogateescape")
-    start = text.find(" msg='")
-    end = text.rfind("'")
-    user_text = text[start + 6:end] if start >= 0 and end > start + 6 else text
-    return record_type, {name: decode_value(name, raw) for name, raw in parse_fields(user_text)}
+    record = _reader_parse_line(line, record_type)
+    if record is None:
+        return record_type, None
+    return record_type, {name: record.get(name) or "" for name in ("op", "run", "writer", "seq")}
 
 
 class AuditLogWatcher:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets the machine up, runs demo/demo.yml against localhost and shows the records that run wrote,
+# Sets the machine up, runs demo/demo.yml against localhost with the changeaudit.linux.record_changes callback
+# enabled, and shows the records that run wrote,
 # read back from /var/log/audit/audit.log by ausearch.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -8,7 +9,9 @@ cd "$root"
 export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
 CHANGEAUDIT_RUN_ID="demo-$(date -u +%Y%m%dT%H%M%SZ)-$$"
 export CHANGEAUDIT_RUN_ID
-.venv/bin/ansible-playbook -i localhost, demo/demo.yml
+# Every change of the plain tasks is recorded by the callback, with this static field added to each record.
+ANSIBLE_CALLBACKS_ENABLED=changeaudit.linux.record_changes CHANGEAUDIT_RECORD_CHANGES_FIELDS=ticket=DEMO-1 \
+  .venv/bin/ansible-playbook -i localhost, demo/demo.yml
 
 echo
 echo "Records of run $CHANGEAUDIT_RUN_ID in /var/log/audit/audit.log (ausearch -m USYS_CONFIG -i):"

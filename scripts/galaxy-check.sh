@@ -103,6 +103,7 @@ demo() {
   (
     cd "$install_dir" || exit 1
     ANSIBLE_COLLECTIONS_PATH="$install_dir" CHANGEAUDIT_RUN_ID="$run_id" \
+      ANSIBLE_CALLBACKS_ENABLED=changeaudit.linux.record_changes \
       "$bin/ansible-playbook" -i localhost, "$installed/demo/demo.yml"
   ) || return 1
   if ! found=$(wait_for_record "run_id=\"$run_id\""); then

@@ -17,6 +17,11 @@ if [ -z "${CHANGEAUDIT_AUDIT_LOCK_HELD:-}" ]; then
 fi
 command=$1
 shift
+# The ssh scenarios log in to the sshd test hosts; start them (idempotent) whenever one of those may run.
+case " $* " in
+  *" --all "* | *" -s ssh"* | *" --scenario-name ssh"* | *" --scenario-name=ssh"*)
+    bash scripts/ssh-hosts.sh up >/dev/null || { echo "molecule.sh: the ssh test hosts did not come up" >&2; exit 1; } ;;
+esac
 if [ "$command" = test ]; then
   # Molecule keeps "prepared" in its state between runs and would skip prepare, which writes the fresh
   # marker each run's records are found by; start every test from a clean state.

@@ -3,6 +3,8 @@
 #   sanity-2.19  ansible-core 2.19 (.venv, controller Python 3.11): every sanity test; compile and import on every
 #                target Python 3.8+ found in the real interpreter folders
 #   units-2.19   tests/unit on Python 3.11
+#   sanity-2.20  ansible-core 2.20 (.build/venv-2.20, controller Python 3.12), the same
+#   units-2.20   tests/unit on Python 3.12
 #   sanity-2.21  ansible-core 2.21 (.build/venv-2.21, controller Python 3.12), the same
 #   units-2.21   tests/unit on Python 3.12
 # ansible-test builds its own venvs (--venv) and bootstraps pip in them with get-pip.py from a host out of reach
@@ -24,7 +26,7 @@ skipped=()
 # ansible-test reads tests/sanity/ignore-<core version>.txt; they exist and stay empty (STYLE 4.6).
 ignores_empty() {
   local rc=0 f
-  for f in tests/sanity/ignore-2.19.txt tests/sanity/ignore-2.21.txt; do
+  for f in tests/sanity/ignore-2.19.txt tests/sanity/ignore-2.20.txt tests/sanity/ignore-2.21.txt; do
     if [ ! -f "$f" ]; then
       echo "missing $f (it must exist and be empty)"
       rc=1
@@ -34,7 +36,7 @@ ignores_empty() {
       rc=1
     fi
   done
-  [ "$rc" -eq 0 ] && echo "tests/sanity/ignore-2.19.txt and ignore-2.21.txt are empty"
+  [ "$rc" -eq 0 ] && echo "tests/sanity/ignore-2.19.txt, ignore-2.20.txt and ignore-2.21.txt are empty"
   return "$rc"
 }
 
@@ -119,19 +121,22 @@ step ignore-files ignores_empty
 step sanity-2.19 sanity_pass "$root/.venv" 3.11
 step units-2.19 units_pass "$root/.venv" 3.11
 
-venv221="$root/.build/venv-2.21"
 python312=""
 for candidate in /root/.pyenv/versions/3.12.*/bin/python3.12 /usr/bin/python3.12; do
   [ -x "$candidate" ] && python312=$candidate && break
 done
-if [ -n "$python312" ] && bash scripts/ensure-venv.sh "$venv221" "$python312" requirements-controller-2.21.txt; then
-  step sanity-2.21 sanity_pass "$venv221" 3.12
-  step units-2.21 units_pass "$venv221" 3.12
-elif [ -z "$python312" ]; then
-  skipped+=("sanity-2.21, units-2.21: skipped (Python 3.12 not installed; ansible-core 2.21 needs it)")
-else
-  step venv-2.21 false
-fi
+# ansible-core 2.20 and 2.21 need Python 3.12+ on the controller; each gets its venv from its requirements file.
+for core in 2.20 2.21; do
+  venv="$root/.build/venv-$core"
+  if [ -z "$python312" ]; then
+    skipped+=("sanity-$core, units-$core: skipped (Python 3.12 not installed; ansible-core $core needs it)")
+  elif bash scripts/ensure-venv.sh "$venv" "$python312" "requirements-controller-$core.txt"; then
+    step "sanity-$core" sanity_pass "$venv" 3.12
+    step "units-$core" units_pass "$venv" 3.12
+  else
+    step "venv-$core" false
+  fi
+done
 
 echo
 for s in "${skipped[@]}"; do

@@ -12,8 +12,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # sudo and acl: the nonroot molecule scenario becomes 'nobody'; gcc and libaudit-dev: the C benchmark anchor.
-# The shellcheck package: for the ansible-test sanity test of that name.
-apt_packages=(auditd libaudit1 python3-audit python3-venv gcc libaudit-dev util-linux rsync git sudo acl shellcheck)
+# The shellcheck package: for the ansible-test sanity test of that name. openssh-server: the ssh test hosts
+# (scripts/ssh-hosts.sh).
+apt_packages=(auditd libaudit1 python3-audit python3-venv gcc libaudit-dev util-linux rsync git sudo acl shellcheck
+  openssh-server openssh-client)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the collection's modules for real under every target Python 3.8-3.13 found on this machine, with each
-# controller: ansible-core 2.19 on Python 3.11 (.venv) and ansible-core 2.21 on Python 3.12 (.build/venv-2.21,
-# made from requirements-controller-2.21.txt when Python 3.12 exists). Each cell runs tests/utils/target-matrix.yml
+# controller: ansible-core 2.19 on Python 3.11 (.venv), 2.20 and 2.21 on Python 3.12 (.build/venv-2.20 and
+# .build/venv-2.21, made from requirements-controller-2.2X.txt when Python 3.12 exists). Each cell runs tests/utils/target-matrix.yml
 # (audit_status_info, usys_config, usys_config_info) and then finds its record in audit.log with ausearch.
 # Interpreters looked at: /root/.pyenv/versions/3.X.*/bin/python3.X and /usr/bin/python3*, never pyenv shims.
 # Versions not found and combinations a controller does not support are reported as skipped, never left out.
@@ -62,14 +62,16 @@ for candidate in /root/.pyenv/versions/3.12.*/bin/python3.12 /usr/bin/python3.12
     break
   fi
 done
-if [ -z "$python312" ]; then
-  skipped+=("controller core-2.21/py3.12: skipped (Python 3.12 not installed)")
-elif bash scripts/ensure-venv.sh "$root/.build/venv-2.21" "$python312" requirements-controller-2.21.txt; then
-  controllers+=("core-2.21/py3.12 $root/.build/venv-2.21")
-else
-  echo "target-matrix.sh: could not create .build/venv-2.21" >&2
-  controllers+=("core-2.21/py3.12 MISSING")
-fi
+for core in 2.20 2.21; do
+  if [ -z "$python312" ]; then
+    skipped+=("controller core-$core/py3.12: skipped (Python 3.12 not installed)")
+  elif bash scripts/ensure-venv.sh "$root/.build/venv-$core" "$python312" "requirements-controller-$core.txt"; then
+    controllers+=("core-$core/py3.12 $root/.build/venv-$core")
+  else
+    echo "target-matrix.sh: could not create .build/venv-$core" >&2
+    controllers+=("core-$core/py3.12 MISSING")
+  fi
+done
 
 passed=0
 failed=0

@@ -8,12 +8,14 @@ import typing as t
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import SECRET_FIELDS, change_fields
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import (
-    CONTEXT_SOURCE,
-    merge_fields,
-    task_context,
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
+    change_record_params,
+    final_outcome,
+    record_result,
 )
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._every_change import with_module_defaults
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import write_record
 
 WRITER = "changeaudit.linux.usys_config"
 
@@ -26,7 +28,7 @@ class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(
-        ("module", "args", "op", "fields", "record_failures", "backend", "on_unavailable", "context")
+        ("module", "args", "op", "fields", "record_failures", "backend", "on_unavailable", "context", "verify")
     )
 
     def run(self, tmp: t.Any = None, task_vars: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
@@ -48,39 +50,43 @@ class ActionModule(ActionBase):
                 backend={"type": "str", "default": "auto", "choices": ["auto", "libaudit", "netlink"]},
                 on_unavailable={"type": "str", "default": "fail", "choices": ["fail", "warn"]},
                 context={"type": "bool", "default": True},
+                verify={"type": "bool", "default": False},
             )
         )
         module = self._resolve(options["module"])
         module_fqcn = module.resolved_fqcn
-        inner = self._run_inner(module, options["args"], task_vars)
+        # module_defaults name the wrapped module, not audited: apply them as core's package/service actions do.
+        module_args = with_module_defaults(module_fqcn, self._task, options["args"], self._templar)
+        inner = self._run_inner(module, module_args, task_vars)
 
-        failed = bool(inner.get("failed"))
-        if not inner.get("changed") and not (failed and options["record_failures"]):
-            inner["audit"] = {"recorded": False, "reason": "failed" if failed else "not changed"}
+        # The record follows the task's final result: changed_when, failed_when and until are applied here as
+        # TaskExecutor will apply them to what this action returns.
+        changed, failed, final = final_outcome(self._task, self._templar, task_vars, inner)
+        res = record_result(changed, failed, options["record_failures"]) if final else None
+        if res is None:
+            inner["audit"] = {
+                "recorded": False,
+                "reason": "not final" if not final else "failed" if failed else "not changed",
+            }
             return inner
 
-        no_log = bool(self._task.no_log)
-        fields = change_fields(module_fqcn, options["args"], inner, no_log)
-        extra = options["fields"]
-        # Under no_log the object and the play's own field values may be secrets: usys_config records their
-        # hashes, the same hashing it applies to hash_fields everywhere.
-        hash_fields = sorted(set(SECRET_FIELDS) & set(fields) | set(extra)) if no_log else []
-        fields = merge_fields(fields, extra, "by changeaudit.linux.audited itself")
-        if options["context"]:
-            fields = merge_fields(fields, task_context(self._task, self._play_context, task_vars), CONTEXT_SOURCE)
-        recorder = self._execute_module(
-            module_name=WRITER,
-            module_args={
-                "op": options["op"],
-                "fields": fields,
-                "hash_fields": hash_fields,
-                "result": "failed" if failed else "success",
-                "backend": options["backend"],
-                "on_unavailable": options["on_unavailable"],
-                "context": False,
-            },
-            task_vars=task_vars,
+        params = change_record_params(
+            module_fqcn=module_fqcn,
+            module_args=module_args,
+            result=inner,
+            res=res,
+            no_log=bool(self._task.no_log),
+            extra_fields=options["fields"],
+            extra_source="by changeaudit.linux.audited itself",
+            hash_extra=True,
+            context=task_context(self._task, self._play_context, task_vars) if options["context"] else None,
+            inventory_host=task_vars.get("inventory_hostname") if self._task.delegate_to else None,
+            backend=options["backend"],
+            on_unavailable=options["on_unavailable"],
+            verify=bool(options.get("verify")),
         )
+        params["op"] = options["op"]
+        recorder = write_record(self, task_vars, params)
         return self._merge(inner, recorder)
 
     def _resolve(self, name: str) -> t.Any:

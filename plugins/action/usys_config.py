@@ -14,10 +14,11 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import 
     merge_fields,
     task_context,
 )
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import write_record
 
 
 class ActionModule(ActionBase):
-    """Adds the task context on the controller, then runs the usys_config module on the target."""
+    """Adds the task context on the controller, then has the one writer write the record on the target."""
 
     TRANSFERS_FILES = False
 
@@ -36,7 +37,5 @@ class ActionModule(ActionBase):
             module_args["fields"] = merge_fields(
                 fields, task_context(self._task, self._play_context, task_vars), CONTEXT_SOURCE
             )
-        result.update(
-            self._execute_module(module_name="changeaudit.linux.usys_config", module_args=module_args, task_vars=task_vars)
-        )
+        result.update(write_record(self, task_vars, module_args))
         return result

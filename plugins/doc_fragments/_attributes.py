@@ -38,3 +38,13 @@ attributes:
     membership:
       - changeaudit.linux.audit
 """
+
+    ACTIONGROUP_AUDIT_INFO = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/changeaudit.linux.audit_info) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - changeaudit.linux.audit_info
+"""

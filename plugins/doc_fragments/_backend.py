@@ -21,7 +21,10 @@ options:
       - What to do when the host cannot keep the record right now.
       - That covers missing root or C(CAP_AUDIT_WRITE), auditing disabled in the kernel (which silently drops
         user records), no audit daemon running (records would reach the kernel log only), a kernel without
-        audit support, and a non-initial user namespace.
+        audit support, a non-initial user namespace, a loaded audit rule that drops the record
+        (C(-a always,exclude -F msgtype=USYS_CONFIG), C(-a never,user ...)), auditd configured not to write
+        (C(write_logs = no), C(log_format = NOLOG)), records lost to the kernel's rate or backlog limit while
+        the record was sent, and, with O(verify=true), a record that did not reach the log.
       - V(fail) fails the task with a message naming the cause and the fix.
       - V(warn) emits that message as a warning and carries on; the result then says the record was not written
         (C(recorded=false)).
@@ -29,8 +32,21 @@ options:
     type: str
     choices: [fail, warn]
     default: fail
+  verify:
+    description:
+      - After the kernel acknowledged the record, read it back from the log auditd writes (C(log_file) in
+        C(/etc/audit/auditd.conf)), found by its exact text and the pid of the writing process, following a
+        rotation; fail when it has not arrived within 10 seconds.
+      - auditd writes asynchronously, so this waits for it (usually about a millisecond); it catches what no
+        check before the send can, such as auditd suspended on a full disk or an auditd.conf edited but not
+        reloaded.
+      - Needs read access to the audit log (root).
+    type: bool
+    default: false
 notes:
   - The kernel only keeps records from root or from processes holding C(CAP_AUDIT_WRITE); use O(ignore:become=true).
-  - Before sending, the kernel audit status is read (this needs C(CAP_AUDIT_CONTROL), which root has) because the
-    kernel acknowledges and then drops user records while auditing is disabled.
+  - Before sending, the kernel audit status and the loaded audit rules are read (this needs C(CAP_AUDIT_CONTROL),
+    which root has) and C(/etc/audit/auditd.conf) is read, because the kernel acknowledges and then drops user
+    records while auditing is disabled or when a rule on the C(user) or C(exclude) list matches them. After the
+    send the status is read again, and a rise of its C(lost) counter fails the task.
 """

@@ -19,7 +19,7 @@ description:
 extends_documentation_fragment:
   - changeaudit.linux._attributes
   - changeaudit.linux._attributes.INFO_MODULE
-  - changeaudit.linux._attributes.ACTIONGROUP_AUDIT
+  - changeaudit.linux._attributes.ACTIONGROUP_AUDIT_INFO
 options: {}
 notes:
   - Reading the kernel status needs C(CAP_AUDIT_CONTROL), which root has; use O(ignore:become=true).
@@ -101,6 +101,38 @@ capabilities:
 euid:
   description: Effective user ID of the module process.
   type: int
+  returned: always
+lost:
+  description:
+    - The kernel's count of records it dropped (rate limit, backlog limit, out of memory) since boot or the last
+      C(auditctl --reset-lost); the same as C(status.lost). V(null) when unknown.
+    - M(changeaudit.linux.usys_config) fails when it rises while a record is sent.
+  type: int
+  returned: always
+dropping_rules:
+  description:
+    - The loaded rules on the C(user) and C(exclude) lists that drop (C(certain)) or may drop (a condition
+      that cannot be decided here, such as C(subj_type)) a C(USYS_CONFIG) record written by this module's
+      process, each as C(auditctl -l) prints it. V(null) when the rules cannot be read.
+  type: list
+  elements: dict
+  returned: always
+  sample: [{rule: "-a always,exclude -F msgtype=USYS_CONFIG", list: exclude, certain: true}]
+rules_error:
+  description: Why RV(dropping_rules) is V(null); V(null) otherwise.
+  type: dict
+  returned: always
+auditd_conf:
+  description:
+    - What C(/etc/audit/auditd.conf) tells auditd, read the way auditd reads it; V(null) when it cannot be read.
+    - With C(write_logs=false) (C(write_logs = no) or C(log_format = NOLOG)) auditd writes no log, and
+      RV(can_write) is V(false).
+  type: dict
+  returned: always
+  sample: {path: /etc/audit/auditd.conf, write_logs: true, log_format: ENRICHED, log_file: /var/log/audit/audit.log}
+auditd_conf_error:
+  description: Why RV(auditd_conf) is V(null); V(null) otherwise.
+  type: str
   returned: always
 can_write:
   description:

@@ -37,14 +37,16 @@ attributes:
     details:
       - A task with C(async) is refused, since the change would end after the task and could not be recorded.
   check_mode:
-    support: full
+    support: N/A
     details:
-      - The wrapped module runs in check mode; no record is written, and RV(audit.record) is the record that would
-        be written if the module predicts a change.
+      - Support depends on the wrapped module, which runs in check mode as it would on its own (as
+        M(ansible.builtin.package) does with the module it picks).
+      - In check mode no record is written; RV(audit.record) is the record that would be written if the module
+        predicts a change.
   diff_mode:
-    support: full
+    support: N/A
     details:
-      - Whatever the wrapped module returns as C(diff) is returned unchanged.
+      - Support depends on the wrapped module; whatever it returns as C(diff) is returned unchanged.
 options:
   module:
     description: The module to run, by FQCN or short name.

@@ -43,10 +43,15 @@ options:
   fields:
     description:
       - Further fields, written in the order given after C(op=).
-      - Names must match C([a-z][a-z0-9_]*); names the kernel, libaudit or this collection write themselves
+      - Names must match C([a-z][a-z0-9_]*); names the kernel, libaudit, auparse or this collection use themselves
         (V(pid), V(uid), V(auid), V(ses), V(subj), V(exe), V(comm), V(hostname), V(addr), V(terminal), V(res),
-        V(op), V(msg), V(type), V(node), V(result), V(success)) are refused.
-      - Values that are not strings are written as text (numbers, V(true)/V(false), JSON for lists and dicts).
+        V(op), V(msg), V(type), V(node), V(result), V(success), V(arch), V(syscall), V(a0) to V(a3)) are refused.
+      - So are names that end with a field name ausearch finds by substring search (V(pid), V(uid), V(auid),
+        V(loginuid), V(ses), V(subj), V(vm), V(uuid), V(comm), V(acct), V(hostname), V(addr), V(cwd), V(terminal),
+        V(exe), V(res), V(result)), for example V(xuid) or V(src_hostname): ausearch would read them as the
+        record's own field. The error suggests a rename.
+      - Values that are not strings are written as text (numbers, V(true)/V(false), JSON for lists and dicts);
+        NaN, infinities, sets and other objects are refused.
     type: dict
     default: {}
   hash_fields:
@@ -64,16 +69,21 @@ options:
     default: success
   comm:
     description:
-      - Written as C(comm=); up to 15 letters, digits, dots, colons, underscores, plus and minus signs.
+      - Written as C(comm=); up to 15 letters, digits, dots, colons, underscores, plus and minus signs, not starting
+        with a minus sign.
     type: str
     default: ansible
   hostname:
     description:
-      - Remote host the change came from, written as C(hostname=). When O(addr) is not given, libaudit resolves
-        this name and writes its first address as C(addr=); the module does the same.
+      - Remote host the change came from, written as C(hostname=) unencoded, so only letters, digits and C(. _ : -)
+        (not starting with C(-), not ending with C(:)). When O(addr) is not given, libaudit resolves this name and
+        writes its first address as C(addr=); the module does the same.
+      - When not given and the terminal is a C(pts)/C(tty) one, this host's own name is written, as libaudit does.
     type: str
   addr:
-    description: IPv4 or IPv6 address of the remote host, written as C(addr=).
+    description:
+      - IPv4 or IPv6 address of the remote host, written as C(addr=) in the form C(inet_ntop) gives it
+        (C(2001:DB8::) is written C(2001:db8::0)). An IPv6 scope id (C(%eth0)) is refused.
     type: str
   terminal:
     description:
@@ -156,6 +166,29 @@ sequence:
   description: Netlink sequence number of the message; V(null) in check mode.
   type: int
   returned: success
+verified:
+  description:
+    - With O(verify=true), where the record was read back from the audit log; V(null) without O(verify) and in
+      check mode.
+  type: dict
+  returned: success
+  contains:
+    event_id:
+      description: The event id, C(<seconds>.<milliseconds>:<serial>), as C(ausearch -a) takes it.
+      type: str
+      sample: "1764075600.123:4711"
+    serial:
+      description: The kernel's serial number of the event.
+      type: int
+      sample: 4711
+    timestamp:
+      description: The event time, seconds since the epoch.
+      type: float
+      sample: 1764075600.123
+    log_file:
+      description: The file it was found in (C(audit.log), or C(audit.log.1) after a rotation).
+      type: str
+      sample: /var/log/audit/audit.log
 unavailable:
   description: Why no record was written, when O(on_unavailable=warn) let the task go on.
   type: dict

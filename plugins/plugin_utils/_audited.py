@@ -7,6 +7,9 @@ import hashlib
 import json
 import typing as t
 
+from ansible.errors import AnsibleError
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import CONTEXT_SOURCE, merge_fields
+
 # The argument that names what a module changes, in the order modules use them.
 OBJECT_ARGUMENTS = ("path", "dest", "name", "key")
 
@@ -52,5 +55,173 @@ def change_fields(
 # The change fields that carry an argument value: under no_log usys_config hashes them (hash_fields).
 SECRET_FIELDS = ("object",)
 
+# op= of every change record, from audited and from the every-change hook alike.
+CHANGE_OP = "ansible-change"
 
-__all__ = ["OBJECT_ARGUMENTS", "SECRET_FIELDS", "sha256_hex", "object_of", "change_fields"]
+
+def module_arguments(args: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """The arguments the play gave, without the ``_ansible_*`` keys action plugins add to task.args in place."""
+    return {name: value for name, value in args.items() if not str(name).startswith("_ansible_")}
+
+
+def record_result(changed: bool, failed: bool, record_failures: bool = False) -> t.Optional[str]:
+    """The res= of the record a final task result calls for, or None when it calls for none.
+
+    A change is recorded whatever happened after it (res=failed when the task failed: the host was changed
+    all the same); a failure without a change only when asked to.
+    """
+    if changed:
+        return "failed" if failed else "success"
+    if failed and record_failures:
+        return "failed"
+    return None
+
+
+def change_record_params(
+    *,
+    module_fqcn: str,
+    module_args: t.Mapping[str, t.Any],
+    result: t.Mapping[str, t.Any],
+    res: str,
+    no_log: bool,
+    extra_fields: t.Mapping[str, t.Any],
+    extra_source: str,
+    hash_extra: bool,
+    context: t.Optional[t.Mapping[str, t.Any]],
+    inventory_host: t.Optional[str],
+    backend: str,
+    on_unavailable: str,
+    verify: bool = False,
+) -> t.Dict[str, t.Any]:
+    """The usys_config parameters of the record of one change: the same for audited and the every-change hook.
+
+    ``inventory_host`` is given when the task was delegated: the record is written on the delegated host and
+    names the inventory host the task ran for. ``context`` is the task context (None: leave it out).
+    """
+    args = module_arguments(module_args)
+    fields = change_fields(module_fqcn, args, result, no_log)
+    if inventory_host:
+        fields["inventory_host"] = inventory_host
+    # Under no_log the object and the play's own field values may be secrets: usys_config records their
+    # hashes, the same hashing it applies to hash_fields everywhere.
+    hashed = set(SECRET_FIELDS) & set(fields)
+    if hash_extra:
+        hashed |= set(extra_fields)
+    fields = merge_fields(fields, extra_fields, extra_source)
+    if context is not None:
+        fields = merge_fields(fields, context, CONTEXT_SOURCE)
+    params: t.Dict[str, t.Any] = {
+        "op": CHANGE_OP,
+        "fields": fields,
+        "hash_fields": sorted(hashed) if no_log else [],
+        "result": res,
+        "backend": backend,
+        "on_unavailable": on_unavailable,
+        "context": False,
+    }
+    if verify:
+        # Only when asked: a writer without the option still takes every other request.
+        params["verify"] = True
+    return params
+
+
+# Where audited counts the attempts of a task with until/retries: the task_vars dict TaskExecutor passes to
+# every attempt of one task (or loop item) is the same object, and a fresh one for the next.
+ATTEMPT_KEY = "_changeaudit_audited_attempt"
+# What a plain ``register: name`` stands for in ansible-core 2.21's register projections.
+POLYMORPHIC_RESULT = "_task.polymorphic_result"
+
+
+def register_names(register: t.Any) -> t.List[str]:
+    """The variables that hold the task's own result: ``register`` is a name (2.19, 2.20) or a dict of
+    projections (2.21), of which only the plain result ones can be bound before TaskExecutor records it."""
+    if not register:
+        return []
+    if isinstance(register, str):
+        return [register]
+    return [name for name, expression in register.items() if str(expression) == POLYMORPHIC_RESULT]
+
+
+def task_retries(task: t.Any) -> int:
+    """How many times TaskExecutor runs the action at most (its own rule, 2.19 to 2.21)."""
+    if task.retries is not None:
+        return 1 + max(0, task.retries)
+    if task.until:
+        return 4
+    return 1
+
+
+def _judge(templar: t.Any, task: t.Any, task_vars: t.Mapping[str, t.Any], registered: t.Mapping[str, t.Any]) -> t.Any:
+    variables = dict(task_vars)
+    for name in register_names(task.register):
+        variables[name] = dict(registered)
+    return templar.copy_with_new_env(available_variables=variables)
+
+
+def final_outcome(
+    task: t.Any, templar: t.Any, task_vars: t.Dict[str, t.Any], result: t.Mapping[str, t.Any]
+) -> t.Tuple[bool, bool, bool]:
+    """(changed, failed, final): the task's result as TaskExecutor will judge it after this action returns.
+
+    Applies changed_when, failed_when and until to ``result`` the way TaskExecutor does (the registered
+    variable bound to the result, an expression that cannot be evaluated fails the task), with the public
+    Templar API. ``final`` is false when TaskExecutor will run the action again (until not met, attempts
+    left): that attempt's result is not the task's. Uses task.changed_when/failed_when/until/retries/register.
+    """
+    if result.get("skipped"):
+        return False, False, True
+    failed = result.get("failed")
+    if failed is None:
+        failed = "rc" in result and result["rc"] not in (0, "0")
+    failed = bool(failed)
+    changed = bool(result.get("changed", False))
+    retries = task_retries(task)
+    attempt = 1
+    if retries > 1:
+        attempt = task_vars[ATTEMPT_KEY] = int(task_vars.get(ATTEMPT_KEY, 0)) + 1
+    registered = dict(result, changed=changed, failed=failed)
+    if retries > 1:
+        registered["attempts"] = attempt
+    try:
+        judge = _judge(templar, task, task_vars, registered)
+        if task.changed_when:
+            changed = all(judge.evaluate_conditional(item) for item in task.changed_when)
+            registered["changed"] = changed
+            judge = _judge(templar, task, task_vars, registered)
+        if task.failed_when:
+            failed = all(judge.evaluate_conditional(item) for item in task.failed_when)
+    except AnsibleError:
+        # TaskExecutor fails the task when its changed_when/failed_when cannot be evaluated.
+        failed = True
+    if retries == 1:
+        return changed, failed, True
+    registered.update(changed=changed, failed=failed)
+    try:
+        judge = _judge(templar, task, task_vars, registered)
+        met = all(judge.evaluate_conditional(item) for item in (task.until or [not failed]))
+    except AnsibleError:
+        met, failed = True, True
+    if met:
+        return changed, failed, True
+    if attempt >= retries:
+        # Out of attempts: TaskExecutor marks the last result failed.
+        return changed, True, True
+    return changed, failed, False
+
+
+__all__ = [
+    "ATTEMPT_KEY",
+    "POLYMORPHIC_RESULT",
+    "register_names",
+    "task_retries",
+    "final_outcome",
+    "CHANGE_OP",
+    "OBJECT_ARGUMENTS",
+    "SECRET_FIELDS",
+    "sha256_hex",
+    "object_of",
+    "change_fields",
+    "module_arguments",
+    "record_result",
+    "change_record_params",
+]

@@ -6,12 +6,24 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
+import pwd
 import socket
+import threading
 import typing as t
 
 from ansible.errors import AnsibleActionFail
 
-CONTEXT_FIELD_NAMES = ("play", "task", "task_path", "task_uuid", "ctl_user", "become_user", "awx_job_id", "run_id")
+# The kernel's "unset" login uid ((uid_t)-1).
+UNSET_LOGINUID = 4294967295
+# How long the controller's own address may take to resolve: libaudit's _resolve_addr() waits for DNS
+# without bound, and a change must not wait on a slow resolver.
+ADDR_RESOLVE_TIMEOUT = 0.5
+
+# Under AWX/AAP the job's extra vars say who launched what; each is recorded when set.
+AWX_VARS = ("awx_user_name", "awx_job_template_name", "awx_workflow_job_id", "awx_project_revision")
+# A CI pipeline names its actor and commit in these (documented in README); the first one set wins.
+CI_ACTOR_ENV = ("CHANGEAUDIT_ACTOR", "GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILD_USER_ID")
+CI_COMMIT_ENV = ("CHANGEAUDIT_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT")
 
 
 def _process_start_ticks(pid: int) -> str:
@@ -41,6 +53,68 @@ def run_id(task_vars: t.Mapping[str, t.Any]) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
+def controller_login(loginuid_path: str = "/proc/self/loginuid") -> t.Dict[str, t.Any]:
+    """The controller process's login uid and its user name, as the kernel keeps them.
+
+    getpass.getuser() reads LOGNAME/USER first, which anyone can set; the login uid is set once by
+    PAM at login and a process cannot change it without CAP_AUDIT_CONTROL, so it is the one to trust.
+    """
+    try:
+        with open(loginuid_path) as handle:
+            loginuid = int(handle.read().strip())
+    except (OSError, ValueError):
+        return {}
+    if loginuid == UNSET_LOGINUID:
+        return {}
+    try:
+        name = pwd.getpwuid(loginuid).pw_name
+    except KeyError:
+        name = str(loginuid)
+    return {"ctl_auid": loginuid, "ctl_login": name}
+
+
+def _first_env(names: t.Iterable[str]) -> t.Optional[str]:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _resolve_bounded(hostname: str, timeout: float) -> t.Optional[str]:
+    """libaudit's _resolve_addr() (first getaddrinfo answer, AI_ADDRCONFIG, SOCK_STREAM), given up after timeout."""
+    answer: t.List[str] = []
+
+    def resolve() -> None:
+        try:
+            found = socket.getaddrinfo(hostname, None, 0, socket.SOCK_STREAM, 0, socket.AI_ADDRCONFIG)
+        except (OSError, UnicodeError):
+            return
+        if found:
+            # inet_ntop() has no "%scope" suffix; Python adds one for link-local IPv6.
+            answer.append(str(found[0][4][0]).split("%", 1)[0])
+
+    worker = threading.Thread(target=resolve, name="changeaudit-resolve", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return answer[0] if answer else None
+
+
+_ORIGIN: t.Dict[str, t.Optional[str]] = {}
+
+
+def controller_origin(timeout: float = ADDR_RESOLVE_TIMEOUT) -> t.Dict[str, t.Optional[str]]:
+    """hostname= and addr= for the record: where the change came from, i.e. this controller.
+
+    sshd and sudo write the client there, and ausearch -hn searches both. The address is resolved
+    here, bounded, so the target never resolves the controller's name itself.
+    """
+    if not _ORIGIN:
+        hostname = socket.gethostname()
+        _ORIGIN.update(hostname=hostname or None, addr=_resolve_bounded(hostname, timeout) if hostname else None)
+    return dict(_ORIGIN)
+
+
 def task_context(task: t.Any, play_context: t.Any, task_vars: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     """Uses task.get_name/get_path/_uuid/become/become_user and the play name from task_vars."""
     context = {
@@ -50,11 +124,22 @@ def task_context(task: t.Any, play_context: t.Any, task_vars: t.Mapping[str, t.A
         "task_uuid": task._uuid,
         "ctl_user": getpass.getuser(),
     }
+    context.update(controller_login())
     if play_context.become:
         context["become_user"] = play_context.become_user or "root"
     awx_job = task_vars.get("awx_job_id") or task_vars.get("tower_job_id")
     if awx_job:
         context["awx_job_id"] = str(awx_job)
+    for name in AWX_VARS:
+        value = task_vars.get(name)
+        if value not in (None, ""):
+            context[name] = str(value)
+    ci_actor = _first_env(CI_ACTOR_ENV)
+    if ci_actor:
+        context["ci_actor"] = ci_actor
+    ci_commit = _first_env(CI_COMMIT_ENV)
+    if ci_commit:
+        context["ci_commit"] = ci_commit
     context["run_id"] = run_id(task_vars)
     return context
 
@@ -72,4 +157,14 @@ def merge_fields(first: t.Mapping[str, t.Any], then: t.Mapping[str, t.Any], then
 CONTEXT_SOURCE = "from the task context (or set context: false)"
 
 
-__all__ = ["CONTEXT_FIELD_NAMES", "CONTEXT_SOURCE", "run_id", "task_context", "merge_fields"]
+__all__ = [
+    "AWX_VARS",
+    "CI_ACTOR_ENV",
+    "CI_COMMIT_ENV",
+    "CONTEXT_SOURCE",
+    "controller_login",
+    "controller_origin",
+    "run_id",
+    "task_context",
+    "merge_fields",
+]

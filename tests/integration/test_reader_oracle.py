@@ -1,13 +1,17 @@
 """The reader against the tools auditd ships: ausearch (--raw and -i) and python3-audit's auparse.
 
-No audit records are written: the logs are generated (hostile values, noise,
-RAW/ENRICHED, node= prefixes) or copies of the live log, read with --input.
+Most logs are generated (hostile values, noise, RAW/ENRICHED, node= prefixes,
+rotations) or copies of the live log, read with --input. The live tests write a
+few records of their own and read the live log the way usys_config_info does by
+default (log_file from auditd.conf, newest 100, newest first), against
+ausearch --input-logs.
 
     PYTHONPATH=.build/collections .venv/bin/python -m pytest tests/integration/test_reader_oracle.py
 """
 
 from __future__ import annotations
 
+import datetime
 import glob
 import json
 import os
@@ -15,13 +19,19 @@ import random
 import re
 import shutil
 import subprocess
+import time
+import uuid
 
 import pytest
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import build_message, render_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import encode_value, render_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.logline import split_message
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import (
     AuditLogReader,
-    split_message,
+    RecordFilter,
+    configured_log_file,
+    read_records,
+    search,
 )
 
 pytestmark = pytest.mark.skipif(shutil.which("ausearch") is None, reason="ausearch (auditd package) not installed")
@@ -35,6 +45,12 @@ HOSTILE = [
 # Names auparse interprets (hex-decodes) for user records, plus ones it leaves alone.
 NAMES = ["path", "acct", "cmd", "key", "name", "file", "obj", "old", "new", "object", "note", "task_uuid"]
 ENRICHMENT = '\x1dUID="root" AUID="unset"'
+
+
+def message_text(op, fields):
+    """op= and encoded fields as 1.0.0 wrote them: names the writer now refuses (acct, cmd, key) still get read."""
+    return "op=%s%s" % (op, "".join(" %s=%s" % (name, encode_value(value)) for name, value in fields.items()))
+
 
 AUPARSE_SCRIPT = r"""
 import auparse, json, sys
@@ -71,7 +87,7 @@ def generate(path, seed=1111, events=3000):
         if roll < 0.3:
             fields = {rng.choice(NAMES): rng.choice(HOSTILE) for _field in range(rng.randint(0, 5))}
             text = render_record(
-                build_message(rng.choice(["file-change", "BEEF", "svc:restart"]), fields), b"/usr/bin/python3.11",
+                message_text(rng.choice(["file-change", "BEEF", "svc:restart"]), fields), b"/usr/bin/python3.11",
                 rng.choice(["ansible", None]), rng.choice([None, "web01.example.com"]), rng.choice([None, "10.0.0.7"]),
                 rng.choice([None, "pts/3"]), rng.random() < 0.8,
             )
@@ -232,3 +248,164 @@ def test_live_log_matches_ausearch(tmp_path):
     assert sorted(reader.files_read) == sorted(copies)
     assert len(ours) == len(set(ours))
     assert set(ours) == theirs
+
+
+# --- limit, order, since across rotations; ISO times and user names -------------------------------------------
+
+# A zone east of UTC with a half-hour offset, written the POSIX way so that no tzdata is needed.
+INDIA = "IST-5:30"
+INDIA_OFFSET = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+_ID = re.compile(r"msg=audit\(([0-9.]+):([0-9]+)\)")
+_INTERPRETED = re.compile(
+    r"msg=audit\((\d\d/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}):(\d+)\) : pid=\S+ uid=(\S+) auid=(\S+) "
+)
+
+
+def ausearch_with(args, tz="UTC"):
+    """ausearch -m USYS_CONFIG with a fixed zone and the C locale (its dates are %x %T)."""
+    env = dict(os.environ, LC_ALL="C", TZ=tz)
+    proc = subprocess.run(
+        ["ausearch", "-m", "USYS_CONFIG"] + list(args),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, check=False,
+    )
+    assert proc.returncode in (0, 1), proc.stderr  # 1: no matches
+    return usys_lines(proc.stdout.decode("utf-8", "surrogateescape").splitlines())
+
+
+def ids_oldest_first(lines):
+    """Event ids of ausearch --raw lines in time order (ausearch prints in completion order)."""
+    found = [_ID.search(line).groups() for line in lines]
+    return ["%s:%s" % pair for pair in sorted(found, key=lambda pair: (float(pair[0]), int(pair[1])))]
+
+
+@pytest.fixture(scope="module")
+def rotated(tmp_path_factory):
+    """A generated log cut into audit.log.3 ... audit.log: what ausearch --input DIR reads like --input-logs."""
+    directory = tmp_path_factory.mktemp("rotated")
+    whole = directory / "whole"
+    generate(whole, seed=1212, events=4000)
+    lines = whole.read_bytes().splitlines(keepends=True)
+    whole.unlink()
+    size = len(lines) // 4 + 1
+    for index, number in enumerate((3, 2, 1, 0)):
+        name = "audit.log" + (".%d" % number if number else "")
+        (directory / name).write_bytes(b"".join(lines[index * size:(index + 1) * size]))
+    return directory
+
+
+@pytest.mark.parametrize("order", ["newest", "oldest"])
+@pytest.mark.parametrize("limit", [1, 7, 250, None])
+def test_limit_and_order_match_ausearch_across_rotations(rotated, limit, order):
+    theirs = ids_oldest_first(ausearch_with(["--input", str(rotated), "--raw"]))
+    assert len(theirs) > 1000
+    newest = theirs[::-1][:limit]
+    records, files, truncated = search(str(rotated / "audit.log"), limit=limit, order=order)
+    assert [r["event_id"] for r in records] == (newest if order == "newest" else newest[::-1])
+    assert truncated is (limit is not None)
+    if limit == 1:
+        assert [os.path.basename(f) for f in files] == ["audit.log"]
+    if limit is None:
+        assert len(files) == 4
+
+
+def test_since_matches_ausearch_start_across_rotations(rotated):
+    second_oldest = rotated / "audit.log.2"
+    with open(str(second_oldest), "rb") as handle:
+        start = int(float(_ID.search(handle.readline().decode()).group(1))) + 30
+    day, clock = time.strftime("%m/%d/%y %H:%M:%S", time.gmtime(start)).split()
+    theirs = ids_oldest_first(ausearch_with(["--input", str(rotated), "--raw", "-ts", day, clock]))
+    records, files, truncated = search(str(rotated / "audit.log"), record_filter=RecordFilter(start=start), order="oldest")
+    assert [r["event_id"] for r in records] == theirs
+    assert not truncated
+    # The oldest rotation ended before start: not read, as ausearch does not read it.
+    assert [os.path.basename(f) for f in files] == ["audit.log.2", "audit.log.1", "audit.log"]
+
+
+def _check_interpreted(records, lines):
+    """Our ISO time (UTC) is the instant ausearch -i shows in local time; our user names are its names."""
+    shown = {}
+    for line in lines:
+        match = _INTERPRETED.search(line)
+        shown[int(match.group(2))] = match.groups()
+    checked = 0
+    for record in records:
+        stamp, _serial, uid_name, auid_name = shown[record["serial"]]
+        assert record["time"].endswith("+00:00")
+        local = datetime.datetime.fromisoformat(record["time"]).astimezone(INDIA_OFFSET)
+        assert local.strftime("%m/%d/%y %H:%M:%S.") + record["time"][20:23] == stamp, record["event_id"]
+        assert datetime.datetime.fromisoformat(record["time"]).timestamp() == pytest.approx(record["timestamp"])
+        for ours, theirs in ((record["uid_name"], uid_name), (record["auid_name"], auid_name)):
+            if ours is None:
+                # ausearch looks a forwarded record's uid up on this host; we do not.
+                assert theirs.startswith("unknown(") or record["node"], record["event_id"]
+            else:
+                assert ours == theirs, record["event_id"]
+                checked += 1
+    return checked
+
+
+def test_iso_times_and_user_names_match_ausearch_interpreted(generated):
+    path, _expected, _records = generated
+    records, _files, _truncated = search(str(path), False)
+    assert _check_interpreted(records, ausearch_with(["--input", str(path), "-i"], tz=INDIA)) > 1000
+
+
+# --- the live log, as usys_config_info reads it by default ---------------------------------------------------
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PROBE = os.path.join(os.path.dirname(__file__), "write_probe.py")
+DEFAULTS = {
+    "path": None, "include_rotated": True, "since": None, "until": None, "op": None, "comm": None, "result": None,
+    "fields": {}, "task_uuid": None, "run_id": None, "limit": 100, "order": "newest",
+}
+
+
+def write_marked(run_id, count):
+    """Write ``count`` records with run_id= through the binding, as a module on the target does."""
+    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, ".build", "collections"))
+    for number in range(count):
+        request = {"op": "it-reader", "fields": {"run_id": run_id, "n": number}}
+        proc = subprocess.run(
+            [SYSTEM_PYTHON, PROBE], input=json.dumps(request), capture_output=True, text=True, env=env, check=False,
+            timeout=60,
+        )
+        assert json.loads(proc.stdout.strip().splitlines()[-1])["ok"], (proc.stdout, proc.stderr)
+    # auditd writes asynchronously: wait (bounded) until ausearch sees them all.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if sum(run_id in line for line in ausearch_with(["--input-logs", "--raw"])) >= count:
+            return
+        time.sleep(0.2)
+
+
+def read_live_stable(**options):
+    """read_records and ausearch --input-logs over the same log: retried if a record landed in between."""
+    for _attempt in range(5):
+        before = ids_oldest_first(ausearch_with(["--input-logs", "--raw"]))
+        ours = read_records(dict(DEFAULTS, **options))
+        if ids_oldest_first(ausearch_with(["--input-logs", "--raw"])) == before:
+            return ours, before
+    raise AssertionError("the live log kept growing while it was read")
+
+
+@pytest.mark.skipif(not os.access("/var/log/audit/audit.log", os.R_OK), reason="live audit log not readable")
+def test_live_defaults_newest_first_match_ausearch_input_logs():
+    run_id = "t-" + uuid.uuid4().hex
+    write_marked(run_id, 3)
+    ours, theirs = read_live_stable()
+    assert ours["log_file"] == configured_log_file()
+    assert [r["event_id"] for r in ours["records"]] == theirs[::-1][:100]
+    assert ours["truncated"] is (len(theirs) > 100)
+    assert [(r["fields"].get("run_id"), r["fields"].get("n")) for r in ours["records"][:3]] == [
+        (run_id, "2"), (run_id, "1"), (run_id, "0"),
+    ]
+
+    small, theirs = read_live_stable(limit=2, order="oldest")
+    assert [r["event_id"] for r in small["records"]] == theirs[-2:]
+    assert small["truncated"] is True
+
+    by_run, _theirs = read_live_stable(run_id=run_id, order="oldest", limit=0)
+    assert [r["fields"]["n"] for r in by_run["records"]] == ["0", "1", "2"]
+    assert not by_run["truncated"]
+    lines = [line for line in ausearch_with(["--input-logs", "-i"], tz=INDIA) if run_id in line]
+    assert _check_interpreted(by_run["records"], lines) == 6

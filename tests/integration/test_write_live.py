@@ -13,7 +13,8 @@ import pytest
 from conftest import SYSTEM_PYTHON, ausearch_interpreted, ensure_auditd, msg_text, run_probe, wait_for_lines
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_MESSAGE_TEXT_MAX
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import decode_value, parse_fields
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import decode_value
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.logline import decode_message
 
 HOSTILE = {
     "path": "/etc/app dir/it's \"here\".conf",
@@ -42,10 +43,10 @@ def test_record_lands_and_decodes_back(backend, marker):
     assert logged == outcome["record"]
     assert logged.endswith(" res=success")
 
-    decoded = {name: decode_value(name, value) for name, value in parse_fields(logged)}
+    standard, decoded = decode_message(logged)
     for name, value in fields.items():
         assert decoded[name] == value, name
-    assert decoded["op"] == "it-roundtrip"
+    assert standard["op"] == "it-roundtrip"
 
 
 def test_ausearch_interprets_like_we_decode(marker):

@@ -24,7 +24,16 @@ def main() -> None:
                 sequence = backend.send(record)
             print(json.dumps({"ok": True, "sequence": sequence, "record": record.text, "backend": backend.name}))
             return
-        outcome = write_record(record, request.get("backend", "auto"), check_mode=request.get("check_mode", False))
+        if request.get("burst"):
+            # Unchecked records sent just before, to use up a rate limit (test_loss_live).
+            backend, _fallback = select_backend("netlink")
+            with backend:
+                for count in range(request["burst"]):
+                    backend.send(UserRecord(request["op"] + "-burst", {"n": count}))
+        options = {"verify": True, "verify_timeout": request.get("verify_timeout", 10.0)} if request.get("verify") else {}
+        outcome = write_record(
+            record, request.get("backend", "auto"), check_mode=request.get("check_mode", False), **options
+        )
         print(json.dumps(dict(outcome._asdict(), ok=True)))
     except AuditError as exc:
         print(json.dumps(dict(exc.as_dict(), ok=False, msg=str(exc))))

@@ -94,6 +94,65 @@ class AuditStatusUnknownError(AuditUnavailableError):
     )
 
 
+class AuditRulesUnknownError(AuditUnavailableError):
+    """Raised when the loaded audit rules cannot be read (no CAP_AUDIT_CONTROL), so a rule that drops
+    the record cannot be ruled out."""
+
+    default_hint = (
+        "Reading the audit rules needs CAP_AUDIT_CONTROL; run the task with become: true (root) so that "
+        "a rule that drops the record ('-a always,exclude', '-a never,user') is detected"
+    )
+
+
+class AuditRuleDropsRecordError(AuditUnavailableError):
+    """Raised when a loaded rule on the user or exclude filter list drops (or may drop) the record:
+    the kernel would acknowledge it and write nothing. ``rules`` lists each such rule."""
+
+    def __init__(self, message: str, errno: t.Optional[int] = None, hint: t.Optional[str] = None,
+                 rules: t.Optional[t.List[t.Dict[str, t.Any]]] = None) -> None:
+        self.rules = list(rules or [])
+        super().__init__(message, errno=errno, hint=hint)
+
+    def as_dict(self) -> t.Dict[str, t.Any]:
+        return dict(super().as_dict(), rules=self.rules)
+
+
+class AuditRecordsLostError(AuditUnavailableError):
+    """Raised when the kernel's ``lost`` counter rose while the record was sent: the rate limit or the
+    backlog limit made the kernel drop records after acknowledging them, possibly this one."""
+
+    default_hint = (
+        "Remove or raise the rate limit ('auditctl -r 0') and raise the backlog limit ('auditctl -b 8192'), "
+        "and keep them in /etc/audit/rules.d/*.rules ('-r 0', '-b 8192'; then 'augenrules --load'); "
+        "verify: true tells whether this record was among the lost ones"
+    )
+
+
+class AuditdNotWritingError(AuditUnavailableError):
+    """Raised when auditd.conf tells auditd not to write a log (write_logs = no, log_format = NOLOG):
+    the record would reach auditd and no log file."""
+
+    default_hint = (
+        "Set 'write_logs = yes' (and a log_format of RAW or ENRICHED) in /etc/audit/auditd.conf and restart "
+        "auditd ('service auditd restart'; on systemd 'systemctl restart auditd' may be refused, use "
+        "'service auditd restart' or 'auditctl --signal reload')"
+    )
+
+
+class AuditVerifyError(AuditUnavailableError):
+    """Raised by verify: true when the audit log cannot be read back (unreadable, missing, not a file)."""
+
+
+class AuditRecordNotFoundError(AuditVerifyError):
+    """Raised by verify: true when the record did not appear in the audit log within the wait."""
+
+    default_hint = (
+        "The kernel accepted the record but auditd did not write it: check that auditd runs and is not "
+        "suspended (disk_full_action, admin_space_left_action), that write_logs = yes in /etc/audit/auditd.conf "
+        "matches the running daemon (restart auditd after editing it), and 'auditctl -s' (lost)"
+    )
+
+
 class AuditBackendUnavailableError(AuditUnavailableError):
     """Raised when an explicitly requested backend cannot be loaded (libaudit.so.1 missing)."""
 
@@ -137,6 +196,12 @@ __all__ = [
     "AuditDisabledError",
     "AuditdNotRunningError",
     "AuditStatusUnknownError",
+    "AuditRulesUnknownError",
+    "AuditRuleDropsRecordError",
+    "AuditRecordsLostError",
+    "AuditdNotWritingError",
+    "AuditVerifyError",
+    "AuditRecordNotFoundError",
     "AuditBackendUnavailableError",
     "AuditRecordTooLongError",
     "AuditInvalidInputError",

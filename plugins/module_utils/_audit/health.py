@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 import typing as t
 
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.auditd_conf import AUDITD_CONF, read_auditd_conf
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import available_backends, preflight
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import (
     AuditError,
     AuditPermissionError,
+    AuditRulesUnknownError,
     AuditStatusUnknownError,
 )
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.netlink import query_status
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.netlink import query_rules, query_status
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.rules import dropping_rules
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.status import (
     daemon_process_gone,
     process_capabilities,
@@ -37,7 +40,8 @@ def auditd_from_pid_file(pid_file: str = AUDITD_PID_FILE) -> bool:
 
 
 def audit_report() -> t.Dict[str, t.Any]:
-    """Kernel status (or why it is unknown), auditd, backends, capabilities, and whether a write would be kept.
+    """Kernel status (or why it is unknown), loaded rules that drop records, auditd.conf, auditd, backends,
+    capabilities, and whether a write would be kept.
 
     can_write runs the writer's own preflight on the status read here, so it
     cannot disagree with what usys_config would do.
@@ -52,12 +56,22 @@ def audit_report() -> t.Dict[str, t.Any]:
         status_error = dict(unknown.as_dict(), msg=str(unknown))
     except AuditError as exc:
         status_error = dict(exc.as_dict(), msg=str(exc))
+    rules = None
+    rules_error: t.Optional[t.Dict[str, t.Any]] = None
+    try:
+        rules = query_rules()
+    except AuditPermissionError as exc:
+        unknown_rules = AuditRulesUnknownError("Cannot read the loaded audit rules", errno=exc.errno)
+        rules_error = dict(unknown_rules.as_dict(), msg=str(unknown_rules))
+    except AuditError as exc:
+        rules_error = dict(exc.as_dict(), msg=str(exc))
+    conf = read_auditd_conf()
     if status is not None:
         auditd_running = status.get("pid", 0) != 0 and not daemon_process_gone(status["pid"])
     else:
         auditd_running = auditd_from_pid_file()
     try:
-        preflight(status)
+        preflight(status, rules, conf)
         can_write, can_write_reason = True, None
     except AuditError as exc:
         can_write, can_write_reason = False, str(exc)
@@ -71,6 +85,11 @@ def audit_report() -> t.Dict[str, t.Any]:
         "backends": available_backends(),
         "capabilities": process_capabilities(),
         "euid": os.geteuid(),
+        "lost": None if status is None else status.get("lost"),
+        "dropping_rules": None if rules is None else [item.as_dict() for item in dropping_rules(rules)],
+        "rules_error": rules_error,
+        "auditd_conf": conf.as_dict() if conf is not None else None,
+        "auditd_conf_error": None if conf is not None else "Cannot read %s" % AUDITD_CONF,
         "can_write": can_write,
         "can_write_reason": can_write_reason,
     }

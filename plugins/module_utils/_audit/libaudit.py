@@ -2,13 +2,16 @@
 """ctypes binding of the few libaudit.so.1 calls we use.
 
 Loading fails with ImportError when the library is missing; backends.py turns
-that into the netlink fallback. Wrappers keep the C names.
+that into the netlink fallback. Wrappers keep the C names. Only what production
+calls is bound: a symbol missing from some libaudit build must not move a host
+onto the fallback unless we need it (tests load their own oracle symbols).
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import typing as t
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import LIBAUDIT_SONAME
@@ -47,12 +50,6 @@ def _check_sent(result: int, func: t.Any, args: t.Tuple[t.Any, ...]) -> int:
     return result
 
 
-def _check_nonnegative(result: int, func: t.Any, args: t.Tuple[t.Any, ...]) -> int:
-    if result < 0:
-        raise error_from_errno(_errno_or(errno.EIO), "query libaudit")
-    return result
-
-
 _c_str = ctypes.c_char_p
 _c_int = ctypes.c_int
 
@@ -60,16 +57,12 @@ _c_int = ctypes.c_int
 SIGNATURES: t.Dict[str, t.Tuple[t.Any, t.List[t.Any], t.Any]] = {
     "audit_open": (_c_int, [], _check_fd),
     "audit_close": (None, [_c_int], None),
-    "audit_is_enabled": (_c_int, [_c_int], _check_nonnegative),
     "audit_log_user_message": (_c_int, [_c_int, _c_int, _c_str, _c_str, _c_str, _c_str, _c_int], _check_sent),
     "audit_log_user_comm_message": (
         _c_int,
         [_c_int, _c_int, _c_str, _c_str, _c_str, _c_str, _c_str, _c_int],
         _check_sent,
     ),
-    # Returns malloc()ed memory: a void pointer, so that we can free it.
-    "audit_encode_nv_string": (ctypes.c_void_p, [_c_str, _c_str, ctypes.c_uint], None),
-    "audit_value_needs_encoding": (_c_int, [_c_str, ctypes.c_uint], None),
 }
 
 
@@ -83,7 +76,6 @@ class LibAudit:
     def __init__(self, soname: str = LIBAUDIT_SONAME) -> None:
         try:
             self._lib = ctypes.CDLL(soname, use_errno=True)
-            self._libc = ctypes.CDLL(None)
         except OSError as exc:
             raise ImportError("%s cannot be loaded: %s" % (soname, exc)) from None
         for name, (restype, argtypes, errcheck) in SIGNATURES.items():
@@ -94,19 +86,21 @@ class LibAudit:
             func.argtypes = argtypes
             if errcheck is not None:
                 func.errcheck = errcheck
-        self._libc.free.argtypes = [ctypes.c_void_p]
-        self._libc.free.restype = None
         self.soname = soname
 
     def audit_open(self) -> int:
+        """The audit socket, close-on-exec whatever the libaudit version does, so no child inherits it."""
         ctypes.set_errno(0)
-        return self._lib.audit_open()
+        fd = self._lib.audit_open()
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.fcntl(fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC)
+        except OSError as exc:
+            self._lib.audit_close(fd)
+            raise error_from_errno(exc.errno or errno.EIO, "make the audit socket close-on-exec") from None
+        return fd
 
     def audit_close(self, fd: int) -> None:
         self._lib.audit_close(fd)
-
-    def audit_is_enabled(self, fd: int) -> int:
-        return self._lib.audit_is_enabled(fd)
 
     def audit_log_user_comm_message(
         self,
@@ -138,18 +132,6 @@ class LibAudit:
         return self._lib.audit_log_user_message(
             fd, msg_type, _opt(message), _opt(hostname), _opt(addr), _opt(tty), 1 if success else 0
         )
-
-    def audit_encode_nv_string(self, name: str, value: bytes) -> str:
-        pointer = self._lib.audit_encode_nv_string(name.encode("ascii"), value, len(value))
-        if not pointer:
-            raise AuditProtocolError("audit_encode_nv_string() failed")
-        try:
-            return ctypes.string_at(pointer).decode("ascii")
-        finally:
-            self._libc.free(pointer)
-
-    def audit_value_needs_encoding(self, value: bytes) -> bool:
-        return bool(self._lib.audit_value_needs_encoding(value, len(value)))
 
 
 __all__ = ["LibAudit", "SIGNATURES"]

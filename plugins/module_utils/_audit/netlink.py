@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import socket
 import struct
+import time
 import typing as t
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import (
@@ -24,6 +25,11 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors im
     AuditNotInKernelError,
     AuditProtocolError,
     error_from_errno,
+)
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.rules import (
+    AUDIT_LIST_RULES,
+    AuditRule,
+    parse_rule,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.status import parse_status
 
@@ -41,8 +47,9 @@ def nlmsg_align(length: int) -> int:
 
 
 def pack_message(msg_type: int, payload: bytes, seq: int, flags: int = NLM_F_REQUEST | NLM_F_ACK) -> bytes:
-    length = NLMSGHDR.size + len(payload)
-    return NLMSGHDR.pack(length, msg_type, flags, seq, 0) + payload + b"\0" * (nlmsg_align(length) - length)
+    # nlmsg_len = NLMSG_SPACE(size), padding included, as libaudit's __audit_send() sets it.
+    length = nlmsg_align(NLMSGHDR.size + len(payload))
+    return NLMSGHDR.pack(length, msg_type, flags, seq, 0) + payload + b"\0" * (length - NLMSGHDR.size - len(payload))
 
 
 def user_payload(text: str) -> bytes:
@@ -71,7 +78,8 @@ def ack_errno(payload: bytes) -> int:
 
 def open_audit_socket(timeout: float = DEFAULT_TIMEOUT) -> socket.socket:
     try:
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_AUDIT)
+        # Close-on-exec from the start: no child of this process may inherit an audit socket.
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_AUDIT)
     except OSError as exc:
         if exc.errno in (errno.EPROTONOSUPPORT, errno.EAFNOSUPPORT, errno.EINVAL):
             raise AuditNotInKernelError("Cannot open the audit netlink socket", errno=exc.errno) from None
@@ -115,13 +123,26 @@ class NetlinkAuditConnection:
 
     def _replies(self, seq: int, action: str) -> t.Iterator[t.Tuple[int, bytes]]:
         """Yield (type, payload) of the replies to ``seq``; NLMSG_ERROR is raised or yielded as an ack."""
+        # Like libaudit's audit_get_reply(), only the kernel (port id 0) is believed: another process
+        # with CAP_NET_ADMIN could send us a forged ACK. A stream of those ends when the kernel's
+        # answer is overdue (the unit tests' AF_UNIX stand-in has no port id to check).
+        from_kernel_only = self._sock.family == socket.AF_NETLINK
+        timeout = self._sock.gettimeout()
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:
-                data = self._sock.recv(RECV_BUFFER)
+                data, sender = self._sock.recvfrom(RECV_BUFFER)
             except socket.timeout:
                 raise AuditProtocolError("No answer from the kernel to the audit request (timed out)") from None
             except OSError as exc:
                 raise error_from_errno(exc.errno or errno.EIO, action) from None
+            if from_kernel_only and sender[0] != 0:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise AuditProtocolError(
+                        "No answer from the kernel to the audit request (timed out; messages from other "
+                        "processes were ignored)"
+                    )
+                continue
             for msg_type, _flags, reply_seq, payload in iter_messages(data):
                 if reply_seq != seq:
                     continue
@@ -150,10 +171,28 @@ class NetlinkAuditConnection:
                 return parse_status(payload)
         raise AuditProtocolError("The kernel sent no audit status")  # pragma: no cover
 
+    def list_rules(self) -> t.List[AuditRule]:
+        """AUDIT_LIST_RULES: every loaded rule, one AUDIT_LIST_RULES message each, then NLMSG_DONE.
+        Asked without NLM_F_ACK for the reason get_status gives: the kernel sends the list from a thread."""
+        action = "read the audit rules"
+        seq = self._send(AUDIT_LIST_RULES, b"", NLM_F_REQUEST, action)
+        rules = []
+        for reply_type, payload in self._replies(seq, action):
+            if reply_type == AUDIT_LIST_RULES:
+                rules.append(parse_rule(payload))
+            elif reply_type == NLMSG_DONE:
+                return rules
+        raise AuditProtocolError("The kernel ended the rule list without NLMSG_DONE")  # pragma: no cover
+
 
 def query_status() -> t.Dict[str, int]:
     with NetlinkAuditConnection() as conn:
         return conn.get_status()
+
+
+def query_rules() -> t.List[AuditRule]:
+    with NetlinkAuditConnection() as conn:
+        return conn.list_rules()
 
 
 __all__ = [
@@ -165,4 +204,5 @@ __all__ = [
     "open_audit_socket",
     "NetlinkAuditConnection",
     "query_status",
+    "query_rules",
 ]

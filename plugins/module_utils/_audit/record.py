@@ -1,16 +1,15 @@
 # PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
 """One user record, with the trailer libaudit would add computed up front.
 
-libaudit fills in exe=, addr= (by resolving hostname=) and terminal= itself. We
-compute them the same way before sending, and hand libaudit the resolved values,
-so the text we return, the text the netlink backend sends and the text libaudit
-sends are the same bytes.
+libaudit fills in exe=, addr= (by resolving hostname=), terminal= and, on a
+terminal, hostname= (gethostname()) itself. We compute them the same way before
+sending, and hand libaudit the resolved values, so the text we return, the text
+the netlink backend sends and the text libaudit sends are the same bytes.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
 import socket
 import stat
@@ -18,24 +17,39 @@ import typing as t
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_USYS_CONFIG
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (
+    HOSTNAME_PATTERN,
+    TERMINAL_PATTERN,
     build_message,
     check_length,
+    describe,
     render_record,
+    validate_addr,
     validate_comm,
     validate_hostname,
+    validate_msg_type,
     validate_terminal,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditInvalidInputError
 
 # libaudit's ttyname_r() buffer (TTY_PATH): longer names are not reported.
 _TTY_PATH = 32
+# readlink("/proc/self/exe", tmp, PATH_MAX) in _get_exename(): a longer path is cut there.
+_PATH_MAX = 4096
+# _get_hostname(): gethostname() into char _host[HOSTLEN], last byte forced to NUL.
+_HOSTLEN = 64
+# _get_hostname() writes the local host name when the terminal starts with one of
+# these; 3.0.x knows the first three, 4.x adds "/dev/pts". We pass hostname=
+# explicitly whenever either would, so every libaudit version writes the same.
+_LOCAL_TTY_PREFIXES = ("pts", "tty", "/dev/tty", "/dev/pts")
+# The kernel's name for a host that was never given one; auparse keeps it whole.
+_UNSET_HOSTNAME = "(none)"
 
 
 # Neither changes during a process's life; asking again per record cost more than building it.
 @functools.lru_cache(maxsize=1)
 def executable() -> bytes:
     try:
-        return os.fsencode(os.readlink("/proc/self/exe"))
+        return os.fsencode(os.readlink("/proc/self/exe"))[:_PATH_MAX]
     except OSError:
         return b""
 
@@ -48,7 +62,7 @@ def current_terminal() -> t.Optional[str]:
             name = os.ttyname(fd)
         except OSError:
             continue
-        if name and len(name) < _TTY_PATH:
+        if name and len(os.fsencode(name)) < _TTY_PATH:
             break
     else:
         return None
@@ -58,7 +72,30 @@ def current_terminal() -> t.Optional[str]:
         return None
     if not stat.S_ISCHR(info.st_mode) or (info.st_nlink > 1 and not name.startswith("/dev/")):
         return None
-    return name[5:] if name.startswith("/dev/") else name
+    name = name[5:] if name.startswith("/dev/") else name
+    # libaudit writes it unencoded: a name that could end a field is not reported at all.
+    return name if TERMINAL_PATTERN.match(name) else None
+
+
+@functools.lru_cache(maxsize=1)
+def _gethostname() -> str:
+    # libaudit asks once per process and keeps the answer (static _host).
+    raw = os.fsencode(os.uname().nodename)[:_HOSTLEN - 1].split(b"\0", 1)[0]
+    return raw.decode("ascii", "replace")
+
+
+def terminal_hostname(terminal: t.Optional[str]) -> t.Optional[str]:
+    """libaudit's _get_hostname(): with no hostname given, a record from a terminal names this host."""
+    if terminal is None or not terminal.startswith(_LOCAL_TTY_PREFIXES):
+        return None
+    hostname = _gethostname()
+    if hostname != _UNSET_HOSTNAME and not HOSTNAME_PATTERN.match(hostname):
+        raise AuditInvalidInputError(
+            "This host's name %s would be written as hostname= (libaudit does so for a record from terminal %s), "
+            "unencoded, and it holds characters that could end the field" % (describe(hostname), terminal),
+            hint="Give hostname (letters, digits and . _ : -) explicitly",
+        )
+    return hostname
 
 
 def resolve_addr(hostname: t.Optional[str]) -> t.Optional[str]:
@@ -72,19 +109,10 @@ def resolve_addr(hostname: t.Optional[str]) -> t.Optional[str]:
     if not answers:
         return None
     # inet_ntop() has no "%scope" suffix; Python adds one for link-local IPv6.
-    return str(answers[0][4][0]).split("%", 1)[0]
-
-
-def validate_addr(addr: t.Optional[str]) -> t.Optional[str]:
-    if addr is None or addr == "":
-        return None
     try:
-        return str(ipaddress.ip_address(addr))
-    except ValueError:
-        raise AuditInvalidInputError(
-            "addr %r is not an IP address" % (addr,),
-            hint="libaudit writes addr= unencoded; give an IPv4 or IPv6 address, or leave it out",
-        ) from None
+        return validate_addr(str(answers[0][4][0]).split("%", 1)[0])
+    except AuditInvalidInputError:
+        return None
 
 
 class UserRecord:
@@ -101,17 +129,25 @@ class UserRecord:
         terminal: t.Optional[str] = None,
         msg_type: int = AUDIT_USYS_CONFIG,
     ) -> None:
-        self.msg_type = msg_type
+        self.msg_type = validate_msg_type(msg_type)
+        if success is not True and success is not False:
+            raise AuditInvalidInputError(
+                "success must be True or False, not %s" % describe(success),
+                hint="Map the result to a bool first (result: success or failed)",
+            )
         self.success = success
-        self.message = build_message(op, fields)
+        self.message = build_message(op, fields, msg_type)
         self.comm = validate_comm(comm)
         self.hostname = validate_hostname(hostname)
+        # libaudit resolves only the caller's hostname, never the one it fills in below.
         self.addr = validate_addr(addr) or resolve_addr(self.hostname)
         self.terminal = validate_terminal(terminal) or current_terminal()
+        if self.hostname is None:
+            self.hostname = terminal_hostname(self.terminal)
         self.exe = executable()
         self.text = check_length(
             render_record(self.message, self.exe, self.comm, self.hostname, self.addr, self.terminal, success)
         )
 
 
-__all__ = ["UserRecord", "executable", "current_terminal", "resolve_addr", "validate_addr"]
+__all__ = ["UserRecord", "executable", "current_terminal", "terminal_hostname", "resolve_addr", "validate_addr"]

@@ -66,8 +66,9 @@ def test_user_message_is_packed_like_libaudit_with_trailing_nul():
     assert msg_type == AUDIT_USYS_CONFIG
     assert flags == NLM_F_REQUEST | NLM_F_ACK
     assert req_seq == seq and pid == 0
-    assert length == 16 + len(b"op=x res=success\0")
-    assert request[16:length] == b"op=x res=success\0"
+    # NLMSG_SPACE(strlen + 1), as libaudit's __audit_send() sets nlmsg_len: the padding is counted.
+    assert length == (16 + len(b"op=x res=success\0") + 3) & ~3 == len(request)
+    assert request[16:length] == b"op=x res=success\0" + b"\0" * (length - 16 - 17)
     assert len(request) % 4 == 0
 
 
@@ -136,3 +137,52 @@ def test_kernel_without_audit(monkeypatch, err):
     with pytest.raises(AuditNotInKernelError) as caught:
         nl.NetlinkAuditConnection()
     assert "CONFIG_AUDIT" in str(caught.value)
+
+
+@pytest.mark.parametrize("size", range(0, 9))
+def test_nlmsg_len_is_nlmsg_space(size):
+    packed = nl.pack_message(AUDIT_USYS_CONFIG, b"x" * size, 1)
+    length = header(packed)[0]
+    assert length == (16 + size + 3) & ~3 == len(packed)
+
+
+NETLINK_USERSOCK = 2
+
+
+def test_replies_from_another_process_are_ignored():
+    """A user-space netlink peer (port id != 0) answers with an ACK: it is not the kernel, so it is not believed."""
+    mine = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_USERSOCK)
+    other = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_USERSOCK)
+    try:
+        mine.bind((0, 0))
+        other.bind((0, 0))
+        mine.connect(other.getsockname())
+        mine.settimeout(0.3)
+        other.settimeout(2)
+
+        def forge():
+            request, sender = other.recvfrom(65536)
+            for _ in range(3):
+                other.sendto(error_reply(request, 0), sender)
+
+        thread = threading.Thread(target=forge, daemon=True)
+        thread.start()
+        with pytest.raises(AuditProtocolError, match="timed out"):
+            nl.NetlinkAuditConnection(sock=mine).send_user_message(AUDIT_USYS_CONFIG, "op=x")
+        thread.join(2)
+    finally:
+        mine.close()
+        other.close()
+
+
+def test_audit_socket_is_opened_close_on_exec(monkeypatch):
+    opened = []
+
+    def fake_socket(family, kind, proto):
+        opened.append((family, kind, proto))
+        raise OSError(errno.EPROTONOSUPPORT, "stop here")
+
+    monkeypatch.setattr(nl.socket, "socket", fake_socket)
+    with pytest.raises(AuditNotInKernelError):
+        nl.open_audit_socket()
+    assert opened[0][1] & socket.SOCK_CLOEXEC

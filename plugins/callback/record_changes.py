@@ -1,0 +1,240 @@
+# Copyright: changeaudit.linux developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: record_changes
+type: aggregate
+short_description: Write an audit record on the changed host for every change a play applies, with no task edited
+version_added: 1.1.0
+author: changeaudit.linux developers (!UNKNOWN)
+description:
+  - Once enabled (C(callbacks_enabled = changeaudit.linux.record_changes) in C(ansible.cfg), or
+    C(ANSIBLE_CALLBACKS_ENABLED=changeaudit.linux.record_changes)), every task result that ends B(changed) writes one
+    C(AUDIT_USYS_CONFIG) record on the host that was changed, before that host runs its next task; no playbook or
+    role is edited. Roles from Galaxy and other collections, handlers, C(include_tasks)/C(import_tasks), blocks,
+    loops (one record per changed item), C(serial), C(run_once), forks and the C(linear) and C(free) strategies are
+    covered.
+  - The record is the one M(changeaudit.linux.audited) writes for the same change (C(op=ansible-change)), with the module
+    FQCN, the object changed (its C(path), C(dest), C(name) or C(key) argument), a C(sha256) of the diff when the
+    module returned one, the task context (play, task, task path, task UUID, controller user, become user, AWX job
+    ID and the C(run_id) that M(changeaudit.linux.audited) tasks of the same run record too), and the fields of
+    O(fields).
+  - The B(final) result counts, after C(changed_when), C(failed_when) and C(until); V(changed_when=false) writes
+    nothing. A change whose task then failed is recorded with C(res=failed).
+  - With C(delegate_to) the record goes to the delegated host, the one that was changed, through its connection, and
+    names the inventory host the task ran for in C(inventory_host).
+  - Check mode (C(--check) or C(check_mode=true)) writes nothing. Under C(no_log) no argument value and no diff text
+    reaches the record; it holds the argument names and hashes.
+  - Not recorded, as they change nothing on a host or record themselves, are C(add_host), C(assert), C(async_status),
+    C(debug), C(fail), C(gather_facts), C(group_by), C(import_*), C(include_*), C(meta), C(pause), C(ping),
+    C(set_fact), C(set_stats), C(setup), C(validate_argument_spec), C(wait_for_connection), this collection's own
+    modules, tasks with C(async) and C(poll=0) (their change ends after the task), and the actions in O(skip).
+  - B(Fails closed, early.) Before the first task that may change a host, once per play, host and acting user, a
+    check mode write checks that the host can keep records (root or C(CAP_AUDIT_WRITE), auditing enabled, auditd
+    running). When it cannot, that task fails without running and the host runs nothing more. A record that cannot
+    be written after a change fails the task with the cause and the fix; C(ignore_errors) does not hide either
+    failure (a C(rescue) section still runs). O(mode=warn) turns both into warnings.
+  - At the end of the run it prints one line per host with the number of records written there.
+requirements:
+  - ansible-core 2.19, 2.20 or 2.21 on the controller. The plugin wraps private methods of ansible-core's task
+    executor (C(TaskExecutor._execute), C(_get_action_handler_with_module_context) and, on 2.21, C(run)); it refuses
+    to start with any other ansible-core version, and names the tested ones.
+  - The record is written with the privileges of each task (as with M(changeaudit.linux.audited)), so the tasks that
+    change a host need C(become=true) or a connection as root. A task with C(become_user) other than root is checked
+    as that user and fails before it runs.
+options:
+  mode:
+    description:
+      - V(fail) fails a host that cannot keep records before its first change and fails a task whose change could not
+        be recorded; V(warn) only warns in both cases.
+    type: str
+    default: fail
+    choices: [fail, warn]
+    ini:
+      - section: changeaudit_record_changes
+        key: mode
+    env:
+      - name: CHANGEAUDIT_RECORD_CHANGES_MODE
+    vars:
+      - name: changeaudit_record_changes_mode
+  skip:
+    description:
+      - Further actions whose changes are not recorded, by FQCN or as written in the task, as names or C(fnmatch)
+        patterns (V(cisco.ios.*), V(ansible.builtin.raw)). For hosts without Python or network devices, which cannot
+        run the writer. They add to the built-in list above.
+    type: list
+    elements: str
+    default: []
+    ini:
+      - section: changeaudit_record_changes
+        key: skip
+    env:
+      - name: CHANGEAUDIT_RECORD_CHANGES_SKIP
+    vars:
+      - name: changeaudit_record_changes_skip
+  fields:
+    description:
+      - Static fields added to every record, for example a change ticket. A dict, or in C(ansible.cfg) and the
+        environment a JSON object or C(name=value) pairs separated by commas.
+      - Field names are lower case letters, digits and C(_); a name the record already has is refused.
+    type: raw
+    default: {}
+    ini:
+      - section: changeaudit_record_changes
+        key: fields
+    env:
+      - name: CHANGEAUDIT_RECORD_CHANGES_FIELDS
+    vars:
+      - name: changeaudit_record_changes_fields
+  backend:
+    description: The writer backend, as O(changeaudit.linux.usys_config#module:backend).
+    type: str
+    default: auto
+    choices: [auto, libaudit, netlink]
+    ini:
+      - section: changeaudit_record_changes
+        key: backend
+    env:
+      - name: CHANGEAUDIT_RECORD_CHANGES_BACKEND
+    vars:
+      - name: changeaudit_record_changes_backend
+  verify:
+    description: Read each record back from the audit log before the host runs its next task.
+    type: bool
+    default: false
+    ini:
+      - section: changeaudit_record_changes
+        key: verify
+    env:
+      - name: CHANGEAUDIT_RECORD_CHANGES_VERIFY
+    vars:
+      - name: changeaudit_record_changes_verify
+notes:
+  - The options under C(vars) are read from extra vars (C(-e)) only, once per run.
+  - Each result the plugin wrote a record for gets a C(changeaudit_record) key (C(recorded), C(host), C(run_id),
+    C(record), C(sequence), or C(error) and C(cause)); C(register) sees it.
+  - Set C(CHANGEAUDIT_RUN_ID) to choose the C(run_id) of the run, as for M(changeaudit.linux.audited).
+seealso:
+  - module: changeaudit.linux.audited
+  - module: changeaudit.linux.usys_config_info
+"""
+
+import atexit
+import json
+import re
+import shutil
+import tempfile
+import typing as t
+
+from ansible.errors import AnsibleError
+from ansible.plugins.callback import CallbackBase
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _every_change
+
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def parse_fields(value: t.Any) -> t.Dict[str, t.Any]:
+    """The fields option: a dict, a JSON object, or name=value pairs separated by commas."""
+    if value in (None, "", {}):
+        return {}
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                raise AnsibleError("%s: fields is not a valid JSON object: %s" % (_every_change.PLUGIN, exc)) from None
+        else:
+            pairs = [item.strip() for item in text.split(",") if item.strip()]
+            if any("=" not in pair for pair in pairs):
+                raise AnsibleError(
+                    "%s: fields must be a JSON object or name=value pairs separated by commas, not %r"
+                    % (_every_change.PLUGIN, value)
+                )
+            value = dict(pair.split("=", 1) for pair in pairs)
+            value = {name.strip(): item.strip() for name, item in value.items()}
+    if not isinstance(value, dict):
+        raise AnsibleError("%s: fields must be a dict, not %s" % (_every_change.PLUGIN, type(value).__name__))
+    bad = sorted(str(name) for name in value if not FIELD_NAME.match(str(name)))
+    if bad:
+        raise AnsibleError(
+            "%s: field names are lower case letters, digits and _, starting with a letter: %s"
+            % (_every_change.PLUGIN, ", ".join(bad))
+        )
+    return {str(name): item for name, item in value.items()}
+
+
+class CallbackModule(CallbackBase):
+    """Loads the every-change hook (plugin_utils/_every_change.py) and prints the records written per host."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "changeaudit.linux.record_changes"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._state_dir: t.Optional[str] = None
+        self._settings: t.Optional[_every_change.Settings] = None
+
+    def set_options(self, task_keys: t.Any = None, var_options: t.Any = None, direct: t.Any = None) -> None:
+        if var_options is None and not _core_resolves_callback_vars():
+            var_options = _extra_vars_for(self)
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        if self._state_dir is None:
+            # Shared with the workers (forked later): they note checks and records here, one line each.
+            self._state_dir = tempfile.mkdtemp(prefix="changeaudit-record-changes-")
+            atexit.register(shutil.rmtree, self._state_dir, True)
+        self._settings = _every_change.Settings(
+            mode=self.get_option("mode"),
+            skip=self.get_option("skip") or (),
+            fields=parse_fields(self.get_option("fields")),
+            backend=self.get_option("backend"),
+            verify=bool(self.get_option("verify")),
+            state_dir=self._state_dir,
+        )
+        _every_change.install(self._settings)
+
+    def v2_playbook_on_stats(self, stats: t.Any) -> None:
+        if self._settings is None:
+            return
+        counts = _every_change.record_counts(self._settings)
+        hosts = sorted(set(getattr(stats, "processed", {}) or {}) | set(counts))
+        if not hosts:
+            return
+        run_ids = sorted({run for entry in counts.values() for run in entry["run_ids"]})
+        self._display.banner("CHANGEAUDIT RECORDS" + (" (run_id %s)" % ", ".join(run_ids) if run_ids else ""))
+        for host in hosts:
+            entry = counts.get(host, {})
+            written, failed = entry.get("written", 0), entry.get("failed", 0)
+            line = "%s : %d record%s written" % (host, written, "" if written == 1 else "s")
+            if failed:
+                line += ", %d change%s NOT recorded" % (failed, "" if failed == 1 else "s")
+            self._display.display(line, color="bright red" if failed else None)
+
+
+def _core_resolves_callback_vars() -> bool:
+    """ansible-core 2.21 sets callback options from extra vars itself; 2.19 and 2.20 do not."""
+    from ansible.executor import task_queue_manager
+
+    return hasattr(task_queue_manager, "_resolve_callback_option_variables")
+
+
+def _extra_vars_for(callback: CallbackBase) -> t.Dict[str, t.Any]:
+    """The documented option variables given as extra vars (-e), as 2.21 resolves them."""
+    from ansible import constants as C
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.utils.vars import load_extra_vars
+
+    names = C.config.get_plugin_vars(callback.plugin_type, callback._load_name)
+    if not names:
+        return {}
+    try:
+        extra = load_extra_vars(DataLoader())
+    except KeyError:
+        # Not run from a CLI (no CLIARGS): there are no extra vars.
+        return {}
+    return {name: extra[name] for name in names if name in extra}

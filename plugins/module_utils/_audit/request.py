@@ -1,0 +1,121 @@
+# PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
+"""One write request in, the usys_config result out: what every writer path runs on the target.
+
+The usys_config module and the controller's bundle writer both call ``execute``, so
+they build the same record and report the same result, errors included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import typing as t
+
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import write_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (
+    build_message,
+    validate_comm,
+    validate_hostname,
+    validate_terminal,
+    value_bytes,
+)
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import (
+    AuditError,
+    AuditInvalidInputError,
+    AuditUnavailableError,
+)
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import UserRecord, validate_addr
+
+
+def sha256_of(value: t.Any) -> str:
+    return "sha256:" + hashlib.sha256(value_bytes(value)).hexdigest()
+
+
+def fields_with_hashes(fields: t.Mapping[str, t.Any], hash_fields: t.Iterable[str]) -> t.Dict[str, t.Any]:
+    """Replace the values named in hash_fields by their sha256 so that secrets never reach the log."""
+    hashed = set(hash_fields)
+    missing = sorted(hashed - set(fields))
+    if missing:
+        raise AuditError(
+            "hash_fields names fields that are not in fields: %s" % ", ".join(missing),
+            hint="List only names that appear in fields",
+        )
+    return {name: sha256_of(value) if name in hashed else value for name, value in fields.items()}
+
+
+def _fields(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    fields = params.get("fields") or {}
+    hash_fields = params.get("hash_fields") or []
+    # The controller validates against the argument spec; these guard callers that did not.
+    if not isinstance(fields, t.Mapping):
+        raise AuditInvalidInputError("fields must be a dict, not %s" % type(fields).__name__)
+    if isinstance(hash_fields, (str, bytes)) or not isinstance(hash_fields, t.Iterable):
+        raise AuditInvalidInputError("hash_fields must be a list, not %s" % type(hash_fields).__name__)
+    return fields_with_hashes(fields, hash_fields)
+
+
+def validate_request(params: t.Mapping[str, t.Any]) -> None:
+    """Raise the AuditError that record_from_params would raise for these params, without touching the host.
+
+    The part of building a record that needs no host (its exe, terminal, resolved address and the length
+    they add are only known there): the controller runs it before it sends anything.
+    """
+    build_message(params["op"], _fields(params))
+    validate_comm(params.get("comm", "ansible"))
+    validate_hostname(params.get("hostname"))
+    validate_addr(params.get("addr"))
+    validate_terminal(params.get("terminal"))
+
+
+def record_from_params(params: t.Mapping[str, t.Any]) -> UserRecord:
+    return UserRecord(
+        op=params["op"],
+        fields=_fields(params),
+        success=params.get("result", "success") == "success",
+        comm=params.get("comm", "ansible"),
+        hostname=params.get("hostname"),
+        addr=params.get("addr"),
+        terminal=params.get("terminal"),
+    )
+
+
+def error_result(exc: AuditError, on_unavailable: str = "fail", **result: t.Any) -> t.Dict[str, t.Any]:
+    """The result for an AuditError: a warning when the host cannot take records and the play allows it."""
+    if isinstance(exc, AuditUnavailableError) and on_unavailable == "warn":
+        return dict(result, changed=False, recorded=False, unavailable=exc.as_dict(), warnings=[str(exc)])
+    return dict(result, failed=True, msg=str(exc), recorded=False, **exc.as_dict())
+
+
+def execute(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """Write (or with check_mode, only check and show) one record.
+
+    ``params`` are the usys_config options, validated against its argument spec
+    (defaults filled in), plus ``check_mode``. Returns the module's result:
+    on an AuditError ``failed``/``msg``/``cause``/``errno``/``hint``, or with
+    ``on_unavailable: warn`` ``warnings`` and ``unavailable``.
+    """
+    record_text = None
+    try:
+        record = record_from_params(params)
+        record_text = record.text
+        outcome = write_record(
+            record,
+            params.get("backend") or "auto",
+            check_mode=bool(params.get("check_mode")),
+            verify=bool(params.get("verify")),
+        )
+    except AuditError as exc:
+        return error_result(exc, params.get("on_unavailable") or "fail", record=record_text)
+    return {
+        # A record is an event, not state: writing one changes nothing to converge on.
+        "changed": False,
+        "record": outcome.record,
+        "recorded": outcome.recorded,
+        "backend": outcome.backend,
+        "backend_fallback": outcome.backend_fallback,
+        "audit_status": outcome.audit_status,
+        "sequence": outcome.sequence,
+        "verified": outcome.verified,
+    }
+
+
+__all__ = ["sha256_of", "fields_with_hashes", "validate_request", "record_from_params", "error_result", "execute"]

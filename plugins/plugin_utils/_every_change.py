@@ -1,0 +1,583 @@
+# PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
+"""The every-change hook: the one file of the collection that touches ansible-core internals.
+
+ansible-core has no public per-task hook (custom strategies are deprecated, ansible/ansible#84725; callbacks
+cannot fail a host or run anything on it; replacing the ``normal`` action misses every module with an action
+plugin of its own and runs before changed_when/failed_when). So, once the record_changes callback has loaded
+it, this wraps three private methods of ``ansible.executor.task_executor.TaskExecutor`` in the controller
+process; every worker forked afterwards inherits the wrappers:
+
+``_get_action_handler_with_module_context``
+    runs once per task and loop item in the worker, after the connection for the (delegated) host is set up
+    and before the action runs: the place to check, once per host per play, that the host can keep records,
+    so that a host that cannot fails *before* its first change.
+``_execute``
+    runs once per task and loop item, and returns the result after changed_when, failed_when and until have
+    been applied: the place to write the record of a change, through the same connection, before the host
+    runs its next task. 2.19 and 2.20: ``_execute(templar, variables) -> dict``; 2.21: ``_execute() ->
+    UnifiedTaskResult`` with the variables in ``TaskContext.current().task_vars``.
+``run`` (2.21 only)
+    returns the whole task's result; a loop's ``ignore_errors`` is derived there from every item's, so a
+    record failure has to be made non-ignorable on all of them.
+
+A record that cannot be written makes the task failed and clears ``ignore_errors`` (the strategy reads it from
+the task the worker sends back, 2.19/2.20, or from the result, 2.21), so ignore_errors cannot hide it.
+
+Because these internals change between releases, ``install()`` refuses any ansible-core version CI has not
+tested the hook with (``TESTED_CORE_VERSIONS``), naming the tested ones.
+
+``with_module_defaults`` (used by the audited action) wraps ``module_common._apply_action_arg_defaults``, the
+private helper core's own package and service actions use for the module they pick.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import os
+import typing as t
+
+from ansible.errors import AnsibleError
+from ansible.release import __version__ as ANSIBLE_CORE_VERSION
+from ansible.utils.display import Display
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
+    CHANGE_OP,
+    change_record_params,
+    module_arguments,
+    record_result,
+)
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import run_id, task_context
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import write_record
+
+if t.TYPE_CHECKING:
+    from ansible.plugins.action import ActionBase
+
+display = Display()
+
+# The ansible-core versions CI runs the hook's tests with; any other is refused (see install()).
+TESTED_CORE_VERSIONS = ("2.19", "2.20", "2.21")
+# Versions whose TaskExecutor._execute returns a UnifiedTaskResult instead of a dict.
+RESULT_OBJECT_VERSIONS = ("2.21",)
+
+WRITER_MODULE = "changeaudit.linux.usys_config"
+# The key the hook adds to every result it wrote (or failed to write) a record for.
+RESULT_KEY = "changeaudit_record"
+PLUGIN = "changeaudit.linux.record_changes"
+
+# Never recorded: they run on the controller, or only read, or their change is recorded by themselves.
+# Matched against the resolved FQCN and the action as written.
+CONTROLLER_ONLY = (
+    "add_host",
+    "assert",
+    "async_status",
+    "debug",
+    "fail",
+    "gather_facts",
+    "group_by",
+    "import_playbook",
+    "import_role",
+    "import_tasks",
+    "include",
+    "include_role",
+    "include_tasks",
+    "include_vars",
+    "meta",
+    "pause",
+    "ping",
+    "set_fact",
+    "set_stats",
+    "setup",
+    "validate_argument_spec",
+    "wait_for_connection",
+)
+OWN_ACTIONS = (
+    "changeaudit.linux.audited",
+    "changeaudit.linux.usys_config",
+    "changeaudit.linux.usys_config_info",
+    "changeaudit.linux.audit_status_info",
+)
+DEFAULT_SKIP = frozenset(
+    ["ansible.builtin.%s" % name for name in CONTROLLER_ONLY]
+    + ["ansible.legacy.%s" % name for name in CONTROLLER_ONLY]
+    + list(CONTROLLER_ONLY)
+    + list(OWN_ACTIONS)
+)
+
+
+class RecordKeepingError(AnsibleError):
+    """Raised before a task runs on a host that cannot keep audit records (mode fail)."""
+
+
+class Settings:
+    """The callback's options, set in the controller process before the workers fork."""
+
+    def __init__(
+        self,
+        mode: str = "fail",
+        skip: t.Iterable[str] = (),
+        fields: t.Optional[t.Mapping[str, t.Any]] = None,
+        backend: str = "auto",
+        verify: bool = False,
+        state_dir: t.Optional[str] = None,
+    ) -> None:
+        if mode not in ("fail", "warn"):
+            raise AnsibleError("%s: mode must be fail or warn, not %r" % (PLUGIN, mode))
+        self.mode = mode
+        self.skip_patterns = tuple(sorted(set(skip)))
+        self.fields = dict(fields or {})
+        self.backend = backend
+        self.verify = verify
+        self.state_dir = state_dir
+
+        self._skips: t.Dict[t.Tuple[str, str], bool] = {}
+
+    def skips(self, resolved: str, written: str) -> bool:
+        """Whether the action is on the default or the user's skip list (names or fnmatch patterns)."""
+        known = self._skips.get((resolved, written))
+        if known is None:
+            names = {resolved, written}
+            known = bool(names & DEFAULT_SKIP) or any(
+                fnmatch.fnmatchcase(name, pattern) for name in names for pattern in self.skip_patterns
+            )
+            self._skips[(resolved, written)] = known
+        return known
+
+
+_SETTINGS: t.Optional[Settings] = None
+_ORIGINALS: t.Dict[str, t.Any] = {}
+# Per worker process: preflight checks already done, and (2.21) tasks whose record failed.
+_CHECKED: t.Set[t.Tuple[str, str, str]] = set()
+_NOT_IGNORABLE: t.Set[str] = set()
+
+
+def core_series(version: str = ANSIBLE_CORE_VERSION) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def check_version(version: str = ANSIBLE_CORE_VERSION) -> str:
+    """The major.minor of ``version`` when CI tests the hook with it; else an error naming the tested ones."""
+    series = core_series(version)
+    if series not in TESTED_CORE_VERSIONS:
+        raise AnsibleError(
+            "%s cannot run with ansible-core %s: it hooks into ansible-core's task executor, whose internals change "
+            "between releases, and is tested with ansible-core %s only. Use one of those, or disable the callback "
+            "(remove it from callbacks_enabled / ANSIBLE_CALLBACKS_ENABLED) and wrap the tasks to record in "
+            "changeaudit.linux.audited." % (PLUGIN, version, ", ".join(TESTED_CORE_VERSIONS))
+        )
+    return series
+
+
+def install(settings: Settings, version: str = ANSIBLE_CORE_VERSION) -> None:
+    """Wrap the TaskExecutor methods (once) and take ``settings``. Call before the workers fork."""
+    global _SETTINGS
+    series = check_version(version)
+    from ansible.executor.task_executor import TaskExecutor
+
+    _SETTINGS = settings
+    if _ORIGINALS:
+        return
+    result_object = series in RESULT_OBJECT_VERSIONS
+    _ORIGINALS["_get_action_handler_with_module_context"] = TaskExecutor._get_action_handler_with_module_context
+    _ORIGINALS["_execute"] = TaskExecutor._execute
+    TaskExecutor._get_action_handler_with_module_context = _wrap_get_handler(
+        TaskExecutor._get_action_handler_with_module_context
+    )
+    if result_object:
+        _ORIGINALS["run"] = TaskExecutor.run
+        TaskExecutor._execute = _wrap_execute_object(TaskExecutor._execute)
+        TaskExecutor.run = _wrap_run_object(TaskExecutor.run)
+    else:
+        TaskExecutor._execute = _wrap_execute_dict(TaskExecutor._execute)
+
+
+def uninstall() -> None:
+    """Undo install() (the unit tests use it)."""
+    global _SETTINGS
+    from ansible.executor.task_executor import TaskExecutor
+
+    for name, original in _ORIGINALS.items():
+        setattr(TaskExecutor, name, original)
+    _ORIGINALS.clear()
+    _CHECKED.clear()
+    _NOT_IGNORABLE.clear()
+    _SETTINGS = None
+
+
+def installed() -> bool:
+    return bool(_ORIGINALS)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def write(action: ActionBase, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+    """The one place the hook hands a record to the writer (check mode is action._task.check_mode)."""
+    return write_record(action, task_vars, params)
+
+
+def with_module_defaults(module_fqcn: str, task: t.Any, args: t.Mapping[str, t.Any], templar: t.Any) -> t.Dict[str, t.Any]:
+    """``args`` completed from the task's module_defaults for ``module_fqcn`` (and its action groups)."""
+    from ansible.executor import module_common
+
+    apply_defaults = getattr(module_common, "_apply_action_arg_defaults", None)
+    if apply_defaults is not None:
+        return apply_defaults(module_fqcn, task, dict(args), templar)
+    # ansible-core 2.18 and older.
+    return module_common.get_action_args_with_defaults(  # pylint: disable=no-member
+        module_fqcn, dict(args), task.module_defaults, templar, action_groups=task._parent._play._action_groups
+    )
+
+
+def action_names(task: t.Any) -> t.Tuple[str, str]:
+    """(resolved FQCN, action as written) of a post-validated task."""
+    written = str(task.action or "")
+    try:
+        resolved = task.resolved_action or written
+    except AnsibleError:
+        resolved = written
+    return str(resolved), written
+
+
+def _play_uuid(task: t.Any) -> str:
+    node = task
+    while node is not None:
+        play = getattr(node, "_play", None)
+        if play is not None:
+            return str(play._uuid)
+        node = getattr(node, "_parent", None)
+    return ""
+
+
+def _target(task: t.Any, task_vars: t.Mapping[str, t.Any]) -> str:
+    """The inventory name of the host the task changes: the delegated one, if any."""
+    return str(task.delegate_to or task_vars.get("inventory_hostname") or "")
+
+
+def _acting_user(play_context: t.Any) -> str:
+    if play_context.become:
+        return "become:%s" % (play_context.become_user or "root")
+    return "remote:%s" % (play_context.remote_user or "")
+
+
+def _note(settings: Settings, name: str, *columns: str) -> None:
+    """Append one line to a file in the run's state directory (O_APPEND: whole lines from any worker)."""
+    if not settings.state_dir:
+        return
+    line = "\t".join(column.replace("\t", " ").replace("\n", " ") for column in columns) + "\n"
+    fd = os.open(os.path.join(settings.state_dir, name), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode("utf-8", "surrogateescape"))
+    finally:
+        os.close(fd)
+
+
+def _read_lines(settings: Settings, name: str) -> t.List[t.List[str]]:
+    if not settings.state_dir:
+        return []
+    try:
+        with open(os.path.join(settings.state_dir, name), encoding="utf-8", errors="surrogateescape") as handle:
+            return [line.rstrip("\n").split("\t") for line in handle]
+    except FileNotFoundError:
+        return []
+
+
+def _writer_action(te: t.Any, templar: t.Any, check_mode: bool) -> ActionBase:
+    """An action bound to the task's (delegated) connection and become, for the writer only."""
+    task = te._task
+    writer_task = task.copy(exclude_parent=True, exclude_tasks=True)
+    writer_task._parent = task._parent
+    writer_task.args = {}
+    writer_task.async_val = 0
+    writer_task.poll = 0
+    writer_task.check_mode = check_mode
+    writer_task.diff = False
+    return te._shared_loader_obj.action_loader.get(
+        WRITER_MODULE,
+        task=writer_task,
+        connection=te._connection,
+        play_context=te._play_context,
+        loader=te._loader,
+        templar=templar,
+        shared_loader_obj=te._shared_loader_obj,
+    )
+
+
+def recordable(task: t.Any, settings: Settings) -> bool:
+    """Whether a change by this task gets a record at all (check mode, async poll 0 and the skip list do not)."""
+    if task.check_mode:
+        return False
+    if task.async_val and not task.poll:
+        return False
+    return not settings.skips(*action_names(task))
+
+
+# ---------------------------------------------------------------------------------------------- preflight
+
+
+def preflight(te: t.Any, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
+    """Once per play, target host and acting user: can the host keep records? Fails the task (mode fail)
+    before its action runs when it cannot."""
+    task = te._task
+    if not recordable(task, settings):
+        return
+    key = (_play_uuid(task), _target(task, task_vars), _acting_user(te._play_context))
+    if key in _CHECKED:
+        return
+    if any(tuple(line[:3]) == key for line in _read_lines(settings, "checked")):
+        _CHECKED.add(key)
+        return
+    outcome = write(
+        _writer_action(te, handler._templar, check_mode=True),
+        task_vars,
+        {"op": CHANGE_OP, "fields": {}, "backend": settings.backend, "on_unavailable": "fail", "context": False},
+    )
+    if outcome.get("failed"):
+        message = (
+            "%s: %s cannot keep audit records, so this task was not run and no task may change this host: %s "
+            "(The check runs before the first task that may change a host in each play; mode=warn only warns.)"
+            % (PLUGIN, key[1], outcome.get("msg") or "the writer failed")
+        )
+        if settings.mode == "fail":
+            raise RecordKeepingError(message)
+        display.warning(message)
+    _CHECKED.add(key)
+    _note(settings, "checked", *key)
+
+
+def _wrap_get_handler(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    @functools.wraps(original)
+    def _get_action_handler_with_module_context(self: t.Any, templar: t.Any) -> t.Any:
+        handler_and_context = original(self, templar)
+        settings = _SETTINGS
+        if settings is not None:
+            try:
+                preflight(self, handler_and_context[0], _task_vars(self), settings)
+            except RecordKeepingError:
+                _NOT_IGNORABLE.add(self._task._uuid)
+                raise
+        return handler_and_context
+
+    return _get_action_handler_with_module_context
+
+
+def _task_vars(te: t.Any) -> t.Dict[str, t.Any]:
+    if "run" in _ORIGINALS:
+        from ansible._internal._task import TaskContext
+
+        return TaskContext.current().task_vars
+    return te._job_vars
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+
+class _DictResult:
+    """A 2.19/2.20 task result (dict)."""
+
+    def __init__(self, te: t.Any, result: t.Dict[str, t.Any]) -> None:
+        self.te = te
+        self.result = result
+
+    changed = property(lambda self: bool(self.result.get("changed")))
+    failed = property(lambda self: bool(self.result.get("failed")))
+    skipped = property(lambda self: bool(self.result.get("skipped") or self.result.get("unreachable")))
+
+    def get(self, key: str) -> t.Any:
+        return self.result.get(key)
+
+    def set(self, key: str, value: t.Any) -> None:
+        self.result[key] = value
+
+    def fail(self, msg: str) -> None:
+        self.result["failed"] = True
+        self.result["msg"] = msg
+
+    def not_ignorable(self) -> None:
+        # The strategy takes ignore_errors from the task the worker sends back (a loop item's from its copy).
+        self.te._task.ignore_errors = False
+
+
+class _ObjectResult:
+    """A 2.21 UnifiedTaskResult."""
+
+    def __init__(self, te: t.Any, utr: t.Any) -> None:
+        self.te = te
+        self.utr = utr
+
+    changed = property(lambda self: bool(self.utr.changed))
+    failed = property(lambda self: bool(self.utr.failed))
+    skipped = property(lambda self: bool(self.utr.skipped or self.utr.unreachable))
+
+    def get(self, key: str) -> t.Any:
+        if key in ("diff", "msg"):
+            return getattr(self.utr, key)
+        return self.utr.result_data.get(key)
+
+    def set(self, key: str, value: t.Any) -> None:
+        self.utr.result_data[key] = value
+
+    def fail(self, msg: str) -> None:
+        # failed_when's verdict takes precedence over the failed flag in UnifiedTaskResult.failed.
+        self.utr.failed_when_result = None
+        self.utr.failed = True
+        self.utr.msg = msg
+
+    def not_ignorable(self) -> None:
+        self.utr.ignore_errors = False
+        _NOT_IGNORABLE.add(self.te._task._uuid)
+
+
+def _count_own(view: t.Any, task: t.Any, settings: Settings, task_vars: t.Mapping[str, t.Any]) -> None:
+    """Records the collection's own modules wrote count in the summary too."""
+    resolved, _written = action_names(task)
+    if task.check_mode:
+        return
+    if resolved == "changeaudit.linux.audited":
+        audit = view.get("audit") or {}
+        recorded = isinstance(audit, dict) and audit.get("recorded")
+    elif resolved == "changeaudit.linux.usys_config":
+        recorded = view.get("recorded")
+    else:
+        return
+    if recorded:
+        _note(settings, "records", "written", _target(task, task_vars), run_id(task_vars))
+
+
+def after_task(te: t.Any, view: t.Any, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
+    """Write the record of a final changed result on the host that was changed."""
+    task = te._task
+    if task._uuid in _NOT_IGNORABLE and view.failed:
+        # The preflight refused this task.
+        view.not_ignorable()
+        return
+    if view.skipped:
+        return
+    if not recordable(task, settings):
+        _count_own(view, task, settings, task_vars)
+        return
+    res = record_result(view.changed, view.failed)
+    if res is None:
+        return
+    handler = getattr(te, "_handler", None)
+    if handler is None:
+        return
+    resolved, _written = action_names(task)
+    target = _target(task, task_vars)
+    this_run = run_id(task_vars)
+    try:
+        params = change_record_params(
+            module_fqcn=resolved,
+            module_args=module_arguments(task.args),
+            result={"diff": view.get("diff")},
+            res=res,
+            no_log=bool(task.no_log),
+            extra_fields=settings.fields,
+            extra_source="by the fields option of %s" % PLUGIN,
+            hash_extra=False,
+            context=task_context(task, te._play_context, task_vars),
+            inventory_host=task_vars.get("inventory_hostname") if task.delegate_to else None,
+            backend=settings.backend,
+            on_unavailable=settings.mode,
+            verify=settings.verify,
+        )
+        outcome = write(_writer_action(te, handler._templar, check_mode=False), task_vars, params)
+    except AnsibleError as exc:
+        outcome = {"failed": True, "msg": str(exc)}
+    recorded = bool(outcome.get("recorded")) and not outcome.get("failed")
+    summary: t.Dict[str, t.Any] = {"recorded": recorded, "host": target, "run_id": this_run}
+    if recorded:
+        summary.update(record=outcome.get("record"), sequence=outcome.get("sequence"))
+        _note(settings, "records", "written", target, this_run)
+    else:
+        error = outcome.get("msg") or "; ".join(str(w) for w in outcome.get("warnings") or []) or "no record"
+        summary.update(error=error, cause=outcome.get("cause"))
+        _note(settings, "records", "failed", target, this_run)
+        message = "The change was applied on %s but could not be recorded in its audit trail: %s" % (target, error)
+        if settings.mode == "fail":
+            original = view.get("msg")
+            view.fail(
+                message
+                + " (%s: ignore_errors does not apply to this failure; mode=warn only warns.)" % PLUGIN
+                + (" Task message: %s" % original if original else "")
+            )
+            view.not_ignorable()
+        else:
+            display.warning("%s: %s: %s" % (PLUGIN, task_vars.get("inventory_hostname"), message))
+    view.set(RESULT_KEY, summary)
+
+
+def _wrap_execute_dict(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    @functools.wraps(original)
+    def _execute(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        result = original(self, *args, **kwargs)
+        settings = _SETTINGS
+        if settings is not None:
+            variables = kwargs["variables"] if "variables" in kwargs else args[1]
+            after_task(self, _DictResult(self, result), variables, settings)
+        return result
+
+    return _execute
+
+
+def _wrap_execute_object(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    @functools.wraps(original)
+    def _execute(self: t.Any) -> t.Any:
+        utr = original(self)
+        settings = _SETTINGS
+        if settings is not None:
+            after_task(self, _ObjectResult(self, utr), _task_vars(self), settings)
+        return utr
+
+    return _execute
+
+
+def _wrap_run_object(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    @functools.wraps(original)
+    def run(self: t.Any) -> t.Any:
+        utr = original(self)
+        if self._task._uuid in _NOT_IGNORABLE and utr.failed:
+            # A loop's ignore_errors is true when any item's is: clear them all.
+            utr.ignore_errors = False
+            for item in utr.loop_results or ():
+                item.ignore_errors = False
+        return utr
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------------- summary
+
+
+def record_counts(settings: Settings) -> t.Dict[str, t.Dict[str, t.Any]]:
+    """Per host the records were written on: {"written": n, "failed": n, "run_ids": [...]}, from the workers' notes."""
+    counts: t.Dict[str, t.Dict[str, t.Any]] = {}
+    for line in _read_lines(settings, "records"):
+        if len(line) < 3:
+            continue
+        status, host, this_run = line[:3]
+        entry = counts.setdefault(host, {"written": 0, "failed": 0, "run_ids": []})
+        entry[status] = entry.get(status, 0) + 1
+        if this_run not in entry["run_ids"]:
+            entry["run_ids"].append(this_run)
+    return counts
+
+
+__all__ = [
+    "TESTED_CORE_VERSIONS",
+    "RESULT_KEY",
+    "DEFAULT_SKIP",
+    "RecordKeepingError",
+    "Settings",
+    "core_series",
+    "check_version",
+    "install",
+    "uninstall",
+    "installed",
+    "write",
+    "with_module_defaults",
+    "action_names",
+    "recordable",
+    "preflight",
+    "after_task",
+    "record_counts",
+]

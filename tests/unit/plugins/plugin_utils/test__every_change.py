@@ -1,0 +1,250 @@
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from ansible.errors import AnsibleError
+from ansible.executor.task_executor import TaskExecutor
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _every_change as hook
+
+
+class FakeTask:
+    def __init__(self, action="ansible.builtin.copy", args=None, **fields):
+        self.action = action
+        self.resolved_action = action
+        self.args = dict(args if args is not None else {"dest": "/etc/motd", "content": "hi"})
+        self._uuid = "uuid-1"
+        self._parent = types.SimpleNamespace(_play=types.SimpleNamespace(_uuid="play-1"), _parent=None)
+        self.check_mode = False
+        self.async_val = 0
+        self.poll = 15
+        self.no_log = False
+        self.delegate_to = None
+        self.ignore_errors = True
+        self.__dict__.update(fields)
+
+    def get_name(self):
+        return "Deploy motd"
+
+    def get_path(self):
+        return "/play.yml:3"
+
+
+def make_te(task):
+    return types.SimpleNamespace(
+        _task=task,
+        _handler=types.SimpleNamespace(_templar=None),
+        _play_context=types.SimpleNamespace(become=True, become_user="root", remote_user="root"),
+    )
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return hook.Settings(state_dir=str(tmp_path), fields={"ticket": "CHG-7"})
+
+
+@pytest.fixture
+def writes(monkeypatch):
+    """Every writer call: (check_mode, params); answers with the next outcome queued (default: written)."""
+    class Calls(list):
+        outcomes: list = []
+
+    calls = Calls()
+    calls.outcomes = []
+    outcomes = calls.outcomes
+
+    def fake_writer_action(te, templar, check_mode):
+        return check_mode
+
+    def fake_write(action, task_vars, params):
+        calls.append((action, params))
+        return outcomes.pop(0) if outcomes else {"recorded": True, "record": "op=ansible-change ...", "sequence": 7}
+
+    monkeypatch.setattr(hook, "_writer_action", fake_writer_action)
+    monkeypatch.setattr(hook, "write", fake_write)
+    monkeypatch.setenv("CHANGEAUDIT_RUN_ID", "unit-run")
+    yield calls
+    hook._CHECKED.clear()
+    hook._NOT_IGNORABLE.clear()
+
+
+TASK_VARS = {"inventory_hostname": "web1", "ansible_play_name": "Play"}
+
+
+@pytest.mark.parametrize("version, series", [("2.19.14", "2.19"), ("2.20.10", "2.20"), ("2.21.5", "2.21")])
+def test_tested_versions_pass_the_gate(version, series):
+    assert hook.check_version(version) == series
+
+
+@pytest.mark.parametrize("version", ["2.18.9", "2.22.0.dev0", "2.99.0"])
+def test_untested_versions_are_refused_naming_the_tested_ones(version):
+    with pytest.raises(AnsibleError, match=r"is tested with ansible-core 2\.19, 2\.20, 2\.21 only") as info:
+        hook.check_version(version)
+    assert version in str(info.value)
+
+
+def test_install_wraps_and_uninstall_restores():
+    originals = {name: getattr(TaskExecutor, name) for name in ("_execute", "_get_action_handler_with_module_context", "run")}
+    hook.install(hook.Settings())
+    try:
+        assert hook.installed()
+        assert TaskExecutor._execute is not originals["_execute"]
+        assert TaskExecutor._get_action_handler_with_module_context is not originals["_get_action_handler_with_module_context"]
+        hook.install(hook.Settings(mode="warn"))  # a second load only takes the new settings
+        assert hook._SETTINGS.mode == "warn"
+    finally:
+        hook.uninstall()
+    assert {name: getattr(TaskExecutor, name) for name in originals} == originals
+
+
+def test_mode_is_fail_or_warn():
+    with pytest.raises(AnsibleError, match="fail or warn"):
+        hook.Settings(mode="ignore")
+
+
+@pytest.mark.parametrize(
+    "resolved, written, skipped",
+    [
+        ("ansible.builtin.set_fact", "set_fact", True),
+        ("ansible.builtin.debug", "ansible.legacy.debug", True),
+        ("changeaudit.linux.audited", "audited", True),
+        ("ansible.builtin.copy", "copy", False),
+        ("cisco.ios.ios_config", "ios_config", True),
+        ("ansible.builtin.raw", "raw", True),
+    ],
+)
+def test_skip_list_is_the_default_one_plus_the_users(resolved, written, skipped):
+    settings = hook.Settings(skip=["cisco.ios.*", "raw"])
+    assert settings.skips(resolved, written) is skipped
+
+
+@pytest.mark.parametrize(
+    "fields, recordable",
+    [({}, True), ({"check_mode": True}, False), ({"async_val": 30, "poll": 0}, False), ({"async_val": 30, "poll": 5}, True)],
+)
+def test_recordable(fields, recordable):
+    assert hook.recordable(FakeTask(**fields), hook.Settings()) is recordable
+
+
+def test_a_changed_result_is_recorded_with_the_change_fields(settings, writes):
+    task = FakeTask(args={"dest": "/etc/motd", "content": "hi", "_ansible_check_mode": False})
+    result = {"changed": True, "diff": {"after": "hi"}}
+    hook.after_task(make_te(task), hook._DictResult(make_te(task), result), dict(TASK_VARS), settings)
+    (check_mode, params), = writes
+    assert check_mode is False
+    fields = params["fields"]
+    assert fields["module"] == "ansible.builtin.copy" and fields["object"] == "/etc/motd"
+    assert fields["ticket"] == "CHG-7" and fields["run_id"] == "unit-run" and fields["task"] == "Deploy motd"
+    assert "inventory_host" not in fields and "arg_names" not in fields
+    assert result[hook.RESULT_KEY] == {
+        "recorded": True, "host": "web1", "run_id": "unit-run", "record": "op=ansible-change ...", "sequence": 7,
+    }
+    assert hook.record_counts(settings) == {"web1": {"written": 1, "failed": 0, "run_ids": ["unit-run"]}}
+
+
+@pytest.mark.parametrize(
+    "result",
+    [{"changed": False}, {"changed": True, "skipped": True}, {"changed": False, "failed": True}, {"unreachable": True}],
+)
+def test_nothing_is_written_for_results_that_did_not_change(settings, writes, result):
+    task = FakeTask()
+    hook.after_task(make_te(task), hook._DictResult(make_te(task), result), dict(TASK_VARS), settings)
+    assert writes == [] and hook.RESULT_KEY not in result
+
+
+def test_check_mode_writes_nothing(settings, writes):
+    task = FakeTask(check_mode=True)
+    hook.after_task(make_te(task), hook._DictResult(make_te(task), {"changed": True}), dict(TASK_VARS), settings)
+    assert writes == []
+
+
+def test_a_delegated_change_names_the_inventory_host(settings, writes):
+    task = FakeTask(delegate_to="backup1")
+    result = {"changed": True}
+    hook.after_task(make_te(task), hook._DictResult(make_te(task), result), dict(TASK_VARS), settings)
+    assert writes[0][1]["fields"]["inventory_host"] == "web1"
+    assert result[hook.RESULT_KEY]["host"] == "backup1"
+
+
+def test_no_log_keeps_values_out_of_the_record(settings, writes):
+    task = FakeTask(no_log=True, args={"dest": "/etc/token", "content": "s3cret"})
+    hook.after_task(make_te(task), hook._DictResult(make_te(task), {"changed": True, "diff": "s3cret"}), dict(TASK_VARS), settings)
+    params = writes[0][1]
+    assert "s3cret" not in repr(params)
+    assert params["hash_fields"] == ["object"]
+
+
+def test_a_failed_write_fails_the_task_and_cannot_be_ignored(settings, writes):
+    writes.outcomes.append({"failed": True, "msg": "Auditing is disabled. Run auditctl -e 1.", "cause": "AuditDisabledError"})
+    task = FakeTask()
+    te = make_te(task)
+    result = {"changed": True, "msg": "copied"}
+    hook.after_task(te, hook._DictResult(te, result), dict(TASK_VARS), settings)
+    assert result["failed"] is True
+    assert "could not be recorded" in result["msg"] and "auditctl -e 1" in result["msg"] and "copied" in result["msg"]
+    assert task.ignore_errors is False
+    assert result[hook.RESULT_KEY]["recorded"] is False and result[hook.RESULT_KEY]["cause"] == "AuditDisabledError"
+    assert hook.record_counts(settings)["web1"]["failed"] == 1
+
+
+def test_warn_mode_only_warns(tmp_path, writes, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(hook.display, "warning", warnings.append)
+    writes.outcomes.append({"failed": True, "msg": "no auditd"})
+    settings = hook.Settings(mode="warn", state_dir=str(tmp_path))
+    task = FakeTask()
+    result = {"changed": True}
+    hook.after_task(make_te(task), hook._DictResult(make_te(task), result), dict(TASK_VARS), settings)
+    assert "failed" not in result and task.ignore_errors is True
+    assert len(warnings) == 1 and "no auditd" in warnings[0]
+    assert writes[0][1]["on_unavailable"] == "warn"
+
+
+def test_preflight_once_per_play_host_and_user_fails_before_the_task(settings, writes):
+    task = FakeTask()
+    te = make_te(task)
+    hook.preflight(te, te._handler, dict(TASK_VARS), settings)
+    hook.preflight(te, te._handler, dict(TASK_VARS), settings)
+    assert [check_mode for check_mode, _params in writes] == [True]
+    # A later worker (a fresh process) finds the check in the run's state directory.
+    hook._CHECKED.clear()
+    hook.preflight(te, te._handler, dict(TASK_VARS), settings)
+    assert len(writes) == 1
+    # Another acting user is checked again, and refused.
+    writes.outcomes.append({"failed": True, "msg": "Cannot write audit records: this process (uid 65534) lacks CAP_AUDIT_WRITE"})
+    te._play_context.become_user = "nobody"
+    with pytest.raises(hook.RecordKeepingError, match="web1 cannot keep audit records.*CAP_AUDIT_WRITE"):
+        hook.preflight(te, te._handler, dict(TASK_VARS), settings)
+
+
+def test_preflight_skips_what_is_not_recorded(settings, writes):
+    for task in (FakeTask(action="ansible.builtin.set_fact"), FakeTask(check_mode=True)):
+        te = make_te(task)
+        hook.preflight(te, te._handler, dict(TASK_VARS), settings)
+    assert writes == []
+
+
+def test_records_of_the_collections_own_modules_are_counted(settings, writes):
+    task = FakeTask(action="changeaudit.linux.audited")
+    te = make_te(task)
+    hook.after_task(te, hook._DictResult(te, {"changed": True, "audit": {"recorded": True}}), dict(TASK_VARS), settings)
+    assert writes == []
+    assert hook.record_counts(settings)["web1"]["written"] == 1
+
+
+def test_a_failed_write_on_a_2_21_result_object_cannot_be_ignored_even_after_failed_when(settings, writes):
+    _task = pytest.importorskip("ansible._internal._task")
+    if not hasattr(_task, "UnifiedTaskResult"):
+        pytest.skip("ansible-core before 2.21 returns dicts")
+    utr = _task.UnifiedTaskResult.from_action_result_dict({"changed": True, "msg": "copied"})
+    utr.failed_when_result = False
+    utr.ignore_errors = True
+    writes.outcomes.append({"failed": True, "msg": "auditd is not running", "cause": "AuditdNotRunningError"})
+    task = FakeTask()
+    te = make_te(task)
+    hook.after_task(te, hook._ObjectResult(te, utr), dict(TASK_VARS), settings)
+    assert utr.failed is True and utr.ignore_errors is False
+    assert "auditd is not running" in utr.msg and "copied" in utr.msg
+    assert utr.result_data[hook.RESULT_KEY]["recorded"] is False
+    assert task._uuid in hook._NOT_IGNORABLE

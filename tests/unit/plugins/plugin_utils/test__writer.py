@@ -1,0 +1,286 @@
+"""The one writer's controller side: the bundle it builds, the commands it runs, the results it returns.
+
+The action is a stand-in that runs the commands on this machine with /bin/sh, the way the local connection
+does. Nothing reaches the audit socket: the programs run without CAP_AUDIT_WRITE (root drops it with
+setpriv), so the binding refuses before it sends, with the same error the usys_config module gives.
+"""
+
+from __future__ import annotations
+
+import base64
+import glob
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import types
+import uuid
+
+import pytest
+
+from ansible.plugins.shell.sh import ShellModule
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _writer
+
+MODULE = os.path.join(os.path.dirname(_writer.AUDIT_DIR), "..", "modules", "usys_config.py")
+AUDIT = _writer.AUDIT_PACKAGE + "."
+
+
+def without_cap_audit_write():
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        pytest.skip("needs setpriv (util-linux) to drop CAP_AUDIT_WRITE as root")
+    return [setpriv, "--inh-caps=-audit_write", "--bounding-set=-audit_write"]
+
+
+class FakeAction:
+    """The ActionBase members write_record uses; commands run here through /bin/sh like the local connection."""
+
+    def __init__(self, tmp_path, pipelining=True, check_mode=False, connection_module=None):
+        self.pipelining = pipelining
+        self.tmp_path = tmp_path
+        self.commands = []
+        self.stdin = []
+        self.transferred = {}
+        self.fixed_up = []
+        self.executed_module = None
+        shell = ShellModule()
+        shell.tmpdir = None
+        connection_cls = type("Connection", (), {"_shell": shell})
+        if connection_module:
+            connection_cls.__module__ = connection_module
+        self._connection = connection_cls()
+        self._task = types.SimpleNamespace(check_mode=check_mode, delegate_to=None, delegate_facts=False)
+        self._templar = types.SimpleNamespace(template=lambda value: value)
+        self.prefix = without_cap_audit_write()
+
+    def _compute_environment_string(self):
+        return ""
+
+    def _is_pipelining_enabled(self, module_style, wrap_async=False):
+        return self.pipelining
+
+    def _make_tmp_path(self):
+        path = tempfile.mkdtemp(prefix="ansible-tmp-", dir=str(self.tmp_path))
+        self._connection._shell.tmpdir = path
+        return path
+
+    def _transfer_data(self, remote_path, data):
+        # As the local connection's put_file: a copy, created with the process umask.
+        source = os.path.join(str(self.tmp_path), "local-copy")
+        with open(source, "w") as handle:
+            handle.write(data)
+        shutil.copyfile(source, remote_path)
+        os.unlink(source)
+        self.transferred[remote_path] = stat.S_IMODE(os.stat(remote_path).st_mode)
+        return remote_path
+
+    def _fixup_perms2(self, remote_paths, remote_user=None, execute=True):
+        self.fixed_up.append((list(remote_paths), execute))
+
+    def _low_level_execute_command(self, cmd, sudoable=True, in_data=None, executable=None):
+        self.commands.append(cmd)
+        self.stdin.append(in_data)
+        # As the local connection: stdin takes bytes only.
+        assert in_data is None or isinstance(in_data, bytes)
+        proc = subprocess.run(self.prefix + ["/bin/sh", "-c", cmd], input=in_data, capture_output=True, check=False, timeout=60)
+        return {"rc": proc.returncode, "stdout": proc.stdout.decode(), "stderr": proc.stderr.decode()}
+
+    def _execute_module(self, module_name=None, module_args=None, task_vars=None):
+        self.executed_module = (module_name, module_args)
+        return {"changed": False, "via": "module"}
+
+
+def run_module(args):
+    """The usys_config module's own result for the same arguments (run directly, without AnsiballZ)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_module_name=_writer.WRITER_MODULE)}, handle)
+        handle.flush()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        proc = subprocess.run(
+            without_cap_audit_write() + [sys.executable, MODULE, handle.name],
+            capture_output=True, text=True, env=env, check=False, timeout=60,
+        )
+    result = json.loads(proc.stdout)
+    # The module sends warnings in ansible-core's wire format; the controller turns both into the same warning.
+    result["warnings"] = [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
+    if not result["warnings"]:
+        del result["warnings"]
+    return result
+
+
+def task_vars(**extra):
+    return dict({"inventory_hostname": "unit-host", "ansible_python_interpreter": sys.executable}, **extra)
+
+
+# --- the bundle ---------------------------------------------------------------------------------------------------
+
+
+def test_bundle_holds_what_request_needs_and_no_more():
+    sources = _writer.bundle_sources()
+    names = {name[len(AUDIT):] for name in sources}
+    assert {"request", "backends", "record", "encoding", "errors", "netlink", "libaudit", "constants", "status"} <= names
+    assert "reader" not in names
+    for name, source in sources.items():
+        with open(os.path.join(_writer.AUDIT_DIR, name[len(AUDIT):] + ".py"), encoding="utf-8") as handle:
+            assert handle.read() == source
+
+
+def test_bundle_refuses_a_binding_that_imports_beyond_the_stdlib(tmp_path):
+    (tmp_path / "request.py").write_text("import json\nfrom %sother import x\n" % AUDIT)
+    (tmp_path / "other.py").write_text("from __future__ import annotations\nif True:\n    import yaml  # needs PyYAML\n")
+    with pytest.raises(ValueError, match="other.py imports yaml"):
+        _writer.bundle_sources(str(tmp_path))
+
+
+def test_the_request_travels_encoded_inside_the_program():
+    marker = "m-" + uuid.uuid4().hex
+    hostile = marker + "''' \"\"\" \n)\nimport os; os.system('false')#"
+    program = _writer.program_for({"op": "x", "fields": {"v": hostile}})
+    assert marker not in program
+    assert program.startswith(_writer.entry_program())
+    payload = program.rsplit("_main(_SOURCES, ", 1)[1].rstrip(")\n")
+    assert json.loads(base64.b64decode(eval(payload)))["fields"]["v"] == hostile  # noqa: S307 (a str literal)
+
+
+def test_values_yaml_can_hold_are_sent_as_the_module_gets_them():
+    import datetime
+
+    program = _writer.program_for({"fields": {"when": datetime.date(2026, 1, 2), "set": ("a",)}})
+    payload = program.rsplit("_main(_SOURCES, ", 1)[1].rstrip(")\n")
+    assert json.loads(base64.b64decode(eval(payload)))["fields"] == {"when": "2026-01-02", "set": ["a"]}  # noqa: S307
+
+
+# --- argument validation on the controller ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"op": "unit-x", "result": "bogus"},
+        {"op": "unit-x", "bogus": 1},
+        {"fields": {}},
+        {"op": "unit-x", "fields": "not a dict"},
+        {"op": "unit-x", "backend": "nope"},
+    ],
+)
+def test_bad_arguments_fail_on_the_controller_like_the_module(tmp_path, args):
+    action = FakeAction(tmp_path)
+    result = _writer.write_record(action, task_vars(), args)
+    assert action.commands == [], "nothing may run on the target"
+    module = run_module(args)
+    assert result["failed"] is True
+    assert result["msg"] == module["msg"]
+
+
+def test_bad_field_names_fail_on_the_controller_with_the_targets_result(tmp_path):
+    args = {"op": "unit-x", "fields": {"bad name": 1}}
+    action = FakeAction(tmp_path)
+    result = _writer.write_record(action, task_vars(), args)
+    assert action.commands == []
+    assert result == run_module(args)
+
+
+# --- running the bundle -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+@pytest.mark.parametrize("on_unavailable", ["fail", "warn"])
+def test_bundle_result_is_the_modules(tmp_path, pipelining, on_unavailable):
+    marker = "m-" + uuid.uuid4().hex
+    args = {"op": "unit-writer", "fields": {"run": marker, "path": "/etc/it's here"}, "on_unavailable": on_unavailable}
+    action = FakeAction(tmp_path, pipelining=pipelining)
+    result = _writer.write_record(action, task_vars(), args)
+    assert result.pop("_ansible_parsed") is True
+    assert result == run_module(args)
+    assert result["cause"] if on_unavailable == "fail" else result["unavailable"]["cause"] == "AuditPermissionError"
+    assert len(action.commands) == 1
+    assert marker not in action.commands[0]
+    if pipelining:
+        assert action.commands[0].endswith(" -S -")
+        assert action.stdin[0].decode("ascii").startswith(_writer.entry_program())
+    else:
+        (path, mode), = action.transferred.items()
+        assert mode == 0o600
+        assert action.commands[0].endswith(" -S " + path)
+        assert action.stdin == [None]
+        assert not os.path.exists(path), "the program removes its file as it starts"
+        assert action.fixed_up == [([os.path.dirname(path), path], False)]
+
+
+def test_check_mode_is_the_tasks(tmp_path):
+    action = FakeAction(tmp_path, check_mode=True)
+    _writer.write_record(action, task_vars(), {"op": "unit-x"})
+    payload = action.stdin[0].decode("ascii").rsplit("_main(_SOURCES, ", 1)[1].rstrip(")\n")
+    assert json.loads(base64.b64decode(eval(payload)))["check_mode"] is True  # noqa: S307
+
+
+def test_interpreter_found_earlier_is_reused(tmp_path, monkeypatch):
+    monkeypatch.setattr(_writer, "discover_interpreter", lambda **kw: pytest.fail("discovered again"))
+    action = FakeAction(tmp_path)
+    tv = {"inventory_hostname": "unit-host", "ansible_facts": {"discovered_interpreter_python": sys.executable}}
+    result = _writer.write_record(action, tv, {"op": "unit-x"})
+    assert action.commands[0].startswith(sys.executable + " ")
+    assert "ansible_facts" not in result
+
+
+def test_interpreter_is_discovered_and_returned_as_a_fact(tmp_path, monkeypatch):
+    calls = []
+
+    def discover(action, interpreter_name, discovery_mode, task_vars):
+        calls.append((interpreter_name, discovery_mode))
+        return sys.executable
+
+    monkeypatch.setattr(_writer, "discover_interpreter", discover)
+    action = FakeAction(tmp_path)
+    tv = {"inventory_hostname": "unit-host"}
+    result = _writer.write_record(action, tv, {"op": "unit-x"})
+    assert calls == [("python", "auto")]
+    assert result["ansible_facts"] == {"discovered_interpreter_python": sys.executable}
+    assert tv["ansible_facts"]["discovered_interpreter_python"] == sys.executable
+    _writer.write_record(action, tv, {"op": "unit-x"})
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_missing_interpreter_is_named_with_the_fix(tmp_path, pipelining):
+    action = FakeAction(tmp_path, pipelining=pipelining)
+    result = _writer.write_record(action, task_vars(ansible_python_interpreter="/nonexistent/python3"), {"op": "unit-x"})
+    assert result["failed"] is True
+    assert "'/nonexistent/python3' was not found on unit-host" in result["msg"]
+    assert "Set ansible_python_interpreter for unit-host" in result["msg"]
+
+
+def test_interpreter_without_a_result_is_named_with_the_fix(tmp_path):
+    result = _writer.write_record(FakeAction(tmp_path), task_vars(ansible_python_interpreter="/bin/false"), {"op": "unit-x"})
+    assert result["failed"] is True
+    assert result["_ansible_parsed"] is False
+    assert "'/bin/false' on unit-host returned no result (rc=1)" in result["msg"]
+    assert "Set ansible_python_interpreter" in result["msg"]
+
+
+OLD_PYTHONS = sorted(
+    glob.glob("/root/.pyenv/versions/2.7*/bin/python2.7")
+    + glob.glob("/root/.pyenv/versions/3.[67].*/bin/python3.[67]")
+    + glob.glob("/usr/bin/python2.7")
+)
+
+
+@pytest.mark.skipif(not OLD_PYTHONS, reason="no Python older than 3.8 on this machine")
+@pytest.mark.parametrize("python", OLD_PYTHONS)
+def test_too_old_interpreter_gets_a_message_not_a_traceback(tmp_path, python):
+    result = _writer.write_record(FakeAction(tmp_path), task_vars(ansible_python_interpreter=python), {"op": "unit-x"})
+    assert result["failed"] is True
+    assert "needs Python 3.8 or newer, and %r on unit-host is Python " % python in result["msg"]
+
+
+def test_mitogen_uses_the_module(tmp_path):
+    action = FakeAction(tmp_path, connection_module="ansible_mitogen.connection")
+    result = _writer.write_record(action, task_vars(), {"op": "unit-x"})
+    assert result == {"changed": False, "via": "module"}
+    assert action.executed_module == (_writer.WRITER_MODULE, {"op": "unit-x"})
+    assert action.commands == []
