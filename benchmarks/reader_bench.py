@@ -90,7 +90,7 @@ def _user_event(rng: random.Random, stamp: str) -> t.List[str]:
 
 
 def _usys_event(rng: random.Random, stamp: str, node: t.Optional[str]) -> str:
-    fields = {"object": rng.choice(HOSTILE), "task_uuid": "%032x" % rng.getrandbits(128)}
+    fields = {"object": rng.choice(HOSTILE), "task_id": "%032x" % rng.getrandbits(128)}
     for index in range(rng.randint(0, 4)):
         fields["f%d" % index] = rng.choice(HOSTILE)
     text = render_record(

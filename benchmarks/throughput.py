@@ -16,7 +16,8 @@ Measured (each backend: libaudit = ctypes on libaudit.so.1, netlink = raw socket
 Every batch is verified in audit.log (+ rotations) by (writer, seq) before the next
 one starts, so batches do not queue behind each other in the kernel backlog, and
 the kernel `lost` counter must not grow. Exit 1 if a record is missing or lost
-grew; the 0.9x target is reported, not enforced.
+grew; the targets (issue 9: UserRecord + send >= 0.5x the C loop, send only >= 0.8x)
+are reported, not enforced.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends 
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import UserRecord
 
-TARGET_RATIO = 0.9  # issue 5: binding >= 0.9x the C loop
+# Issue 9 (replacing issue 5's 0.9x, which encoding alone could not meet): the binding's loop against the C loop.
+TARGETS = {"": 0.5, "-send": 0.8}
 C_SOURCE = BENCH_DIR / "c" / "libaudit_loop.c"
 C_BINARY = OUT_DIR / "libaudit_loop"
 
@@ -243,11 +245,13 @@ def main() -> int:
             variant, desc, rate, median[variant], 1e6 / rate, fmt_ratio(rate / c_rate), fmt_ratio(rate / ctl_rate)))
     print()
     verdicts = {}
-    for backend_name in ("libaudit", "netlink"):
-        ratio = best[backend_name] / c_rate
-        verdicts[backend_name] = ratio >= TARGET_RATIO
-        print("target binding >= %.1fx C loop, %-8s (UserRecord + send): %.2fx -> %s" % (
-            TARGET_RATIO, backend_name, ratio, "MET" if verdicts[backend_name] else "NOT MET"))
+    for suffix, what in (("", "UserRecord + send"), ("-send", "send only")):
+        for backend_name in ("libaudit", "netlink"):
+            variant = backend_name + suffix
+            ratio = best[variant] / c_rate
+            verdicts[variant] = ratio >= TARGETS[suffix]
+            print("target binding >= %.1fx C loop, %-8s (%s): %.2fx -> %s" % (
+                TARGETS[suffix], backend_name, what, ratio, "MET" if verdicts[variant] else "NOT MET"))
     print("verification: %d records of run %s found in %d log file(s) (types: %s); kernel lost %d -> %d"
           % (written, run_id, watcher.files_opened, ", ".join("%s=%d" % kv for kv in sorted(watcher.types.items())),
              before.get("lost", 0), after.get("lost", 0)))
@@ -265,7 +269,7 @@ def main() -> int:
                 "median": median,
                 "ratio_c": {v: best[v] / c_rate for v in best},
                 "ratio_auditctl": {v: best[v] / ctl_rate for v in best},
-                "target_ratio": TARGET_RATIO,
+                "target_ratio": {"UserRecord + send": TARGETS[""], "send only": TARGETS["-send"]},
                 "target_met": verdicts,
                 "records_found": written,
                 "lost_before": before.get("lost", 0),

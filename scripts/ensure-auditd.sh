@@ -23,7 +23,15 @@ if ! daemon_alive "$pid"; then
   if [ -d /run/systemd/system ]; then
     systemctl start auditd
   else
-    service auditd start >/dev/null || /usr/sbin/auditd
+    # Without systemd auditd is our child and keeps every descriptor it inherits: a caller's lock
+    # (test.sh holds /run/lock/changeaudit-audit.lock on fd 9) would stay held by auditd for good.
+    (
+      for fd in "/proc/$BASHPID/fd"/*; do
+        fd=${fd##*/}
+        [ "$fd" -gt 2 ] && [ "$fd" != 255 ] && eval "exec $fd>&-"
+      done
+      service auditd start >/dev/null || /usr/sbin/auditd
+    )
   fi
 fi
 for _ in $(seq 1 100); do

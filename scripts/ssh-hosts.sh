@@ -6,6 +6,7 @@
 #   scripts/ssh-hosts.sh up       create users, keys, sudoers and start the sshds (idempotent; checks a login)
 #   scripts/ssh-hosts.sh down     stop the sshds it started; remove its sudoers drop-in and su rule
 #   scripts/ssh-hosts.sh status   print the hosts and whether each accepts a login
+#   scripts/ssh-hosts.sh smoke    ansible ping over the inventory, with become: uid 0 and the login user's login uid
 #
 # Host classes (sudo rules are per user, since every host shares one /etc/sudoers):
 #   ssh1 cadeploy   sudo without a password            ssh4 cadeploy   the same, libaudit hidden from Python
@@ -278,9 +279,53 @@ status() {
   [ "$failed" = 0 ]
 }
 
+# Ansible over the inventory: every host answers ping; become gives root on the hosts that may become it, still
+# under the login user's login uid; the host whose user may not become root is refused.
+smoke() {
+  local ansible=$root/.venv/bin/ansible inv=$build/inventory.yml out name uid loginuid failed=0
+  [ -x "$ansible" ] || die "$ansible missing: run scripts/setup.sh first"
+  [ -s "$inv" ] || die "$inv missing: run $0 up first"
+  export ANSIBLE_NOCOLOR=1 ANSIBLE_STDOUT_CALLBACK=ansible.builtin.minimal
+  "$ansible" -i "$inv" all -m ansible.builtin.ping >/dev/null || die "ansible ping over ssh failed (run it without >/dev/null)"
+  # shellcheck disable=SC2016 # expanded on the target
+  out=$("$ansible" -i "$inv" ssh_become -b -m ansible.builtin.shell \
+    -a 'echo "identity $(id -u) $(cat /proc/self/loginuid)"') || die "ansible with become failed: $out"
+  while read -r name; do
+    read -r uid loginuid < <(printf '%s\n' "$out" | awk -v h="$name" '$1 == h {found = 1; next} found && $1 == "identity" {print $2, $3; exit}')
+    if [ "$uid" = 0 ] && [ "$loginuid" = "$(id -u "$(host_user "$name")")" ]; then
+      echo "$name: become gives uid 0, login uid $loginuid ($(host_user "$name"))"
+    else
+      echo "ssh-hosts.sh: $name: become gave uid '$uid' and login uid '$loginuid'" >&2
+      failed=1
+    fi
+  done < <(host_names ssh_become)
+  if "$ansible" -i "$inv" ssh_no_root -b -m ansible.builtin.ping >/dev/null 2>&1; then
+    echo "ssh-hosts.sh: the user of ssh_no_root became root" >&2
+    failed=1
+  fi
+  [ "$failed" = 0 ] || die "smoke check failed"
+  echo "ssh-hosts.sh: smoke check passed"
+}
+
+host_user() {
+  local name address user
+  for entry in "${hosts[@]}"; do
+    read -r name address user <<<"$entry"
+    [ "$name" != "$1" ] || { echo "$user"; return; }
+  done
+}
+
+host_names() {
+  case $1 in
+    ssh_become) printf '%s\n' ssh1 ssh2 ssh3 ssh4 ssh6 ;;
+    ssh_no_root) printf '%s\n' ssh5 ;;
+  esac
+}
+
 case "${1:-}" in
   up) up ;;
+  smoke) smoke ;;
   down) down ;;
   status) status ;;
-  *) die "usage: $0 up|down|status" ;;
+  *) die "usage: $0 up|down|status|smoke" ;;
 esac

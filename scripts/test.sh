@@ -35,6 +35,7 @@ suite ansible-test-integration bash scripts/ansible-test.sh integration --python
 # The sshd test hosts the ssh scenarios log in to; a suite of its own, so that hosts that do not come up are
 # named in the summary (molecule.sh brings them up too, and fails when it cannot). Left running: CI ends anyway.
 suite ssh-hosts bash scripts/ssh-hosts.sh up
+suite ssh-smoke bash scripts/ssh-hosts.sh smoke
 if [ -d extensions/molecule ] && ls extensions/molecule/*/molecule.yml >/dev/null 2>&1; then
   suite molecule bash scripts/molecule.sh test --all
 fi

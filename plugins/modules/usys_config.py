@@ -48,8 +48,8 @@ options:
         V(op), V(msg), V(type), V(node), V(result), V(success), V(arch), V(syscall), V(a0) to V(a3)) are refused.
       - So are names that end with a field name ausearch finds by substring search (V(pid), V(uid), V(auid),
         V(loginuid), V(ses), V(subj), V(vm), V(uuid), V(comm), V(acct), V(hostname), V(addr), V(cwd), V(terminal),
-        V(exe), V(res), V(result)), for example V(xuid) or V(src_hostname): ausearch would read them as the
-        record's own field. The error suggests a rename.
+        V(exe), V(res), V(result)), for example V(xuid) or V(src_hostname), because ausearch would read them as
+        the record's own field. The error suggests a rename.
       - Values that are not strings are written as text (numbers, V(true)/V(false), JSON for lists and dicts);
         NaN, infinities, sets and other objects are refused.
     type: dict
@@ -75,7 +75,8 @@ options:
     default: ansible
   hostname:
     description:
-      - Remote host the change came from, written as C(hostname=) unencoded, so only letters, digits and C(. _ : -)
+      - Remote host the change came from, written as C(hostname=) unencoded, so only letters, digits, dots, underscores, colons
+        and dashes
         (not starting with C(-), not ending with C(:)). When O(addr) is not given, libaudit resolves this name and
         writes its first address as C(addr=); the module does the same.
       - When not given and the terminal is a C(pts)/C(tty) one, this host's own name is written, as libaudit does.

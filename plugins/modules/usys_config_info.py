@@ -74,12 +74,15 @@ options:
       - An empty string as a value is an error (it is almost always an unset variable).
     type: dict
     default: {}
-  task_uuid:
+  task_id:
     description:
-      - Only records of this task; short for a V(task_uuid) key in O(fields), which it overrides.
-      - The action plugin M(changeaudit.linux.usys_config) records the task UUID as C(task_uuid).
+      - Only records of this task; short for a V(task_id) key in O(fields), which it overrides.
+      - The action plugins record the task's UUID as C(task_id). Records written by version 1.0.0 hold it as
+        C(task_uuid); find those with O(fields) C({task_uuid: ...}).
       - An empty string is an error.
     type: str
+    aliases: [task_uuid]
+    version_added: 1.1.0
   run_id:
     description:
       - Only records of this run; short for a V(run_id) key in O(fields), which it overrides.
@@ -243,7 +246,7 @@ records:
     fields:
       description: The other fields, decoded, in record order.
       type: dict
-      sample: {object: /etc/nftables.conf, reason: ticket CHG-1234, task_uuid: 02fc0000-0001-f721-4bd2-000000000004}
+      sample: {object: /etc/nftables.conf, reason: ticket CHG-1234, task_id: 02fc0000-0001-f721-4bd2-000000000004}
     text:
       description: The record text as in the log (after C(msg=')), not decoded.
       type: str
@@ -286,7 +289,7 @@ ARGUMENT_SPEC = dict(
     comm={"type": "str"},
     result={"type": "str", "choices": ["success", "failed"]},
     fields={"type": "dict", "default": {}},
-    task_uuid={"type": "str"},
+    task_id={"type": "str", "aliases": ["task_uuid"]},
     run_id={"type": "str"},
     limit={"type": "int", "default": DEFAULT_LIMIT},
     order={"type": "str", "choices": list(ORDERS), "default": ORDERS[0]},

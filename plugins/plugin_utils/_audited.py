@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import typing as t
 
 from ansible.errors import AnsibleError
@@ -46,10 +47,45 @@ def change_fields(
         fields["object"] = object_value
     if no_log:
         fields["arg_names"] = ",".join(sorted(module_args))
+    else:
+        checksum = content_checksum(inner_result)
+        if checksum:
+            fields["checksum"] = checksum
     diff = inner_result.get("diff")
-    if diff:
+    if has_content_diff(diff):
         fields["diff_sha256"] = sha256_hex(diff)
     return fields
+
+
+# Result keys in which modules return the SHA-1 of the content they left behind (copy, template, fetch, get_url).
+CHECKSUM_KEYS = ("checksum", "checksum_dest")
+_SHA1_HEX = re.compile(r"\A[0-9a-f]{40}\Z")
+
+
+def content_checksum(result: t.Mapping[str, t.Any]) -> t.Optional[str]:
+    """``sha1:<hex>`` of the content after the change, when the module returned it: evidence of what the object
+    holds that anyone can recompute with sha1sum. Not under no_log, where the content may be the secret."""
+    for key in CHECKSUM_KEYS:
+        value = result.get(key)
+        if isinstance(value, str) and _SHA1_HEX.match(value):
+            return "sha1:" + value
+    return None
+
+
+def has_content_diff(diff: t.Any) -> bool:
+    """Whether a module's diff holds content, not only headers.
+
+    lineinfile and others return before/after headers without the text unless run with --diff; a hash of
+    those would be the same for any change to the same file, so it is written only for a real diff.
+    """
+    entries = diff if isinstance(diff, list) else [diff]
+    for entry in entries:
+        if isinstance(entry, dict):
+            if any(entry.get(key) not in (None, "", {}, []) for key in ("before", "after", "prepared")):
+                return True
+        elif entry not in (None, "", {}, []):
+            return True
+    return False
 
 
 # The change fields that carry an argument value: under no_log usys_config hashes them (hash_fields).
@@ -221,6 +257,9 @@ __all__ = [
     "sha256_hex",
     "object_of",
     "change_fields",
+    "CHECKSUM_KEYS",
+    "content_checksum",
+    "has_content_diff",
     "module_arguments",
     "record_result",
     "change_record_params",

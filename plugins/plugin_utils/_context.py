@@ -12,6 +12,8 @@ import threading
 import typing as t
 
 from ansible.errors import AnsibleActionFail
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import validate_hostname
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditInvalidInputError
 
 # The kernel's "unset" login uid ((uid_t)-1).
 UNSET_LOGINUID = 4294967295
@@ -70,7 +72,7 @@ def controller_login(loginuid_path: str = "/proc/self/loginuid") -> t.Dict[str, 
         name = pwd.getpwuid(loginuid).pw_name
     except KeyError:
         name = str(loginuid)
-    return {"ctl_auid": loginuid, "ctl_login": name}
+    return {"ctl_login_id": loginuid, "ctl_login": name}
 
 
 def _first_env(names: t.Iterable[str]) -> t.Optional[str]:
@@ -110,8 +112,13 @@ def controller_origin(timeout: float = ADDR_RESOLVE_TIMEOUT) -> t.Dict[str, t.Op
     here, bounded, so the target never resolves the controller's name itself.
     """
     if not _ORIGIN:
-        hostname = socket.gethostname()
-        _ORIGIN.update(hostname=hostname or None, addr=_resolve_bounded(hostname, timeout) if hostname else None)
+        hostname: t.Optional[str] = socket.gethostname()
+        try:
+            hostname = validate_hostname(hostname)
+        except AuditInvalidInputError:
+            # libaudit writes hostname= unencoded: a name that could end the field is left out, not sent.
+            hostname = None
+        _ORIGIN.update(hostname=hostname, addr=_resolve_bounded(hostname, timeout) if hostname else None)
     return dict(_ORIGIN)
 
 
@@ -121,7 +128,7 @@ def task_context(task: t.Any, play_context: t.Any, task_vars: t.Mapping[str, t.A
         "play": task_vars.get("ansible_play_name") or "",
         "task": task.get_name(),
         "task_path": task.get_path() or "",
-        "task_uuid": task._uuid,
+        "task_id": task._uuid,
         "ctl_user": getpass.getuser(),
     }
     context.update(controller_login())

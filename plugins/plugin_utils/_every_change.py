@@ -38,6 +38,7 @@ import os
 import typing as t
 
 from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
 from ansible.release import __version__ as ANSIBLE_CORE_VERSION
 from ansible.utils.display import Display
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
@@ -48,9 +49,6 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import 
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import run_id, task_context
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import write_record
-
-if t.TYPE_CHECKING:
-    from ansible.plugins.action import ActionBase
 
 display = Display()
 
@@ -128,7 +126,6 @@ class Settings:
         self.backend = backend
         self.verify = verify
         self.state_dir = state_dir
-
         self._skips: t.Dict[t.Tuple[str, str], bool] = {}
 
     def skips(self, resolved: str, written: str) -> bool:
@@ -281,8 +278,21 @@ def _read_lines(settings: Settings, name: str) -> t.List[t.List[str]]:
         return []
 
 
+class _WriterAction(ActionBase):
+    """Carries the task's connection to the writer; never run as a task."""
+
+    TRANSFERS_FILES = False
+
+    def run(self, tmp: t.Any = None, task_vars: t.Any = None) -> t.Dict[str, t.Any]:
+        raise NotImplementedError("only the writer uses this action")
+
+
 def _writer_action(te: t.Any, templar: t.Any, check_mode: bool) -> ActionBase:
-    """An action bound to the task's (delegated) connection and become, for the writer only."""
+    """An action bound to the task's (delegated) connection, become and environment, for the writer only.
+
+    Made directly rather than through the action loader: a worker is a fresh fork for each task, and a loader
+    lookup there would search the collection paths again for every record.
+    """
     task = te._task
     writer_task = task.copy(exclude_parent=True, exclude_tasks=True)
     writer_task._parent = task._parent
@@ -291,8 +301,7 @@ def _writer_action(te: t.Any, templar: t.Any, check_mode: bool) -> ActionBase:
     writer_task.poll = 0
     writer_task.check_mode = check_mode
     writer_task.diff = False
-    return te._shared_loader_obj.action_loader.get(
-        WRITER_MODULE,
+    return _WriterAction(
         task=writer_task,
         connection=te._connection,
         play_context=te._play_context,
@@ -300,6 +309,17 @@ def _writer_action(te: t.Any, templar: t.Any, check_mode: bool) -> ActionBase:
         templar=templar,
         shared_loader_obj=te._shared_loader_obj,
     )
+
+
+def _write_on_target(
+    te: t.Any, templar: t.Any, check_mode: bool, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any]
+) -> t.Dict[str, t.Any]:
+    action = _writer_action(te, templar, check_mode)
+    try:
+        return write(action, task_vars, params)
+    finally:
+        # The remote tmp dir the writer may have made (no pipelining) goes, as after any action.
+        action.cleanup()
 
 
 def recordable(task: t.Any, settings: Settings) -> bool:
@@ -326,8 +346,10 @@ def preflight(te: t.Any, handler: ActionBase, task_vars: t.Dict[str, t.Any], set
     if any(tuple(line[:3]) == key for line in _read_lines(settings, "checked")):
         _CHECKED.add(key)
         return
-    outcome = write(
-        _writer_action(te, handler._templar, check_mode=True),
+    outcome = _write_on_target(
+        te,
+        handler._templar,
+        True,
         task_vars,
         {"op": CHANGE_OP, "fields": {}, "backend": settings.backend, "on_unavailable": "fail", "context": False},
     )
@@ -480,7 +502,7 @@ def after_task(te: t.Any, view: t.Any, task_vars: t.Dict[str, t.Any], settings: 
             on_unavailable=settings.mode,
             verify=settings.verify,
         )
-        outcome = write(_writer_action(te, handler._templar, check_mode=False), task_vars, params)
+        outcome = _write_on_target(te, handler._templar, False, task_vars, params)
     except AnsibleError as exc:
         outcome = {"failed": True, "msg": str(exc)}
     recorded = bool(outcome.get("recorded")) and not outcome.get("failed")

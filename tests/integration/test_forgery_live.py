@@ -91,7 +91,7 @@ values = st.one_of(
 names = st.one_of(
     st.from_regex(r"\A[a-z][a-z0-9_]{0,12}\Z"),
     # Valid names close to what ausearch searches for.
-    st.sampled_from(["uid_x", "exe_path", "comm_name", "hostname_y", "res_z", "result_code", "task_uuid", "ctl_auid",
+    st.sampled_from(["uid_x", "exe_path", "comm_name", "hostname_y", "res_z", "result_code", "task_id", "ctl_login_id",
                      "path", "key", "xgid", "id", "vm_x"]),
 ).filter(lambda name: is_valid_field_name(name) and name != "fz")
 # Valid trailer values; one slot per record may get hostile text instead (HOSTILE_SLOTS).
@@ -138,7 +138,7 @@ def generate(count: int) -> t.List[t.Dict[str, t.Any]]:
     @given(st.data())
     def collect(data: t.Any) -> None:
         # The first example hypothesis generates is the simplest one: draw from every example.
-        for _ in range(count // 4):
+        for _draw in range(count // 4):
             hostile = data.draw(st.sampled_from(HOSTILE_SLOTS))
             spec = dict(
                 backend=data.draw(st.sampled_from(BACKENDS)),
@@ -169,7 +169,7 @@ def fixed_cases() -> t.List[t.Dict[str, t.Any]]:
                           addr=None, terminal="tty3", success=True))
         cases.append(dict(backend=backend, op="fz-v6", fields={"v": "::"}, comm="c", hostname=None, addr="2001:db8::",
                           terminal=None, success=True))
-        cases.append(dict(backend=backend, op="fz-context", fields={"task_uuid": "u-1", "ctl_auid": 1000, "key": "k=v 'q'",
+        cases.append(dict(backend=backend, op="fz-context", fields={"task_id": "u-1", "ctl_login_id": 1000, "key": "k=v 'q'",
                                                                     "path": "/a b"},
                           comm="c", hostname="ctl", addr="10.0.0.1", terminal=None, success=True))
         cases.append(dict(backend=backend, op="fz-types", fields={
@@ -178,14 +178,29 @@ def fixed_cases() -> t.List[t.Dict[str, t.Any]]:
             terminal=None, success=True))
         cases.append(dict(backend=backend, op="fz-max", fields={"fill": ""}, comm="c", hostname="h", addr="10.0.0.2",
                           terminal="t", success=True, fill_to_max=True))
+    valid = dict(backend="netlink", op="fz-refuse", fields={}, comm="c", hostname=None, addr=None, terminal=None,
+                 success=True, must_refuse=True)
+    for change in [
+        dict(addr="fe80::1%x' res=failed"), dict(addr="fe80::1%eth0"), dict(hostname="h' res=failed"),
+        dict(hostname="h res=failed"), dict(hostname="h:"), dict(terminal="pts/1 res=failed"), dict(terminal="pts/1:"),
+        dict(comm='a" res=failed'), dict(comm="-bash"), dict(op="x res=failed"), dict(op="x:"), dict(op=None),
+        dict(fields={"xuid": "0"}), dict(fields={"my_exe": "/frg"}), dict(fields={"childres": "failed"}),
+        dict(fields={"src_hostname": "h"}), dict(fields={"v": "\ud800"}), dict(fields={"v": {1, 2}}),
+        dict(fields={"v": float("nan")}), dict(fields={"v": object()}), dict(fields={"key": "a\x01b"}),
+        dict(fields={3: "x"}), dict(fields=["v"]), dict(success="failed"), dict(fields={"v": "y" * 9000}),
+    ]:
+        cases.append(dict(valid, **change))
     return cases
 
 
 def build(spec: t.Dict[str, t.Any], index: int) -> t.Tuple[t.Union[UserRecord, AuditError], t.Dict[str, t.Any]]:
-    fields = {"fz": "%s-%d" % (RUN, index)}
+    fields: t.Any = {"fz": "%s-%d" % (RUN, index)}
     if spec.get("bad_name") is not None:
         fields[spec["bad_name"]] = "bad-name"
-    fields.update(spec["fields"])
+    if isinstance(spec["fields"], dict):
+        fields.update(spec["fields"])
+    else:
+        fields = spec["fields"]
     kwargs = dict(comm=spec["comm"], hostname=spec["hostname"], addr=spec["addr"], terminal=spec["terminal"],
                   success=spec["success"])
     try:
@@ -247,7 +262,7 @@ def batch(tmp_path_factory: t.Any) -> t.Dict[str, t.Any]:
         for backend in chosen.values():
             backend.close()
     lines = wait_for_lines(RUN, count=len(written), timeout=20)
-    return dict(started=started, written=written, refused=refused, lines=lines, cloexec=cloexec)
+    return dict(started=started, specs=specs, written=written, refused=refused, lines=lines, cloexec=cloexec)
 
 
 def marker_of(text: str) -> str:
@@ -263,6 +278,12 @@ def test_batch_covers_every_kind(batch):
     texts = [record.text for _spec, record, _fields in written.values()]
     assert any("hostname=" + os.uname().nodename[:63] + " " in text for text in texts)
     assert any(len(text) == AUDIT_MESSAGE_TEXT_MAX for text in texts)
+
+
+def test_hostile_inputs_are_refused(batch):
+    refused = {marker for marker, _exc in batch["refused"]}
+    must = {"%s-%d" % (RUN, index) for index, spec in enumerate(batch["specs"]) if spec.get("must_refuse")}
+    assert len(must) == 25 and must <= refused, sorted(must - refused)
 
 
 def test_refused_inputs_left_no_record(batch):

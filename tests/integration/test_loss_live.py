@@ -283,8 +283,8 @@ def test_rate_limit_loss_is_an_error(saved_limits):
 
 
 def test_backlog_loss_is_an_error(saved_limits):
-    # auditd stopped: kauditd cannot hand records on, the queue reaches the backlog limit, and the kernel
-    # drops what comes next (a sender holding the audit control lock does not wait for room).
+    # auditd stopped: kauditd cannot hand records on, the user records queue up past the backlog limit (their
+    # sender is made to sleep, not refused) and kauditd's retry and hold queues overflow, counted as lost.
     auditctl("-b", "64")
     pid = audit_state()["pid"]
     os.kill(pid, signal.SIGSTOP)

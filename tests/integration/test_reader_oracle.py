@@ -356,7 +356,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PROBE = os.path.join(os.path.dirname(__file__), "write_probe.py")
 DEFAULTS = {
     "path": None, "include_rotated": True, "since": None, "until": None, "op": None, "comm": None, "result": None,
-    "fields": {}, "task_uuid": None, "run_id": None, "limit": 100, "order": "newest",
+    "fields": {}, "task_id": None, "run_id": None, "limit": 100, "order": "newest",
 }
 
 

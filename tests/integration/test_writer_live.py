@@ -99,10 +99,18 @@ def argv_watch():
 
 def exec_records(key: str, day: str, start: str) -> t.Tuple[t.List[str], t.List[str]]:
     """(command-line records of our rule, sudo's USER_CMD records) since the watch began."""
-    time.sleep(1)
-    commands = subprocess.run(
-        ["ausearch", "--input-logs", "-k", key, "--raw"], capture_output=True, text=True, errors="replace", check=False
-    ).stdout.splitlines()
+    # The control: an argument we did pass must show up, or finding no marker would prove nothing.
+    control = "ctl-" + uuid.uuid4().hex
+    subprocess.run(["/bin/true", control], check=True)
+    for _attempt in range(50):
+        commands = subprocess.run(
+            ["ausearch", "--input-logs", "-k", key, "--raw"], capture_output=True, text=True, errors="replace", check=False
+        ).stdout.splitlines()
+        if any(control in line for line in commands):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the execve rule did not log the control command")
     sudo = subprocess.run(
         ["ausearch", "--input-logs", "-m", "USER_CMD", "--start", day, start, "--raw"],
         capture_output=True, text=True, errors="replace", check=False,
@@ -123,7 +131,8 @@ def assert_nowhere_in_argv(marker: str, records: t.Tuple[t.List[str], t.List[str
 
 def test_bundle_and_module_write_byte_identical_records(tmp_path, marker):
     fields = dict(HOSTILE, run=marker)
-    args = json.dumps({"op": "it-writer", "fields": fields, "context": False})
+    # The origin given: the writer adds the controller's where none is, a module called directly does not.
+    args = json.dumps({"op": "it-writer", "fields": fields, "context": False, "hostname": "it-controller", "addr": "192.0.2.7"})
     play = """
     - hosts: localhost
       connection: local

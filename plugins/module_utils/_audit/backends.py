@@ -12,7 +12,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.auditd_co
     ensure_auditd_writes,
     read_auditd_conf,
 )
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_USYS_CONFIG
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_USYS_CONFIG, VERIFY_TIMEOUT
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import (
     AuditBackendUnavailableError,
     AuditInvalidInputError,
@@ -34,7 +34,6 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.status im
     ensure_records_kept,
     process_capabilities,
 )
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.verify import DEFAULT_TIMEOUT, LogMark
 
 BACKEND_NAMES = ("auto", "libaudit", "netlink")
 
@@ -196,11 +195,16 @@ def preflight(
 def ensure_nothing_lost(before: t.Mapping[str, int], after: t.Mapping[str, int]) -> None:
     """Raise AuditRecordsLostError when the kernel's lost counter rose between the two statuses.
 
-    The kernel counts a record as lost when the rate limit or the backlog limit
-    makes audit_log_start()/audit_log_end() drop it; for a user record that
-    happens while the sender waits for its ACK, so a rise seen after the ACK
-    covers this record. A counter that went down was reset meanwhile
-    ('auditctl --reset-lost'), which tells nothing.
+    kernel/audit.c counts a record as lost when the rate limit drops it
+    (audit_log_end(), while the sender still waits for its ACK, so a rise seen
+    after the send covers this record), and when kauditd cannot hand queued
+    records to auditd and its retry or hold queue is past backlog_limit. A user
+    record is never dropped at the backlog check itself (its sender holds the
+    audit control lock, so the kernel queues it and makes the sender sleep
+    instead); its loss in kauditd may come after the status is read again, so
+    for the backlog a rise says records are being lost, possibly this one, and
+    only verify: true tells for sure. A counter that went down was reset
+    meanwhile ('auditctl --reset-lost'), which tells nothing.
     """
     lost = after.get("lost", 0) - before.get("lost", 0)
     if lost <= 0:
@@ -233,7 +237,7 @@ def write_record(
     backend: str = "auto",
     check_mode: bool = False,
     verify: bool = False,
-    verify_timeout: float = DEFAULT_TIMEOUT,
+    verify_timeout: float = VERIFY_TIMEOUT,
 ) -> WriteOutcome:
     """Check that the record would be kept, then (unless check_mode) send it and check that it was.
 
@@ -249,7 +253,12 @@ def write_record(
             status = preflight(auditd_conf=conf, msg_type=record.msg_type, conn=conn)
             if check_mode:
                 return WriteOutcome(record.text, chosen.name, fallback, status, False, None)
-            mark = LogMark(conf.log_file if conf is not None else DEFAULT_LOG_FILE) if verify else None
+            mark = None
+            if verify:
+                # Imported here: the log scanner costs every write ~4 ms of imports, and only verify needs it.
+                from ansible_collections.changeaudit.linux.plugins.module_utils._audit.verify import LogMark
+
+                mark = LogMark(conf.log_file if conf is not None else DEFAULT_LOG_FILE)
             try:
                 sequence = chosen.send(record)
                 lost_error = None

@@ -89,6 +89,9 @@ AUSEARCH_USER_TOKENS = (
 
 LIBAUDIT_SONAME = "libaudit.so.1"
 
+# How long verify waits for auditd to write a record to its log (auditd flushes asynchronously).
+VERIFY_TIMEOUT = 10.0
+
 __all__ = [
     "NETLINK_AUDIT",
     "NLMSG_ERROR",
@@ -117,4 +120,5 @@ __all__ = [
     "RESERVED_FIELD_NAMES",
     "AUSEARCH_USER_TOKENS",
     "LIBAUDIT_SONAME",
+    "VERIFY_TIMEOUT",
 ]

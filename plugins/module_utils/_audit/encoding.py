@@ -98,7 +98,7 @@ def describe(value: t.Any) -> str:
         return str.__repr__(shown).encode("ascii", "backslashreplace").decode("ascii")
     if value is None or value is True or value is False:
         return repr(value)
-    if type(value) is int and value.bit_length() < 64:
+    if isinstance(value, int) and int.bit_length(value) < 64:
         return int.__repr__(value)
     return "a value of type %s" % type(value).__name__
 
@@ -110,8 +110,9 @@ def _too_long(size: int) -> AuditRecordTooLongError:
 
 
 def _str_bytes(value: str) -> bytes:
-    if len(value) > _VALUE_MAX:
-        raise _too_long(len(value))
+    # The base class's methods throughout: a subclass could override them to do anything.
+    if str.__len__(value) > _VALUE_MAX:
+        raise _too_long(str.__len__(value))
     try:
         return str.encode(value, "utf-8", "surrogateescape")
     except UnicodeEncodeError as exc:
@@ -124,7 +125,7 @@ def _str_bytes(value: str) -> bytes:
 
 
 def _int_text(value: int) -> str:
-    if value.bit_length() > _INT_BITS_MAX:
+    if int.bit_length(value) > _INT_BITS_MAX:
         raise _too_long(_VALUE_MAX + 1)
     try:
         return int.__repr__(value)
@@ -147,7 +148,8 @@ def _float_text(value: float) -> str:
 def _iso_text(value: t.Union[datetime.date, datetime.time]) -> str:
     """ISO 8601 by the base class's method; a custom tzinfo could run any code, so only the stdlib's."""
     tzinfo = getattr(value, "tzinfo", None)
-    if tzinfo is not None and type(tzinfo) is not datetime.timezone:
+    # datetime.timezone cannot be subclassed: isinstance() is an exact test here.
+    if tzinfo is not None and not isinstance(tzinfo, datetime.timezone):
         raise AuditInvalidInputError(
             "A date or time with a %s time zone cannot be recorded" % type(tzinfo).__name__,
             hint="Pass it as an ISO 8601 string",
@@ -202,13 +204,13 @@ def _json_parts(value: t.Any, parts: t.List[str], depth: int, size: t.List[int])
         text = json.dumps(_iso_text(value))
     elif isinstance(value, t.Mapping):
         items = []
-        for key in value:
+        for key, item in dict.items(value) if isinstance(value, dict) else value.items():
             if not isinstance(key, str):
                 raise AuditInvalidInputError(
                     "A dict key is %s; only string keys can be recorded" % describe(key),
                     hint="Convert the keys to strings",
                 )
-            items.append((str.__str__(key), value[key]))
+            items.append((str.__str__(key), item))
         items.sort(key=lambda item: item[0])
         parts.append("{")
         for index, (key, item) in enumerate(items):
@@ -220,7 +222,7 @@ def _json_parts(value: t.Any, parts: t.List[str], depth: int, size: t.List[int])
         return
     elif isinstance(value, (list, tuple)):
         parts.append("[")
-        for index, item in enumerate(value):
+        for index, item in enumerate(list.__iter__(value) if isinstance(value, list) else tuple.__iter__(value)):
             if index:
                 parts.append(",")
             _json_parts(item, parts, depth + 1, size)
@@ -324,7 +326,7 @@ def _remember(seen: t.Set[t.Any], item: t.Any) -> None:
 
 
 def validate_msg_type(msg_type: t.Any) -> int:
-    if type(msg_type) is not int or not (
+    if isinstance(msg_type, bool) or not isinstance(msg_type, int) or not (
         msg_type == AUDIT_USER
         or AUDIT_FIRST_USER_MSG <= msg_type <= AUDIT_LAST_USER_MSG
         or AUDIT_FIRST_USER_MSG2 <= msg_type <= AUDIT_LAST_USER_MSG2
@@ -359,11 +361,6 @@ def ausearch_tokens(msg_type: int) -> t.Tuple[t.Tuple[str, ...], t.Tuple[str, ..
     return tuple(suffixes), tuple(exact)
 
 
-# Task context fields the action plugins write themselves, named before the rule above. ausearch reads
-# neither as the real field today: the kernel's own uid=/auid= come first in the message, the second
-# uid= search skips "...uuid=" and retries after "...auid=", and uuid= is read only by --uuid (a VM's).
-# To be renamed (task_uuid, ctl_auid); until then they are the only exceptions.
-_CONTEXT_NAMES_TO_RENAME = frozenset(("task_uuid", "ctl_auid"))
 
 
 def _rename_hint(name: str) -> str:
@@ -371,11 +368,12 @@ def _rename_hint(name: str) -> str:
 
 
 def validate_field_name(name: t.Any, msg_type: int = AUDIT_USYS_CONFIG) -> str:
-    if isinstance(name, str):
+    kind = type(name)
+    if kind is str and msg_type == AUDIT_USYS_CONFIG and name in _VALID_NAMES:
+        return name
+    if kind is not str and isinstance(name, str):
         # A str subclass could override ==, hash or endswith: test the plain text.
         name = str.__str__(name)
-        if name in _VALID_NAMES and msg_type == AUDIT_USYS_CONFIG:
-            return name
     if not isinstance(name, str) or not FIELD_NAME_PATTERN.match(name):
         raise AuditInvalidInputError(
             "Field name %s is not allowed" % describe(name),
@@ -388,7 +386,7 @@ def validate_field_name(name: t.Any, msg_type: int = AUDIT_USYS_CONFIG) -> str:
             "would read as a forged value: %s" % (name, _rename_hint(name).lower()),
         )
     suffixes, exact = ausearch_tokens(msg_type)
-    clash = None if name in _CONTEXT_NAMES_TO_RENAME else next((token for token in exact if name == token), None) or next(
+    clash = next((token for token in exact if name == token), None) or next(
         (token for token in suffixes if name.endswith(token)), None
     )
     if clash is not None:
@@ -483,18 +481,24 @@ def build_message(op: t.Any, fields: t.Any = None, msg_type: int = AUDIT_USYS_CO
         raise AuditInvalidInputError(
             "fields must be a dict, not %s" % type(fields).__name__, hint="Pass the fields as name: value pairs"
         )
-    for name, value in fields.items():
-        name = validate_field_name(name, msg_type)
-        try:
+    # One try around the loop (this is the hot path); ``current`` says whose value failed, None for a name.
+    current = None
+    try:
+        for name, value in dict.items(fields) if isinstance(fields, dict) else fields.items():
+            current = None
+            name = validate_field_name(name, msg_type)
+            current = name
             encoded = encode_value(value)
             if name == "key" and encoded[0] != '"' and _KEY_SPLITTERS.search(bytes.fromhex(encoded)):
                 raise AuditInvalidInputError(
                     "The value holds a NUL or 0x01 byte, where auparse cuts key= short or splits it into several keys",
                     hint="Leave those bytes out of key, or use another field name",
                 )
-        except (AuditInvalidInputError, AuditRecordTooLongError) as exc:
-            raise type(exc)("Field %r: %s" % (name, exc.reason[:1].lower() + exc.reason[1:]), hint=exc.hint) from None
-        parts.append(name + "=" + encoded)
+            parts.append(name + "=" + encoded)
+    except (AuditInvalidInputError, AuditRecordTooLongError) as exc:
+        if current is None:
+            raise
+        raise type(exc)("Field %r: %s" % (current, exc.reason[:1].lower() + exc.reason[1:]), hint=exc.hint) from None
     return " ".join(parts)
 
 

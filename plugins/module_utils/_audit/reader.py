@@ -43,7 +43,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.timespec 
 ORDERS = ("newest", "oldest")
 DEFAULT_LIMIT = 100
 # The string filters of usys_config_info; an empty one is almost always an unset variable.
-STRING_FILTERS = ("path", "since", "until", "op", "comm", "task_uuid", "run_id")
+STRING_FILTERS = ("path", "since", "until", "op", "comm", "task_id", "run_id")
 
 
 def _byte_forms(name: str, value: str) -> t.Tuple[bytes, ...]:
@@ -247,7 +247,7 @@ def read_records(params: t.Mapping[str, t.Any], auditd_conf: str = AUDITD_CONF) 
     for name, value in fields.items():
         if value == "":
             raise _empty_filter_error("fields.%s" % name)
-    for shortcut in ("task_uuid", "run_id"):
+    for shortcut in ("task_id", "run_id"):
         if params.get(shortcut) is not None:
             fields[shortcut] = params[shortcut]
     limit = params.get("limit", DEFAULT_LIMIT)

@@ -7,7 +7,6 @@ they build the same record and report the same result, errors included.
 
 from __future__ import annotations
 
-import hashlib
 import typing as t
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import write_record
@@ -27,6 +26,9 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record im
 
 
 def sha256_of(value: t.Any) -> str:
+    # Imported here: hashlib loads OpenSSL (~2.5 ms), which every write would pay and only hash_fields needs.
+    import hashlib
+
     return "sha256:" + hashlib.sha256(value_bytes(value)).hexdigest()
 
 

@@ -22,9 +22,10 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors im
     AuditRecordNotFoundError,
     AuditVerifyError,
 )
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import VERIFY_TIMEOUT
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.logline import parse_line
 
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = VERIFY_TIMEOUT
 READ_SIZE = 1024 * 1024
 # A line longer than this is no audit line (see logfiles.MAX_LINE); it is skipped, not held.
 MAX_LINE = 1024 * 1024

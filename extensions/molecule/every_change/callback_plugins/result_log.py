@@ -10,7 +10,7 @@ type: aggregate
 short_description: Test oracle - one JSON line per task result, as the run reported it
 description:
   - Appends to C($MOLECULE_EPHEMERAL_DIRECTORY/results.jsonl) one line per task result (per item for loops) with
-    the task UUID, the action, whether it changed, ran in check mode, failed or was skipped, and the
+    the playbook, the task UUID, the action, whether it changed, ran in check mode, failed or was skipped, and the
     ansible-playbook process. Only public callback API; it knows nothing of audit records, so verify.yml can
     compare what the run reported with what audit.log holds.
 author: changeaudit.linux developers (!UNKNOWN)
@@ -28,6 +28,13 @@ class CallbackModule(CallbackBase):
     CALLBACK_TYPE = "aggregate"
     CALLBACK_NAME = "result_log"
     CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._playbook = None
+
+    def v2_playbook_on_start(self, playbook):
+        self._playbook = os.path.basename(playbook._file_name)
 
     def _log(self, result, item, failed):
         directory = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
@@ -47,6 +54,7 @@ class CallbackModule(CallbackBase):
             "failed": failed,
             "check_mode": bool(task.check_mode),
             "delegate_to": task.delegate_to,
+            "playbook": self._playbook,
             "controller_pid": os.getpid(),
         }
         with open(os.path.join(directory, "results.jsonl"), "a") as handle:

@@ -55,10 +55,10 @@ def writes(monkeypatch):
     outcomes = calls.outcomes
 
     def fake_writer_action(te, templar, check_mode):
-        return check_mode
+        return types.SimpleNamespace(check_mode=check_mode, cleanup=lambda: None)
 
     def fake_write(action, task_vars, params):
-        calls.append((action, params))
+        calls.append((action.check_mode, params))
         return outcomes.pop(0) if outcomes else {"recorded": True, "record": "op=ansible-change ...", "sequence": 7}
 
     monkeypatch.setattr(hook, "_writer_action", fake_writer_action)

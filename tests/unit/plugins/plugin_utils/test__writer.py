@@ -96,7 +96,11 @@ class FakeAction:
 
 
 def run_module(args):
-    """The usys_config module's own result for the same arguments (run directly, without AnsiballZ)."""
+    """The usys_config module's own result for the same arguments (run directly, without AnsiballZ).
+
+    With the origin write_record adds on the controller (hostname= and addr=), so the input is the same.
+    """
+    args = _writer.with_origin(args)
     with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
         json.dump({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_module_name=_writer.WRITER_MODULE)}, handle)
         handle.flush()
@@ -201,10 +205,10 @@ def test_bundle_result_is_the_modules(tmp_path, pipelining, on_unavailable):
     assert len(action.commands) == 1
     assert marker not in action.commands[0]
     if pipelining:
-        assert action.commands[0].endswith(" -S -")
+        assert action.commands[0] == "%s -S -c '%s'" % (sys.executable, _writer.STDIN_LOADER)
         assert action.stdin[0].decode("ascii").startswith(_writer.entry_program())
     else:
-        (path, mode), = action.transferred.items()
+        [(path, mode)] = list(action.transferred.items())
         assert mode == 0o600
         assert action.commands[0].endswith(" -S " + path)
         assert action.stdin == [None]
@@ -282,5 +286,5 @@ def test_mitogen_uses_the_module(tmp_path):
     action = FakeAction(tmp_path, connection_module="ansible_mitogen.connection")
     result = _writer.write_record(action, task_vars(), {"op": "unit-x"})
     assert result == {"changed": False, "via": "module"}
-    assert action.executed_module == (_writer.WRITER_MODULE, {"op": "unit-x"})
+    assert action.executed_module == (_writer.WRITER_MODULE, _writer.with_origin({"op": "unit-x"}))
     assert action.commands == []

@@ -370,7 +370,7 @@ def _circular():
 
 def _deep(levels):
     value = []
-    for _ in range(levels):
+    for _level in range(levels):
         value = [value]
     return value
 
@@ -455,3 +455,29 @@ def test_key_values_auparse_would_split_are_refused_others_pass():
 def test_huge_int_is_refused_before_it_is_printed():
     with pytest.raises(AuditRecordTooLongError):
         encode_value(1 << 40000)
+
+
+class HostileDict(dict):
+    def items(self):
+        raise RuntimeError("items")
+
+    def __iter__(self):
+        raise RuntimeError("iter")
+
+
+class HostileList(list):
+    def __iter__(self):
+        raise RuntimeError("iter")
+
+
+class HostileStr(str):
+    def __len__(self):
+        raise RuntimeError("len")
+
+    def encode(self, *args):
+        raise RuntimeError("encode")
+
+
+def test_subclasses_are_read_by_the_base_class_methods():
+    fields = HostileDict(a=HostileList([1, HostileStr("b c")]), b=HostileDict(z=1), c=HostileStr("d e"))
+    assert build_message("x", fields) == "op=x a=5B312C22622063225D b=7B227A223A317D c=642065"

@@ -162,7 +162,7 @@ def test_replies_from_another_process_are_ignored():
 
         def forge():
             request, sender = other.recvfrom(65536)
-            for _ in range(3):
+            for _copy in range(3):
                 other.sendto(error_reply(request, 0), sender)
 
         thread = threading.Thread(target=forge, daemon=True)

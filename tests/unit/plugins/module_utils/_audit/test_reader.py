@@ -137,9 +137,9 @@ def test_since_skips_rotations_that_ended_before_it(tmp_path):
 
 
 FILTER_LOG = [
-    log_line(record_text(op="a", fields={"task_uuid": "u1", "n": 3}), stamp="100.000:1"),
-    log_line(record_text(op="b", fields={"task_uuid": "u2", "note": "it's"}, success=False), stamp="200.000:2"),
-    log_line(record_text(op="a", fields={"task_uuid": "u2"}, comm="other"), stamp="300.000:3"),
+    log_line(record_text(op="a", fields={"task_id": "u1", "n": 3}), stamp="100.000:1"),
+    log_line(record_text(op="b", fields={"task_id": "u2", "note": "it's"}, success=False), stamp="200.000:2"),
+    log_line(record_text(op="a", fields={"task_id": "u2"}, comm="other"), stamp="300.000:3"),
     log_line("op=c exe=\"/x\" hostname=? addr=? terminal=? res=yes", stamp="400.000:4"),
 ]
 
@@ -155,10 +155,10 @@ FILTER_LOG = [
         ({"comm": "other"}, [3]),
         ({"result": "failed"}, [2]),
         ({"result": "success"}, [1, 3, 4]),
-        ({"fields": {"task_uuid": "u2"}}, [2, 3]),
+        ({"fields": {"task_id": "u2"}}, [2, 3]),
         ({"fields": {"n": 3}}, [1]),
         ({"fields": {"note": "it's"}}, [2]),
-        ({"fields": {"task_uuid": "u2"}, "op": "a"}, [3]),
+        ({"fields": {"task_id": "u2"}, "op": "a"}, [3]),
         ({"fields": {"missing": "x"}}, []),
     ],
 )
@@ -204,7 +204,7 @@ def test_user_names_asks_once_per_uid(monkeypatch):
 # read_records: the usys_config_info module's options (AnsibleModule fills in the defaults).
 MODULE_DEFAULTS = {
     "path": None, "include_rotated": True, "since": None, "until": None, "op": None, "comm": None, "result": None,
-    "fields": {}, "task_uuid": None, "run_id": None, "limit": DEFAULT_LIMIT, "order": "newest",
+    "fields": {}, "task_id": None, "run_id": None, "limit": DEFAULT_LIMIT, "order": "newest",
 }
 
 
@@ -237,7 +237,7 @@ def test_read_records_limit_zero_is_every_record_like_1_0(tmp_path):
 
 def test_read_records_shortcuts_override_fields(tmp_path):
     path = write_log(tmp_path / "audit.log", FILTER_LOG)
-    result = read_records(module_params(path=path, fields={"task_uuid": "u1"}, task_uuid="u2", op="a"))
+    result = read_records(module_params(path=path, fields={"task_id": "u1"}, task_id="u2", op="a"))
     assert [r["serial"] for r in result["records"]] == [3]
 
 
@@ -245,7 +245,7 @@ def test_read_records_shortcuts_override_fields(tmp_path):
     "options, name",
     [
         ({"run_id": ""}, "run_id"),
-        ({"task_uuid": ""}, "task_uuid"),
+        ({"task_id": ""}, "task_id"),
         ({"op": ""}, "op"),
         ({"comm": ""}, "comm"),
         ({"since": ""}, "since"),
