@@ -125,19 +125,23 @@ def change_record_params(
     hash_extra: bool,
     context: t.Optional[t.Mapping[str, t.Any]],
     inventory_host: t.Optional[str],
+    delegated_to: t.Optional[str],
     backend: str,
     on_unavailable: str,
     verify: bool = False,
 ) -> t.Dict[str, t.Any]:
     """The usys_config parameters of the record of one change: the same for audited and the every-change hook.
 
-    ``inventory_host`` is given when the task was delegated: the record is written on the delegated host and
-    names the inventory host the task ran for. ``context`` is the task context (None: leave it out).
+    ``inventory_host`` is the inventory host the task ran for, so that records from many hosts in one log
+    (forwarded, or hosts sharing a kernel) are told apart; ``delegated_to`` is set when the task was
+    delegated: the record is then written on that host. ``context`` is the task context (None: leave it out).
     """
     args = module_arguments(module_args)
     fields = change_fields(module_fqcn, args, result, no_log)
     if inventory_host:
         fields["inventory_host"] = inventory_host
+    if delegated_to:
+        fields["delegated_to"] = delegated_to
     # Under no_log the object and the play's own field values may be secrets: usys_config records their
     # hashes, the same hashing it applies to hash_fields everywhere.
     hashed = set(SECRET_FIELDS) & set(fields)

@@ -56,7 +56,11 @@ import sys
 _from_file = sys.argv[0] not in ("", "-", "-c")
 if _from_file:
     # Run from a file in the remote tmp dir: it holds the record, so it goes as soon as it has been read.
-    os.unlink(sys.argv[0])
+    # An unprivileged become_user may read it (ACL) but not delete it: the task's tmp dir cleanup does then.
+    try:
+        os.unlink(sys.argv[0])
+    except OSError:
+        pass
 # The script's directory (or the working directory) comes first on sys.path: nothing there may shadow the
 # standard library.
 _here = os.path.dirname(os.path.abspath(sys.argv[0])) if _from_file else ""

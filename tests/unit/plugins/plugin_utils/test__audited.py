@@ -56,7 +56,7 @@ def test_register_names(register, names):
     assert register_names(register) == names
 
 
-def test_params_name_the_inventory_host_when_delegated():
+def test_params_name_the_inventory_host_and_the_delegated_host():
     params = change_record_params(
         module_fqcn="ansible.builtin.copy",
         module_args={"dest": "/etc/motd", "content": "hi", "_ansible_diff": True},
@@ -68,12 +68,13 @@ def test_params_name_the_inventory_host_when_delegated():
         hash_extra=False,
         context={"task": "t", "run_id": "r"},
         inventory_host="web1",
+        delegated_to="backup1",
         backend="auto",
         on_unavailable="fail",
     )
     fields = params["fields"]
     assert list(fields)[:4] == ["module", "object_arg", "object", "diff_sha256"]
-    assert fields["inventory_host"] == "web1"
+    assert fields["inventory_host"] == "web1" and fields["delegated_to"] == "backup1"
     assert fields["ticket"] == "CHG-1" and fields["run_id"] == "r"
     assert params["hash_fields"] == [] and params["result"] == "success" and params["context"] is False
     assert "verify" not in params
@@ -91,6 +92,7 @@ def test_params_under_no_log_hash_the_object_and_list_argument_names_only():
         hash_extra=False,
         context=None,
         inventory_host=None,
+        delegated_to=None,
         backend="auto",
         on_unavailable="warn",
         verify=True,
@@ -105,7 +107,7 @@ def test_static_fields_may_not_replace_change_fields():
     with pytest.raises(Exception, match="module"):
         change_record_params(
             module_fqcn="m", module_args={}, result={}, res="success", no_log=False, extra_fields={"module": "x"},
-            extra_source="by test", hash_extra=False, context=None, inventory_host=None, backend="auto",
+            extra_source="by test", hash_extra=False, context=None, inventory_host=None, delegated_to=None, backend="auto",
             on_unavailable="fail",
         )
 

@@ -136,7 +136,7 @@ def test_a_changed_result_is_recorded_with_the_change_fields(settings, writes):
     fields = params["fields"]
     assert fields["module"] == "ansible.builtin.copy" and fields["object"] == "/etc/motd"
     assert fields["ticket"] == "CHG-7" and fields["run_id"] == "unit-run" and fields["task"] == "Deploy motd"
-    assert "inventory_host" not in fields and "arg_names" not in fields
+    assert fields["inventory_host"] == "web1" and "delegated_to" not in fields and "arg_names" not in fields
     assert result[hook.RESULT_KEY] == {
         "recorded": True, "host": "web1", "run_id": "unit-run", "record": "op=ansible-change ...", "sequence": 7,
     }
@@ -164,6 +164,7 @@ def test_a_delegated_change_names_the_inventory_host(settings, writes):
     result = {"changed": True}
     hook.after_task(make_te(task), hook._DictResult(make_te(task), result), dict(TASK_VARS), settings)
     assert writes[0][1]["fields"]["inventory_host"] == "web1"
+    assert writes[0][1]["fields"]["delegated_to"] == "backup1"
     assert result[hook.RESULT_KEY]["host"] == "backup1"
 
 
