@@ -20,6 +20,7 @@ import fcntl
 import os
 import re
 import secrets
+import subprocess
 import sys
 import time
 import typing as t
@@ -283,6 +284,25 @@ class AuditLogWatcher:
         self._old.clear()
 
 
+def count_run_records(run_id: str, expected: int) -> int:
+    """How many USYS_CONFIG records of run_id ausearch finds, waiting (5 s at most) for expected of them."""
+    needle = 'run_id="%s"' % run_id
+    count = 0
+    # Waiting for none means looking once, after auditd had time to write anything late.
+    for _attempt in range(50 if expected else 1):
+        if not expected:
+            time.sleep(0.5)
+        proc = subprocess.run(
+            ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "-ts", "recent", "--raw"],
+            capture_output=True, text=True, errors="replace", check=False,
+        )
+        count = sum(1 for line in proc.stdout.splitlines() if needle in line)
+        if count >= expected:
+            return count
+        time.sleep(0.1)
+    return count
+
+
 __all__ = [
     "BENCH_DIR",
     "ROOT",
@@ -299,4 +319,6 @@ __all__ = [
     "audit_log_settings",
     "parse_line",
     "AuditLogWatcher",
+    "count_run_records",
 ]
+

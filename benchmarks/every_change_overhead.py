@@ -19,7 +19,7 @@ import tempfile
 import time
 import uuid
 
-from _common import ROOT, AuditLock
+from _common import ROOT, AuditLock, count_run_records
 
 TASKS = 50
 IDEMPOTENT_TARGET = 1.02
@@ -67,24 +67,6 @@ def run_playbook(playbook: str, run_id: str, callback: bool) -> float:
     return elapsed
 
 
-def count_records(run_id: str, expected: int) -> int:
-    needle = 'run_id="%s"' % run_id
-    count = 0
-    # Waiting for none means looking once, after auditd had time to write anything late.
-    for _attempt in range(50 if expected else 1):
-        if not expected:
-            time.sleep(0.5)
-        proc = subprocess.run(
-            ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "-ts", "recent", "--raw"],
-            capture_output=True, text=True, errors="replace", check=False,
-        )
-        count = sum(1 for line in proc.stdout.splitlines() if needle in line)
-        if count >= expected:
-            return count
-        time.sleep(0.1)
-    return count
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each variant; the best is compared")
@@ -103,13 +85,13 @@ def main() -> int:
                 os.makedirs(work)
                 run_id = "bench-every-change-%s-%s" % (variant, uuid.uuid4().hex)
                 times["changes-" + variant].append(run_playbook(playbook, run_id, callback))
-                found = count_records(run_id, TASKS if callback else 0)
+                found = count_run_records(run_id, TASKS if callback else 0)
                 if found != (TASKS if callback else 0):
                     problems.append("%s: %d records, expected %d" % (run_id, found, TASKS if callback else 0))
                 # The files are in place now: the same playbook changes nothing.
                 run_id = "bench-every-change-idempotent-%s-%s" % (variant, uuid.uuid4().hex)
                 times["idempotent-" + variant].append(run_playbook(playbook, run_id, callback))
-                if count_records(run_id, 0) != 0:
+                if count_run_records(run_id, 0) != 0:
                     problems.append("%s: an idempotent run wrote records" % run_id)
     best = {name: min(values) for name, values in times.items()}
     change_ratio = best["changes-hook"] / best["changes-plain"]

@@ -22,7 +22,7 @@ import time
 import typing as t
 import uuid
 
-from _common import ROOT, AuditLock
+from _common import ROOT, AuditLock, count_run_records
 
 SSH_INVENTORY = ROOT / ".build" / "ssh" / "inventory.yml"
 # The ssh host used: its login user may sudo to root without a password.
@@ -112,21 +112,6 @@ def run_playbook(playbook: str, connection: Connection, run_id: str, work_dir: s
     return elapsed
 
 
-def count_records(run_id: str, expected: int) -> int:
-    needle = 'run_id="%s"' % run_id
-    count = 0
-    for _attempt in range(50):
-        proc = subprocess.run(
-            ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "--raw"],
-            capture_output=True, text=True, errors="replace", check=False,
-        )
-        count = sum(1 for line in proc.stdout.splitlines() if needle in line)
-        if count >= expected:
-            return count
-        time.sleep(0.1)
-    return count
-
-
 def measure(connection: Connection, tmp: str, changes: int, repeat: int) -> t.Tuple[float, float, int]:
     """(best plain seconds, best audited seconds, runs with records missing), the variants interleaved."""
     base = os.path.join(tmp, connection.name)
@@ -142,7 +127,7 @@ def measure(connection: Connection, tmp: str, changes: int, repeat: int) -> t.Tu
         plain_times.append(run_playbook(plain_pb, connection, "bench-plain-" + uuid.uuid4().hex, plain_dir))
         run_id = "bench-audited-" + uuid.uuid4().hex
         audited_times.append(run_playbook(audited_pb, connection, run_id, audited_dir))
-        found = count_records(run_id, changes)
+        found = count_run_records(run_id, changes)
         if found != changes:
             missing += 1
             print("%s: audited run %s left %d records in audit.log, expected %d" % (connection.name, run_id, found, changes))

@@ -133,7 +133,9 @@ class ActionModule(ActionBase):
     @staticmethod
     def _merge(inner: t.Dict[str, t.Any], recorder: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
         """Keep the inner result whole; add the audit outcome and fail only when the record was required."""
-        audit = {key: recorder.get(key) for key in ("recorded", "record", "backend", "backend_fallback", "sequence")}
+        audit = {
+            key: recorder.get(key) for key in ("recorded", "record", "backend", "backend_fallback", "sequence", "verified")
+        }
         inner["audit"] = audit
         warnings = list(inner.get("warnings") or []) + list(recorder.get("warnings") or [])
         if warnings:

@@ -157,6 +157,12 @@ audit:
       description: Netlink sequence number of the record.
       type: int
       returned: when a record was written
+    verified:
+      description:
+        - With O(verify=true), where the record was read back from the audit log (C(event_id), C(serial),
+          C(timestamp), C(log_file)), as RV(changeaudit.linux.usys_config#module:verified); V(null) without it.
+      type: dict
+      returned: when a record was written
     error:
       description: Why the record could not be written.
       type: str

@@ -509,7 +509,7 @@ def after_task(te: t.Any, view: t.Any, task_vars: t.Dict[str, t.Any], settings: 
     recorded = bool(outcome.get("recorded")) and not outcome.get("failed")
     summary: t.Dict[str, t.Any] = {"recorded": recorded, "host": target, "run_id": this_run}
     if recorded:
-        summary.update(record=outcome.get("record"), sequence=outcome.get("sequence"))
+        summary.update(record=outcome.get("record"), sequence=outcome.get("sequence"), verified=outcome.get("verified"))
         _note(settings, "records", "written", target, this_run)
     else:
         error = outcome.get("msg") or "; ".join(str(w) for w in outcome.get("warnings") or []) or "no record"

@@ -39,6 +39,20 @@ def auditd_from_pid_file(pid_file: str = AUDITD_PID_FILE) -> bool:
         return False
 
 
+def _read_or_why(
+    read: t.Callable[[], t.Any], unknown: t.Type[AuditError], what: str
+) -> t.Tuple[t.Any, t.Optional[t.Dict[str, t.Any]]]:
+    """(what read() returned, None), or (None, why it could not be read, as a dict with msg)."""
+    try:
+        return read(), None
+    except AuditPermissionError as exc:
+        # Reading needs CAP_AUDIT_CONTROL, not the CAP_AUDIT_WRITE the generic EPERM hint names.
+        error: AuditError = unknown(what, errno=exc.errno)
+    except AuditError as exc:
+        error = exc
+    return None, dict(error.as_dict(), msg=str(error))
+
+
 def audit_report() -> t.Dict[str, t.Any]:
     """Kernel status (or why it is unknown), loaded rules that drop records, auditd.conf, auditd, backends,
     capabilities, and whether a write would be kept.
@@ -46,25 +60,8 @@ def audit_report() -> t.Dict[str, t.Any]:
     can_write runs the writer's own preflight on the status read here, so it
     cannot disagree with what usys_config would do.
     """
-    status: t.Optional[t.Dict[str, int]] = None
-    status_error: t.Optional[t.Dict[str, t.Any]] = None
-    try:
-        status = query_status()
-    except AuditPermissionError as exc:
-        # Reading needs CAP_AUDIT_CONTROL, not the CAP_AUDIT_WRITE the generic EPERM hint names.
-        unknown = AuditStatusUnknownError("Cannot read the kernel audit status", errno=exc.errno)
-        status_error = dict(unknown.as_dict(), msg=str(unknown))
-    except AuditError as exc:
-        status_error = dict(exc.as_dict(), msg=str(exc))
-    rules = None
-    rules_error: t.Optional[t.Dict[str, t.Any]] = None
-    try:
-        rules = query_rules()
-    except AuditPermissionError as exc:
-        unknown_rules = AuditRulesUnknownError("Cannot read the loaded audit rules", errno=exc.errno)
-        rules_error = dict(unknown_rules.as_dict(), msg=str(unknown_rules))
-    except AuditError as exc:
-        rules_error = dict(exc.as_dict(), msg=str(exc))
+    status, status_error = _read_or_why(query_status, AuditStatusUnknownError, "Cannot read the kernel audit status")
+    rules, rules_error = _read_or_why(query_rules, AuditRulesUnknownError, "Cannot read the loaded audit rules")
     conf = read_auditd_conf()
     if status is not None:
         auditd_running = status.get("pid", 0) != 0 and not daemon_process_gone(status["pid"])

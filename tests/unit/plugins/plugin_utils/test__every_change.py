@@ -139,6 +139,7 @@ def test_a_changed_result_is_recorded_with_the_change_fields(settings, writes):
     assert fields["inventory_host"] == "web1" and "delegated_to" not in fields and "arg_names" not in fields
     assert result[hook.RESULT_KEY] == {
         "recorded": True, "host": "web1", "run_id": "unit-run", "record": "op=ansible-change ...", "sequence": 7,
+        "verified": None,
     }
     assert hook.record_counts(settings) == {"web1": {"written": 1, "failed": 0, "run_ids": ["unit-run"]}}
 
