@@ -215,8 +215,10 @@ def test_interpreter_discovery(tmp_path, marker):
 
 # --- over SSH -----------------------------------------------------------------------------------------------------
 
+# scripts/test.sh sets CHANGEAUDIT_REQUIRE_SSH_HOSTS: there a missing inventory fails these tests instead.
 needs_ssh_hosts = pytest.mark.skipif(
-    not os.path.isfile(SSH_INVENTORY), reason="no ssh test hosts: run scripts/ssh-hosts.sh up"
+    not os.path.isfile(SSH_INVENTORY) and not os.environ.get("CHANGEAUDIT_REQUIRE_SSH_HOSTS"),
+    reason="no ssh test hosts: run scripts/ssh-hosts.sh up",
 )
 
 

@@ -9,7 +9,6 @@ NLMSG_ERROR = 2
 NLMSG_DONE = 3
 NLM_F_REQUEST = 0x1
 NLM_F_ACK = 0x4
-NLMSG_HDRLEN = 16
 
 AUDIT_GET = 1000
 AUDIT_USER = 1005
@@ -28,8 +27,6 @@ AUDIT_LAST_USER_MSG2 = 2999
 # kernel/audit.c prints user text with "%.*s" and this bound: anything past it
 # is cut off silently, res= first.
 AUDIT_MESSAGE_TEXT_MAX = 8560
-# libaudit formats into a buffer of this size (MAX_AUDIT_MESSAGE_LENGTH).
-LIBAUDIT_BUFFER = 8970
 
 # TASK_COMM_LEN is 16 with the NUL; keep comm= within what a real comm can be.
 COMM_MAX_BYTES = 15
@@ -98,7 +95,6 @@ __all__ = [
     "NLMSG_DONE",
     "NLM_F_REQUEST",
     "NLM_F_ACK",
-    "NLMSG_HDRLEN",
     "AUDIT_GET",
     "AUDIT_USER",
     "AUDIT_USER_AVC",
@@ -113,7 +109,6 @@ __all__ = [
     "AUDIT_FIRST_USER_MSG2",
     "AUDIT_LAST_USER_MSG2",
     "AUDIT_MESSAGE_TEXT_MAX",
-    "LIBAUDIT_BUFFER",
     "COMM_MAX_BYTES",
     "CAP_AUDIT_WRITE",
     "CAP_AUDIT_CONTROL",

@@ -260,11 +260,6 @@ def value_bytes(value: t.Any) -> bytes:
     raise _unsupported(value, inside=False)
 
 
-def libaudit_needs_encoding(raw: bytes) -> bool:
-    """libaudit's audit_value_needs_encoding(): '"', bytes below 0x21, and 0x7F and above."""
-    return _LIBAUDIT_UNSAFE.search(raw) is not None
-
-
 def needs_encoding(raw: bytes) -> bool:
     """libaudit's rule plus ' and =, which it lets through."""
     return _STRICT_UNSAFE.search(raw) is not None
@@ -534,19 +529,10 @@ def check_length(text: str) -> str:
     return text
 
 
-_FIELD_TOKEN = re.compile(r'([A-Za-z_][A-Za-z0-9_\-]*)=("[^"]*"|\S*)')
-
-
-def parse_fields(text: str) -> t.List[t.Tuple[str, str]]:
-    """Split record text into (name, raw value) pairs in order; values keep their quotes."""
-    return [(m.group(1), m.group(2)) for m in _FIELD_TOKEN.finditer(text)]
-
-
 __all__ = [
     "RAW_FIELDS",
     "describe",
     "value_bytes",
-    "libaudit_needs_encoding",
     "needs_encoding",
     "hex_upper",
     "encode_value",
@@ -564,5 +550,4 @@ __all__ = [
     "build_message",
     "render_record",
     "check_length",
-    "parse_fields",
 ]

@@ -21,6 +21,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors im
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.netlink import query_rules, query_status
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.rules import dropping_rules
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.status import (
+    AUDIT_LOCKED,
     daemon_process_gone,
     process_capabilities,
 )
@@ -76,7 +77,7 @@ def audit_report() -> t.Dict[str, t.Any]:
         "status": status,
         "status_error": status_error,
         "enabled": None if status is None else status.get("enabled", 0) != 0,
-        "locked": None if status is None else status.get("enabled") == 2,
+        "locked": None if status is None else status.get("enabled") == AUDIT_LOCKED,
         "auditd_running": auditd_running,
         "auditd_pid": None if status is None else status.get("pid"),
         "backends": available_backends(),
