@@ -27,6 +27,7 @@ class ActionModule(ActionBase):
     """
 
     TRANSFERS_FILES = False
+    _inner_handler: t.Any = None
     _VALID_ARGS = frozenset(
         ("module", "args", "op", "fields", "record_failures", "backend", "on_unavailable", "context", "verify")
     )
@@ -125,10 +126,16 @@ class ActionModule(ActionBase):
             shared_loader_obj=self._shared_loader_obj,
             collection_list=collections,
         )
-        try:
-            return handler.run(task_vars=task_vars)
-        finally:
-            handler.cleanup()
+        # Its cleanup waits for this action's (TaskExecutor always calls it after run): the record is written in
+        # the same remote tmp dir, which saves a removal and a new tmp dir per change on a non-pipelined connection.
+        self._inner_handler = handler
+        return handler.run(task_vars=task_vars)
+
+    def cleanup(self, force: bool = False) -> None:
+        if self._inner_handler is not None:
+            self._inner_handler.cleanup(force)
+            self._inner_handler = None
+        super().cleanup(force)
 
     @staticmethod
     def _merge(inner: t.Dict[str, t.Any], recorder: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
