@@ -321,4 +321,3 @@ __all__ = [
     "AuditLogWatcher",
     "count_run_records",
 ]
-

@@ -78,7 +78,7 @@ options:
     description:
       - Only records of this task; short for a V(task_id) key in O(fields), which it overrides.
       - The action plugins record the task's UUID as C(task_id). Records written by version 1.0.0 hold it as
-        C(task_uuid); find those with O(fields) C({task_uuid: ...}).
+        C(task_uuid); find those with a C(task_uuid) key in O(fields).
       - An empty string is an error.
     type: str
     aliases: [task_uuid]

@@ -25,6 +25,7 @@ import typing as t
 import zlib
 
 from ansible import constants as C
+from ansible.errors import AnsibleError
 from ansible.executor.interpreter_discovery import discover_interpreter
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
@@ -308,6 +309,15 @@ def parse_output(res: t.Mapping[str, t.Any], interpreter: str, host: str) -> t.D
     return data
 
 
+def injects_invocation(task_vars: t.Mapping[str, t.Any]) -> bool:
+    """Whether a module run by this ansible-core returns ``invocation``: always up to 2.20, and from 2.21 only
+    with INJECT_INVOCATION, so the writer's result keeps matching the module's."""
+    try:
+        return bool(C.config.get_config_value("INJECT_INVOCATION", variables=task_vars))
+    except AnsibleError:
+        return True
+
+
 def with_origin(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     """The params with this controller as the record's hostname= and addr=, unless the caller named an origin.
 
@@ -331,20 +341,20 @@ def write_record(action: ActionBase, task_vars: t.Dict[str, t.Any], params: t.Ma
     if is_mitogen(action._connection):
         return action._execute_module(module_name=WRITER_MODULE, module_args=dict(params), task_vars=task_vars)
     validated, error = validate(params)
-    invocation = {"module_args": validated}
+    invocation = {"invocation": {"module_args": validated}} if injects_invocation(task_vars) else {}
     if error:
-        return {"failed": True, "msg": error, "invocation": invocation}
+        return dict({"failed": True, "msg": error}, **invocation)
     request = dict(validated, check_mode=bool(action._task.check_mode))
     try:
         validate_request(request)
     except AuditError as exc:
         # The target would refuse it with this same result; nothing needs to run there.
-        return dict(error_result(exc, request.get("on_unavailable") or "fail", record=None), invocation=invocation)
+        return dict(error_result(exc, request.get("on_unavailable") or "fail", record=None), **invocation)
     interpreter, discovered = python_interpreter(action, task_vars)
     res = _run_program(action, interpreter, program_for(request))
     result = parse_output(res, interpreter, action._task.delegate_to or task_vars.get("inventory_hostname") or "the host")
     if result.get("_ansible_parsed"):
-        result["invocation"] = invocation
+        result.update(invocation)
     if discovered:
         result.setdefault("ansible_facts", {})["discovered_interpreter_python"] = discovered
     return result
@@ -358,6 +368,7 @@ entry_program()
 __all__ = [
     "WRITER_MODULE",
     "with_origin",
+    "injects_invocation",
     "ENTRY_POINT",
     "bundle_sources",
     "entry_program",

@@ -356,8 +356,6 @@ def ausearch_tokens(msg_type: int) -> t.Tuple[t.Tuple[str, ...], t.Tuple[str, ..
     return tuple(suffixes), tuple(exact)
 
 
-
-
 def _rename_hint(name: str) -> str:
     return "Rename it, for example to %s_value" % name[:58]
 
