@@ -217,12 +217,12 @@ def with_module_defaults(module_fqcn: str, task: t.Any, args: t.Mapping[str, t.A
     from ansible.executor import module_common
 
     apply_defaults = getattr(module_common, "_apply_action_arg_defaults", None)
-    if apply_defaults is not None:
-        return apply_defaults(module_fqcn, task, dict(args), templar)
-    # ansible-core 2.18 and older.
-    return module_common.get_action_args_with_defaults(  # pylint: disable=no-member
-        module_fqcn, dict(args), task.module_defaults, templar, action_groups=task._parent._play._action_groups
-    )
+    if apply_defaults is None:
+        raise AnsibleError(
+            "changeaudit.linux.audited cannot apply module_defaults with ansible-core %s: it is tested with %s"
+            % (ANSIBLE_CORE_VERSION, ", ".join(TESTED_CORE_VERSIONS))
+        )
+    return apply_defaults(module_fqcn, task, dict(args), templar)
 
 
 def action_names(task: t.Any) -> t.Tuple[str, str]:
