@@ -125,6 +125,39 @@ def wait_for_lines(marker: str, count: int = 1, timeout: float = 10.0) -> t.List
         time.sleep(0.2)
 
 
+AUPARSE_SCRIPT = r"""
+import json, sys, auparse
+name, needle = sys.argv[1], sys.argv[2]
+au = auparse.AuParser(auparse.AUSOURCE_LOGS)
+found = []
+while au.parse_next_event():
+    au.first_record()
+    while True:
+        if au.get_type_name() == "USYS_CONFIG":
+            fields = []
+            au.first_field()
+            while True:
+                fields.append((au.get_field_name(), au.get_field_str()))
+                if not au.next_field():
+                    break
+            if any(field == name and needle in value for field, value in fields):
+                found.append(fields)
+        if not au.next_record():
+            break
+print(json.dumps(found))
+"""
+
+
+def auparse_records(name: str, needle: str) -> t.List[t.List[t.Tuple[str, str]]]:
+    """The USYS_CONFIG records in the logs whose field ``name`` holds ``needle``, as auparse (python3-audit, the
+    independent oracle) splits them: (field name, raw value) pairs in record order."""
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, "-c", AUPARSE_SCRIPT, name, needle], capture_output=True, text=True, check=True,
+        errors="surrogateescape",
+    )
+    return [[(pair[0], pair[1]) for pair in record] for record in json.loads(proc.stdout)]
+
+
 def msg_text(line: str) -> str:
     """The user text between msg=' and the closing quote (ENRICHED logs add fields after it)."""
     start = line.index("msg='") + 5

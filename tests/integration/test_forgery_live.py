@@ -14,7 +14,6 @@ Whatever the validators refuse must be an AuditError and must leave no record be
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import re
 import shutil
@@ -24,7 +23,7 @@ import typing as t
 import uuid
 
 import pytest
-from conftest import SYSTEM_PYTHON, msg_text, run_probe, wait_for_lines
+from conftest import SYSTEM_PYTHON, auparse_records, msg_text, run_probe, wait_for_lines
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -215,29 +214,6 @@ def build(spec: t.Dict[str, t.Any], index: int) -> t.Tuple[t.Union[UserRecord, A
     return record, fields
 
 
-AUPARSE_SCRIPT = r"""
-import json, sys, auparse
-run = sys.argv[1]
-au = auparse.AuParser(auparse.AUSOURCE_LOGS)
-found = []
-while au.parse_next_event():
-    au.first_record()
-    while True:
-        if au.get_type_name() == "USYS_CONFIG":
-            fields = []
-            au.first_field()
-            while True:
-                fields.append((au.get_field_name(), au.get_field_str()))
-                if not au.next_field():
-                    break
-            if any(name == "fz" and run in value for name, value in fields):
-                found.append(fields)
-        if not au.next_record():
-            break
-print(json.dumps(found))
-"""
-
-
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: t.Any) -> t.Dict[str, t.Any]:
     backends.preflight()
@@ -327,10 +303,8 @@ def expected_fields(record: UserRecord, sent: t.Dict[str, t.Any]) -> t.List[t.Tu
 
 
 def test_auparse_splits_every_record_into_exactly_the_fields_sent(batch):
-    proc = subprocess.run([SYSTEM_PYTHON, "-c", AUPARSE_SCRIPT, RUN], capture_output=True, text=True, check=True,
-                          errors="surrogateescape")
     parsed = {}
-    for fields in json.loads(proc.stdout):
+    for fields in auparse_records("fz", RUN):
         marker = dict(fields)["fz"].strip('"')
         if not re.fullmatch(RUN + r"-\d+", marker):
             continue

@@ -3,14 +3,13 @@ from a return code. ausearch (and auparse through python3-audit) is the independ
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
 
 import pytest
 
-from conftest import SYSTEM_PYTHON, ausearch_interpreted, ensure_auditd, msg_text, run_probe, wait_for_lines
+from conftest import auparse_records, ausearch_interpreted, ensure_auditd, msg_text, run_probe, wait_for_lines
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_MESSAGE_TEXT_MAX
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import decode_value
@@ -63,36 +62,12 @@ def test_ausearch_interprets_like_we_decode(marker):
     assert "res=success" in interpreted[0]
 
 
-AUPARSE_SCRIPT = r"""
-import json, sys, auparse
-marker = sys.argv[1]
-au = auparse.AuParser(auparse.AUSOURCE_LOGS)
-found = []
-while au.parse_next_event():
-    au.first_record()
-    while True:
-        if au.get_type_name() == "USYS_CONFIG":
-            fields = {}
-            au.first_field()
-            while True:
-                fields[au.get_field_name()] = au.get_field_str()
-                if not au.next_field():
-                    break
-            if fields.get("run") == '"%s"' % marker:
-                found.append(fields)
-        if not au.next_record():
-            break
-print(json.dumps(found))
-"""
-
-
 def test_auparse_sees_the_same_fields(marker):
     outcome = run_probe({"op": "it-auparse", "fields": dict(HOSTILE, run=marker)})
     assert outcome["ok"], outcome
     assert wait_for_lines(marker)
-    proc = subprocess.run([SYSTEM_PYTHON, "-c", AUPARSE_SCRIPT, marker], capture_output=True, text=True, check=True)
-    found = json.loads(proc.stdout)
-    assert len(found) == 1, proc.stdout
+    found = [dict(fields) for fields in auparse_records("run", marker) if dict(fields)["run"] == '"%s"' % marker]
+    assert len(found) == 1, found
     for name, value in HOSTILE.items():
         assert decode_value(name, found[0][name]) == value, name
     assert found[0]["res"] == "success"
