@@ -8,6 +8,7 @@ import typing as t
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible_collections.changeaudit.linux.plugins.module_utils._specs import AUDITED_ARGUMENT_SPEC
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
     change_record_params,
     final_outcome,
@@ -28,32 +29,19 @@ class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
     _inner_handler: t.Any = None
-    _VALID_ARGS = frozenset(
-        ("module", "args", "op", "fields", "record_failures", "backend", "on_unavailable", "context", "verify")
-    )
+    _VALID_ARGS = frozenset(AUDITED_ARGUMENT_SPEC)
 
     def run(self, tmp: t.Any = None, task_vars: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
         task_vars = task_vars or {}
-        super().run(tmp, task_vars)
-        del tmp
+        # Before ActionBase.run, whose generic "does not support async" would not say why or what to do.
         if self._task.async_val:
             raise AnsibleActionFail(
                 "changeaudit.linux.audited cannot run with async: the change would finish after the task, "
                 "so it could not be recorded; remove async/poll from this task"
             )
-        _validation, options = self.validate_argument_spec(
-            argument_spec=dict(
-                module={"type": "str", "required": True},
-                args={"type": "dict", "default": {}},
-                op={"type": "str", "default": "ansible-change"},
-                fields={"type": "dict", "default": {}},
-                record_failures={"type": "bool", "default": False},
-                backend={"type": "str", "default": "auto", "choices": ["auto", "libaudit", "netlink"]},
-                on_unavailable={"type": "str", "default": "fail", "choices": ["fail", "warn"]},
-                context={"type": "bool", "default": True},
-                verify={"type": "bool", "default": False},
-            )
-        )
+        super().run(tmp, task_vars)
+        del tmp
+        _validation, options = self.validate_argument_spec(argument_spec=AUDITED_ARGUMENT_SPEC)
         module = self._resolve(options["module"])
         module_fqcn = module.resolved_fqcn
         # module_defaults name the wrapped module, not audited: apply them as core's package/service actions do.

@@ -1,36 +1,15 @@
 # PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
-"""The only Ansible-aware utility: argument specs, and one place where AuditError becomes fail_json."""
+"""The only Ansible-aware utility: the one place where AuditError becomes fail_json, and the module runner."""
 
 from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import BACKEND_NAMES
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import execute
 
 if t.TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
-
-BACKEND_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = {
-    "backend": {"type": "str", "default": "auto", "choices": list(BACKEND_NAMES)},
-    "on_unavailable": {"type": "str", "default": "fail", "choices": ["fail", "warn"]},
-}
-
-WRITER_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
-    op={"type": "str", "required": True},
-    fields={"type": "dict", "default": {}},
-    hash_fields={"type": "list", "elements": "str", "default": []},
-    result={"type": "str", "default": "success", "choices": ["success", "failed"]},
-    comm={"type": "str", "default": "ansible"},
-    hostname={"type": "str"},
-    addr={"type": "str"},
-    terminal={"type": "str"},
-    # Consumed by the action plugin; accepted here so the module can be called directly.
-    context={"type": "bool", "default": True},
-    verify={"type": "bool", "default": False},
-    **BACKEND_ARGUMENT_SPEC,
-)
 
 
 def fail_from_audit_error(module: AnsibleModule, exc: AuditError, **result: t.Any) -> None:
@@ -53,8 +32,6 @@ def run_writer(module: AnsibleModule) -> None:
 
 
 __all__ = [
-    "BACKEND_ARGUMENT_SPEC",
-    "WRITER_ARGUMENT_SPEC",
     "fail_from_audit_error",
     "run_writer",
 ]

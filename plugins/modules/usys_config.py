@@ -201,7 +201,8 @@ unavailable:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.changeaudit.linux.plugins.module_utils._module import WRITER_ARGUMENT_SPEC, run_writer
+from ansible_collections.changeaudit.linux.plugins.module_utils._module import run_writer
+from ansible_collections.changeaudit.linux.plugins.module_utils._specs import WRITER_ARGUMENT_SPEC
 
 
 def main() -> None:

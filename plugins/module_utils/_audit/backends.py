@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
-import typing as t
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.auditd_conf import (
     DEFAULT_LOG_FILE,
@@ -35,7 +35,10 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.status im
     process_capabilities,
 )
 
-BACKEND_NAMES = ("auto", "libaudit", "netlink")
+# typing only for annotations: importing it costs each record ~3 ms on the target (plugin_utils/_writer.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,6 +52,12 @@ class AuditBackend:
     """What every backend offers: send one record, get the kernel's sequence number back."""
 
     name = ""
+    # What the record travels through, named in the fallback reason.
+    via = ""
+
+    @classmethod
+    def probe(cls) -> None:
+        """Raise ImportError, as constructing the backend would, when this host lacks what it needs."""
 
     def send(self, record: UserRecord) -> int:
         raise NotImplementedError
@@ -65,6 +74,7 @@ class AuditBackend:
 
 class NetlinkBackend(AuditBackend):
     name = "netlink"
+    via = "NETLINK_AUDIT"
 
     def __init__(self, connection: t.Optional[NetlinkAuditConnection] = None) -> None:
         self._connection = connection
@@ -82,6 +92,11 @@ class NetlinkBackend(AuditBackend):
 
 class LibauditBackend(AuditBackend):
     name = "libaudit"
+    via = "libaudit.so.1"
+
+    @classmethod
+    def probe(cls) -> None:
+        load_libaudit()
 
     def __init__(self, library: t.Optional[LibAudit] = None) -> None:
         self.library = library if library is not None else load_libaudit()
@@ -108,27 +123,47 @@ class LibauditBackend(AuditBackend):
             self._fd = -1
 
 
-def select_backend(requested: str = "auto") -> t.Tuple[AuditBackend, t.Optional[str]]:
-    """Return (backend, fallback reason). ``auto`` prefers libaudit and falls back to netlink."""
+AUTO = "auto"
+# The registry every backend name comes from: select_backend, its messages, available_backends and the
+# modules' choices. auto tries the backends in this order, so the last one must need nothing a host may lack.
+BACKENDS: t.Dict[str, t.Type[AuditBackend]] = {cls.name: cls for cls in (LibauditBackend, NetlinkBackend)}
+BACKEND_NAMES: t.Tuple[str, ...] = (AUTO,) + tuple(BACKENDS)
+
+
+def _one_of(names: t.Sequence[str]) -> str:
+    return "%s or %s" % (", ".join(names[:-1]), names[-1]) if len(names) > 1 else "".join(names)
+
+
+def select_backend(requested: str = AUTO) -> t.Tuple[AuditBackend, t.Optional[str]]:
+    """Return (backend, fallback reason). ``auto`` takes the first registered backend this host can load."""
     if requested not in BACKEND_NAMES:
-        raise AuditInvalidInputError("Unknown backend %r" % (requested,), hint="Use auto, libaudit or netlink")
-    if requested == "netlink":
-        return NetlinkBackend(), None
-    try:
-        return LibauditBackend(), None
-    except ImportError as exc:
-        if requested == "libaudit":
-            raise AuditBackendUnavailableError("backend libaudit was requested but %s" % exc) from None
-        return NetlinkBackend(), "libaudit is not available (%s); records are sent over NETLINK_AUDIT" % exc
+        raise AuditInvalidInputError("Unknown backend %r" % (requested,), hint="Use %s" % _one_of(BACKEND_NAMES))
+    if requested != AUTO:
+        try:
+            return BACKENDS[requested](), None
+        except ImportError as exc:
+            raise AuditBackendUnavailableError("backend %s was requested but %s" % (requested, exc)) from None
+    missing = []
+    for name, backend in BACKENDS.items():
+        try:
+            chosen = backend()
+        except ImportError as exc:
+            missing.append("%s is not available (%s)" % (name, exc))
+            continue
+        return chosen, ("%s; records are sent over %s" % ("; ".join(missing), backend.via) if missing else None)
+    raise AuditBackendUnavailableError("no audit backend can be used: %s" % "; ".join(missing))
 
 
 def available_backends() -> t.Dict[str, t.Dict[str, t.Any]]:
-    try:
-        load_libaudit()
-        libaudit = {"available": True, "reason": None}
-    except ImportError as exc:
-        libaudit = {"available": False, "reason": str(exc)}
-    return {"libaudit": libaudit, "netlink": {"available": True, "reason": None}}
+    available = {}
+    for name, backend in BACKENDS.items():
+        try:
+            backend.probe()
+        except ImportError as exc:
+            available[name] = {"available": False, "reason": str(exc)}
+        else:
+            available[name] = {"available": True, "reason": None}
+    return available
 
 
 # preflight() reads auditd.conf itself unless the caller passes what it read (None: unreadable).
@@ -221,15 +256,17 @@ def ensure_nothing_lost(before: t.Mapping[str, int], after: t.Mapping[str, int])
     )
 
 
-class WriteOutcome(t.NamedTuple):
-    record: str
-    backend: str
-    backend_fallback: t.Optional[str]
-    audit_status: t.Dict[str, int]
-    recorded: bool
-    sequence: t.Optional[int]
-    # With verify: where the record was read back (event_id, serial, timestamp, log_file).
-    verified: t.Optional[t.Dict[str, t.Any]] = None
+class WriteOutcome(
+    collections.namedtuple(
+        "WriteOutcome",
+        ("record", "backend", "backend_fallback", "audit_status", "recorded", "sequence", "verified"),
+        defaults=(None,),
+    )
+):
+    """What writing one record did. ``verified``, with verify: where the record was read back (event_id,
+    serial, timestamp, log_file)."""
+
+    __slots__ = ()
 
 
 def write_record(
@@ -286,11 +323,13 @@ def write_record(
 
 
 __all__ = [
-    "BACKEND_NAMES",
     "load_libaudit",
     "AuditBackend",
     "NetlinkBackend",
     "LibauditBackend",
+    "AUTO",
+    "BACKENDS",
+    "BACKEND_NAMES",
     "select_backend",
     "available_backends",
     "READ_IT",

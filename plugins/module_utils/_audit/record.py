@@ -13,7 +13,6 @@ import functools
 import os
 import socket
 import stat
-import typing as t
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_USYS_CONFIG
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (
@@ -30,6 +29,11 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding 
     validate_terminal,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditInvalidInputError
+
+# typing only for annotations: importing it costs each record ~3 ms on the target (plugin_utils/_writer.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
 
 # libaudit's ttyname_r() buffer (TTY_PATH): longer names are not reported.
 _TTY_PATH = 32

@@ -40,7 +40,7 @@ def without_cap_audit_write():
 class FakeAction:
     """The ActionBase members write_record uses; commands run here through /bin/sh like the local connection."""
 
-    def __init__(self, tmp_path, pipelining=True, check_mode=False, connection_module=None):
+    def __init__(self, tmp_path, pipelining=True, check_mode=False, connection_module=None, transport="local"):
         self.pipelining = pipelining
         self.tmp_path = tmp_path
         self.commands = []
@@ -50,7 +50,7 @@ class FakeAction:
         self.executed_module = None
         shell = ShellModule()
         shell.tmpdir = None
-        connection_cls = type("Connection", (), {"_shell": shell})
+        connection_cls = type("Connection", (), {"_shell": shell, "transport": transport})
         if connection_module:
             connection_cls.__module__ = connection_module
         self._connection = connection_cls()
@@ -147,7 +147,7 @@ def test_the_request_travels_encoded_inside_the_program():
     program = _writer.program_for({"op": "x", "fields": {"v": hostile}})
     assert marker not in program
     assert program.startswith(_writer.entry_program())
-    payload = program.rsplit("_main(_SOURCES, ", 1)[1].rstrip(")\n")
+    payload = program.rsplit("_main(_PACKED, _MAGIC, ", 1)[1].rstrip(")\n")
     assert json.loads(base64.b64decode(eval(payload)))["fields"]["v"] == hostile  # noqa: S307 (a str literal)
 
 
@@ -155,7 +155,7 @@ def test_values_yaml_can_hold_are_sent_as_the_module_gets_them():
     import datetime
 
     program = _writer.program_for({"fields": {"when": datetime.date(2026, 1, 2), "set": ("a",)}})
-    payload = program.rsplit("_main(_SOURCES, ", 1)[1].rstrip(")\n")
+    payload = program.rsplit("_main(_PACKED, _MAGIC, ", 1)[1].rstrip(")\n")
     assert json.loads(base64.b64decode(eval(payload)))["fields"] == {"when": "2026-01-02", "set": ["a"]}  # noqa: S307
 
 
@@ -206,7 +206,7 @@ def test_bundle_result_is_the_modules(tmp_path, pipelining, on_unavailable):
     assert marker not in action.commands[0]
     if pipelining:
         assert action.commands[0] == "%s -S -c '%s'" % (sys.executable, _writer.STDIN_LOADER)
-        assert action.stdin[0].decode("ascii").startswith(_writer.entry_program())
+        assert action.stdin[0].decode("ascii").startswith(_writer.entry_program(compiled=True))
     else:
         [(path, mode)] = list(action.transferred.items())
         assert mode == 0o600
@@ -216,10 +216,41 @@ def test_bundle_result_is_the_modules(tmp_path, pipelining, on_unavailable):
         assert action.fixed_up == [([os.path.dirname(path), path], False)]
 
 
+def test_the_binding_goes_compiled_only_to_a_python_known_to_be_the_controllers(tmp_path):
+    def program_sent(action, tv):
+        result = _writer.write_record(action, tv, {"op": "unit-x"})
+        assert result["_ansible_parsed"] is True, result
+        return action.stdin[-1].decode("ascii")
+
+    compiled, sources = _writer.entry_program(compiled=True), _writer.entry_program()
+    assert program_sent(FakeAction(tmp_path), task_vars()).startswith(compiled)
+    assert program_sent(FakeAction(tmp_path, transport="ssh"), task_vars()).startswith(sources)
+    version = dict(zip(("major", "minor", "micro", "releaselevel"), sys.version_info[:4]))
+    facts = {"python": {"executable": sys.executable, "version": version}}
+    assert program_sent(FakeAction(tmp_path, transport="ssh"), task_vars(ansible_facts=facts)).startswith(compiled)
+    facts["python"]["version"] = dict(version, minor=version["minor"] - 1)
+    assert program_sent(FakeAction(tmp_path, transport="ssh"), task_vars(ansible_facts=facts)).startswith(sources)
+
+
+def test_compiled_binding_for_another_bytecode_is_refused_and_sent_again_as_sources(tmp_path, monkeypatch):
+    monkeypatch.setattr(_writer.importlib.util, "MAGIC_NUMBER", b"\x00\x00\r\n")
+    _writer.entry_program.cache_clear()
+    try:
+        action = FakeAction(tmp_path)
+        args = {"op": "unit-writer", "fields": {"run": uuid.uuid4().hex}, "on_unavailable": "warn"}
+        result = _writer.write_record(action, task_vars(), args)
+        assert [stdin.decode("ascii").startswith(_writer.entry_program(compiled=True)) for stdin in action.stdin] == [True, False]
+    finally:
+        monkeypatch.undo()
+        _writer.entry_program.cache_clear()
+    assert result.pop("_ansible_parsed") is True
+    assert result == run_module(args)
+
+
 def test_check_mode_is_the_tasks(tmp_path):
     action = FakeAction(tmp_path, check_mode=True)
     _writer.write_record(action, task_vars(), {"op": "unit-x"})
-    payload = action.stdin[0].decode("ascii").rsplit("_main(_SOURCES, ", 1)[1].rstrip(")\n")
+    payload = action.stdin[0].decode("ascii").rsplit("_main(_PACKED, _MAGIC, ", 1)[1].rstrip(")\n")
     assert json.loads(base64.b64decode(eval(payload)))["check_mode"] is True  # noqa: S307
 
 

@@ -166,3 +166,78 @@ def test_record_type_is_the_one_names_are_checked_for():
     with pytest.raises(AuditInvalidInputError, match="ausearch"):
         UserRecord("x", {"path": "/"}, msg_type=2501)
     assert build_message("x", {"path": "/"}) == 'op=x path="/"'
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """Sets what fds 0-2 are (a tty name or None each) and what lstat() says about the name."""
+
+    def set_fds(names, is_char=True, links=1):
+        record_module.current_terminal.cache_clear()
+
+        def ttyname(fd):
+            if names[fd] is None:
+                raise OSError(25, "Inappropriate ioctl for device")
+            return names[fd]
+
+        mode = 0o20620 if is_char else 0o100644
+        monkeypatch.setattr(record_module.os, "ttyname", ttyname)
+        monkeypatch.setattr(record_module.os, "lstat", lambda name: os.stat_result((mode, 0, 0, links, 0, 0, 0, 0, 0, 0)))
+
+    yield set_fds
+    record_module.current_terminal.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "names, expected",
+    [
+        ((None, None, None), None),
+        ((None, "/dev/pts/3", "/dev/pts/4"), "pts/3"),
+        (("/dev/tty1", None, None), "tty1"),
+        # Longer than libaudit's buffer: that fd is skipped, as ttyname_r() fails there.
+        (("/dev/" + "x" * 40, "/dev/pts/5", None), "pts/5"),
+        # A name that could end the field is not reported at all.
+        (("/dev/pts/1 res=failed", None, None), None),
+    ],
+)
+def test_the_terminal_is_the_first_std_fd_that_is_one(terminal, names, expected):
+    terminal(names)
+    assert record_module.current_terminal() == expected
+
+
+def test_a_terminal_that_is_not_a_character_device_is_not_reported(terminal):
+    terminal(("/dev/pts/1", None, None), is_char=False)
+    assert record_module.current_terminal() is None
+
+
+def test_the_terminal_fills_in_when_none_is_given(terminal, hostname):
+    hostname("node-7")
+    terminal((None, "/dev/pts/9", None))
+    record = UserRecord("x")
+    assert record.terminal == "pts/9"
+    assert record.text.endswith(" hostname=node-7 addr=? terminal=pts/9 res=success")
+
+
+def test_an_unreadable_executable_is_written_as_unknown(monkeypatch):
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied")
+
+    executable.cache_clear()
+    monkeypatch.setattr(record_module.os, "readlink", unreadable)
+    try:
+        assert executable() == b""
+        assert ' exe="?" ' in UserRecord("x", hostname="h", addr="10.0.0.1", terminal="t").text
+    finally:
+        executable.cache_clear()
+
+
+@pytest.mark.parametrize("failure", [OSError("no network"), UnicodeError("label too long"), None])
+def test_an_unresolvable_hostname_leaves_addr_unknown(monkeypatch, failure):
+    def getaddrinfo(*args):
+        if failure is not None:
+            raise failure
+        return []
+
+    monkeypatch.setattr(record_module.socket, "getaddrinfo", getaddrinfo)
+    assert resolve_addr("nowhere.invalid") is None
+    assert resolve_addr("") is None and resolve_addr(None) is None

@@ -1,0 +1,126 @@
+"""The usys_config action: the task context added on the controller, no_log hashing, and argument errors as results."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible.errors import AnsibleActionFail
+from ansible_collections.changeaudit.linux.plugins.action import usys_config
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditDisabledError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import sha256_of
+
+NAME = "changeaudit.linux.usys_config"
+CONTEXT = ["play", "task", "task_path", "task_id", "ctl_user"]
+
+
+@pytest.fixture
+def make(harness):
+    def make_one(args, **kwargs):
+        return harness(usys_config, NAME, args, **kwargs)
+
+    return make_one
+
+
+def test_the_task_context_follows_the_plays_fields(make):
+    h = make({"op": "deploy", "fields": {"ticket": "CHG-1", "object": "/etc/app.conf"}})
+    result = h.run()
+    assert result["recorded"] is True and result["sequence"] == 7
+    assert result["record"].startswith('op=deploy ticket="CHG-1" object="/etc/app.conf" play=')
+    fields = h.target.params["fields"]
+    assert list(fields)[:2] == ["ticket", "object"]
+    for key in CONTEXT:
+        assert key in fields, key
+    assert fields["play"] == "Harden sshd" and fields["task"] == "Deploy motd" and fields["task_id"] == h.task._uuid
+    assert fields["become_user"] == "root"
+    assert fields["run_id"] == "unit-run"
+    assert h.target.params["op"] == "deploy"
+    assert h.target.calls[0][0] == NAME
+
+
+def test_no_become_means_no_become_user(make):
+    h = make({"op": "deploy"}, become=False)
+    h.run()
+    assert "become_user" not in h.target.params["fields"]
+
+
+@pytest.mark.parametrize("context", [False, "no", "false"])
+def test_context_false_leaves_the_fields_alone(make, context):
+    h = make({"op": "deploy", "fields": {"ticket": "CHG-1"}, "context": context})
+    h.run()
+    assert h.target.params["fields"] == {"ticket": "CHG-1"}
+
+
+def test_under_no_log_the_plays_values_are_hashed_and_the_context_is_not(make):
+    fields = {"token": "s3cret", "ticket": "CHG-9", "extra": "x"}
+    h = make({"op": "rotate", "fields": fields, "hash_fields": ["extra"]}, no_log=True)
+    result = h.run()
+    assert h.target.params["hash_fields"] == ["extra", "ticket", "token"]
+    assert "s3cret" not in result["record"] and "CHG-9" not in result["record"]
+    assert sha256_of("s3cret") in result["record"]
+    assert 'run_id="unit-run"' in result["record"], "the context is not a secret of the play"
+    assert " task=" in result["record"] and sha256_of("Deploy motd") not in result["record"]
+
+
+def test_without_no_log_hash_fields_are_the_plays_own(make):
+    h = make({"op": "rotate", "fields": {"token": "s3cret", "ticket": "CHG-9"}, "hash_fields": ["token"]})
+    result = h.run()
+    assert h.target.params["hash_fields"] == ["token"]
+    assert "s3cret" not in result["record"] and 'ticket="CHG-9"' in result["record"]
+
+
+def test_a_field_the_context_sets_is_refused_naming_the_fix(make):
+    h = make({"op": "deploy", "fields": {"task": "mine", "run_id": "r"}})
+    with pytest.raises(AnsibleActionFail) as caught:
+        h.run()
+    assert caught.value.result == {
+        "failed": True,
+        "msg": "these fields are set from the task context (or set context: false), rename them: run_id, task",
+    }
+    assert h.target.calls == []
+
+
+@pytest.mark.parametrize("fields, kind", [("ticket=CHG-1", "str"), (["ticket"], "list")])
+def test_fields_that_are_not_a_dict_are_refused(make, fields, kind):
+    h = make({"op": "deploy", "fields": fields})
+    with pytest.raises(AnsibleActionFail, match="^fields must be a dict, not %s$" % kind):
+        h.run()
+
+
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        ({"op": "deploy", "result": "bogus"}, "value of result must be one of: success, failed, got: bogus"),
+        ({"fields": {}}, "missing required arguments: op"),
+        ({"op": "deploy", "bogus": 1}, "Unsupported parameters for (changeaudit.linux.usys_config) module: bogus"),
+        ({"op": "two words"}, "op"),
+    ],
+)
+def test_bad_arguments_are_a_failed_result_from_the_controller(make, args, msg):
+    h = make(dict(args, context=False), mitogen=False)
+    result = h.run()
+    assert result["failed"] is True
+    assert msg in result["msg"]
+    assert result.get("recorded") in (None, False)
+
+
+def test_check_mode_shows_the_record_it_would_write(make):
+    h = make({"op": "deploy"}, check_mode=True)
+    result = h.run()
+    assert h.target.calls[0][2] is True
+    assert result["recorded"] is False and result["sequence"] is None
+    assert result["record"].startswith("op=deploy ")
+    assert result["changed"] is False
+
+
+@pytest.mark.parametrize("on_unavailable", ["fail", "warn"])
+def test_a_host_that_cannot_keep_the_record(make, on_unavailable):
+    h = make({"op": "deploy", "on_unavailable": on_unavailable})
+    h.target.error = AuditDisabledError("Auditing is disabled in the kernel (enabled=0)")
+    result = h.run()
+    assert result["recorded"] is False
+    if on_unavailable == "fail":
+        assert result["failed"] is True and result["cause"] == "AuditDisabledError"
+        assert "auditctl -e 1" in result["msg"]
+    else:
+        assert "failed" not in result
+        assert result["warnings"] == [str(h.target.error)]

@@ -1,0 +1,99 @@
+"""What the docs say is what the code takes: each plugin's documented options are its argument spec, and every
+list of backend names is the registry's.
+
+validate-modules checks options for usys_config, whose module builds an AnsibleModule, but not for audited, whose
+module file is documentation only: its action plugin validates against AUDITED_ARGUMENT_SPEC. These run on the
+controller (YAML, the action and callback plugins), so they live outside tests/unit/plugins/module_utils.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+import yaml
+
+from ansible_collections.changeaudit.linux.plugins.action import audited as audited_action
+from ansible_collections.changeaudit.linux.plugins.callback import record_changes
+from ansible_collections.changeaudit.linux.plugins.doc_fragments import _attributes, _backend
+from ansible_collections.changeaudit.linux.plugins.module_utils import _specs
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import AUTO, BACKEND_NAMES, BACKENDS
+from ansible_collections.changeaudit.linux.plugins.modules import audit_status_info, audited, usys_config
+
+COLLECTION = "changeaudit.linux."
+# Imported with the test module, not when a test runs: once ansible-core's collection loader is installed (the
+# action plugin tests do that under plain pytest), a late import of a collection module fails.
+FRAGMENTS = {"_attributes": _attributes, "_backend": _backend}
+
+
+def fragment_options(slug: str) -> t.Dict[str, t.Any]:
+    """The options of ``changeaudit.linux.<fragment>[.<VARIABLE>]``, as ansible-doc resolves it."""
+    assert slug.startswith(COLLECTION), slug
+    name, _dot, variable = slug[len(COLLECTION):].partition(".")
+    assert name in FRAGMENTS, "import the %s doc fragment above" % name
+    fragment = FRAGMENTS[name].ModuleDocFragment
+    return yaml.safe_load(getattr(fragment, variable.upper() or "DOCUMENTATION")).get("options") or {}
+
+
+def documented_options(documentation: str) -> t.Dict[str, t.Any]:
+    doc = yaml.safe_load(documentation)
+    options = dict(doc.get("options") or {})
+    for slug in doc.get("extends_documentation_fragment") or []:
+        extra = fragment_options(slug)
+        # ansible-doc would let one silently replace the other.
+        assert not set(options) & set(extra), slug
+        options.update(extra)
+    return options
+
+
+def normalized(option: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """What both the docs and the spec may say about an option, with the defaults AnsibleModule applies."""
+    return {
+        "type": option.get("type", "str"),
+        "elements": option.get("elements"),
+        "choices": option.get("choices"),
+        "default": option.get("default"),
+        "aliases": sorted(option.get("aliases") or []),
+        "required": bool(option.get("required", False)),
+    }
+
+
+@pytest.mark.parametrize(
+    "documentation, spec",
+    [
+        (audited.DOCUMENTATION, _specs.AUDITED_ARGUMENT_SPEC),
+        (usys_config.DOCUMENTATION, _specs.WRITER_ARGUMENT_SPEC),
+    ],
+    ids=["audited", "usys_config"],
+)
+def test_documented_options_are_the_spec(documentation, spec):
+    documented = documented_options(documentation)
+    assert sorted(documented) == sorted(spec)
+    for name, option in spec.items():
+        assert normalized(documented[name]) == normalized(option), name
+
+
+def test_backend_options_are_the_doc_fragment():
+    assert {name: normalized(option) for name, option in fragment_options("changeaudit.linux._backend").items()} == {
+        name: normalized(option) for name, option in _specs.BACKEND_ARGUMENT_SPEC.items()
+    }
+
+
+def test_audited_action_takes_exactly_its_spec():
+    assert audited_action.ActionModule._VALID_ARGS == frozenset(_specs.AUDITED_ARGUMENT_SPEC)
+
+
+@pytest.mark.parametrize(
+    "documentation",
+    [_backend.ModuleDocFragment.DOCUMENTATION, record_changes.DOCUMENTATION],
+    ids=["backend_doc_fragment", "record_changes_callback"],
+)
+def test_documented_backend_choices_are_the_registry(documentation):
+    documented = yaml.safe_load(documentation)["options"]["backend"]
+    assert documented["choices"] == list(BACKEND_NAMES) == [AUTO] + list(BACKENDS)
+    assert documented["default"] == AUTO
+
+
+def test_audit_status_info_sample_names_every_backend():
+    sample = yaml.safe_load(audit_status_info.RETURN)["backends"]["sample"]
+    assert list(sample) == list(BACKENDS)

@@ -1,0 +1,231 @@
+"""The task context gathered on the controller: who ran which task of which run, from where."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import types
+
+import pytest
+
+from ansible.errors import AnsibleActionFail
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _context
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import (
+    CI_ACTOR_ENV,
+    CI_COMMIT_ENV,
+    CONTEXT_SOURCE,
+    controller_login,
+    controller_origin,
+    merge_fields,
+    run_id,
+    task_context,
+)
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No run id, AWX or CI variable from the environment the tests run in."""
+    for name in ("CHANGEAUDIT_RUN_ID",) + CI_ACTOR_ENV + CI_COMMIT_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LOGNAME", "alice")
+    return monkeypatch
+
+
+@pytest.fixture
+def fresh_origin(monkeypatch):
+    """controller_origin() asks again (it keeps its answer for the process)."""
+    monkeypatch.setattr(_context, "_ORIGIN", {})
+    return monkeypatch
+
+
+def make_task(**fields):
+    values = dict(name="Deploy motd", path="/srv/play/site.yml:7", _uuid="02fc0000-0001")
+    values.update(fields)
+    return types.SimpleNamespace(get_name=lambda: values["name"], get_path=lambda: values["path"], _uuid=values["_uuid"])
+
+
+def become(user="root", enabled=True):
+    return types.SimpleNamespace(become=enabled, become_user=user)
+
+
+# --- run_id -------------------------------------------------------------------------------------------------------
+
+
+def test_run_id_from_the_environment_wins(clean_env):
+    clean_env.setenv("CHANGEAUDIT_RUN_ID", "pipeline-42")
+    assert run_id({"awx_job_id": 7}) == "pipeline-42"
+
+
+@pytest.mark.parametrize("task_vars, expected", [({"awx_job_id": 7}, "awx-7"), ({"tower_job_id": "9"}, "awx-9")])
+def test_run_id_under_awx_is_the_job(clean_env, task_vars, expected):
+    assert run_id(task_vars) == expected
+
+
+CHILD = (
+    "import json; from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import run_id; "
+    "print(json.dumps(run_id({})))"
+)
+
+
+def test_run_id_is_the_same_in_every_worker_of_one_run_and_new_in_the_next(clean_env):
+    # Two workers forked from one ansible-playbook process (here: this process) agree; this process,
+    # a worker of another parent, does not.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    workers = [
+        json.loads(subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, check=True,
+                                  timeout=60).stdout)
+        for _worker in range(2)
+    ]
+    assert workers[0] == workers[1]
+    assert len(workers[0]) == 16 and int(workers[0], 16) >= 0
+    assert run_id({}) != workers[0]
+    assert run_id({}) == run_id({})
+
+
+# --- controller_login ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content", [None, "", "not-a-uid", "4294967295"])
+def test_no_login_uid_means_no_login_fields(tmp_path, content):
+    path = tmp_path / "loginuid"
+    if content is not None:
+        path.write_text(content)
+    assert controller_login(str(path)) == {}
+
+
+def test_login_uid_and_its_name(tmp_path):
+    path = tmp_path / "loginuid"
+    path.write_text("0")
+    assert controller_login(str(path)) == {"ctl_login_id": 0, "ctl_login": "root"}
+
+
+def test_login_uid_without_a_passwd_entry_is_named_by_number(tmp_path):
+    path = tmp_path / "loginuid"
+    path.write_text("3999999")
+    assert controller_login(str(path)) == {"ctl_login_id": 3999999, "ctl_login": "3999999"}
+
+
+# --- controller_origin --------------------------------------------------------------------------------------------
+
+
+def answer(*addresses):
+    def getaddrinfo(host, port, family=0, kind=0, proto=0, flags=0):
+        assert kind == socket.SOCK_STREAM and flags == socket.AI_ADDRCONFIG
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, 0)) for address in addresses]
+
+    return getaddrinfo
+
+
+def test_origin_is_this_controller_and_its_first_address(fresh_origin):
+    fresh_origin.setattr(_context.socket, "gethostname", lambda: "ctl01.example")
+    fresh_origin.setattr(_context.socket, "getaddrinfo", answer("fe80::1%eth0", "192.0.2.10"))
+    origin = controller_origin()
+    assert origin == {"hostname": "ctl01.example", "addr": "fe80::1"}
+    # A copy: whoever changes it does not change the next record's origin.
+    origin["addr"] = "x"
+    assert controller_origin()["addr"] == "fe80::1"
+
+
+def test_origin_is_asked_once_per_process(fresh_origin):
+    calls = []
+    fresh_origin.setattr(_context.socket, "gethostname", lambda: calls.append(1) or "ctl01")
+    fresh_origin.setattr(_context.socket, "getaddrinfo", answer("192.0.2.10"))
+    controller_origin()
+    controller_origin()
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("name", ["evil host", "ctl' res=failed", "ctl=x"])
+def test_a_controller_name_that_could_forge_a_field_is_left_out(fresh_origin, name):
+    fresh_origin.setattr(_context.socket, "gethostname", lambda: name)
+    fresh_origin.setattr(_context.socket, "getaddrinfo", lambda *args: pytest.fail("resolved a name that is left out"))
+    assert controller_origin() == {"hostname": None, "addr": None}
+
+
+def test_unresolvable_controller_has_no_address(fresh_origin):
+    def fails(*args):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    fresh_origin.setattr(_context.socket, "gethostname", lambda: "ctl01")
+    fresh_origin.setattr(_context.socket, "getaddrinfo", fails)
+    assert controller_origin() == {"hostname": "ctl01", "addr": None}
+
+
+def test_a_slow_resolver_is_not_waited_for(fresh_origin):
+    def slow(*args):
+        time.sleep(2)
+        return answer("192.0.2.10")(*args)
+
+    fresh_origin.setattr(_context.socket, "gethostname", lambda: "ctl01")
+    fresh_origin.setattr(_context.socket, "getaddrinfo", slow)
+    started = time.monotonic()
+    assert controller_origin(timeout=0.05) == {"hostname": "ctl01", "addr": None}
+    assert time.monotonic() - started < 1
+
+
+# --- task_context -------------------------------------------------------------------------------------------------
+
+
+def test_context_names_the_task_the_play_and_the_users(clean_env):
+    context = task_context(make_task(), become("admin"), {"ansible_play_name": "Harden sshd"})
+    assert context["play"] == "Harden sshd"
+    assert context["task"] == "Deploy motd"
+    assert context["task_path"] == "/srv/play/site.yml:7"
+    assert context["task_id"] == "02fc0000-0001"
+    assert context["ctl_user"] == "alice"
+    assert context["become_user"] == "admin"
+    assert context["run_id"] == run_id({})
+    login = controller_login()
+    assert {key: context[key] for key in login} == login
+    assert not set(context) & {"awx_job_id", "ci_actor", "ci_commit"}
+
+
+def test_context_without_become_names_no_become_user(clean_env):
+    context = task_context(make_task(path=None), become(enabled=False), {})
+    assert "become_user" not in context
+    assert context["play"] == "" and context["task_path"] == ""
+
+
+def test_become_without_a_user_is_root(clean_env):
+    assert task_context(make_task(), become(None), {})["become_user"] == "root"
+
+
+def test_context_under_awx_names_the_job_and_who_launched_it(clean_env):
+    task_vars = {"awx_job_id": 812, "awx_user_name": "bob", "awx_job_template_name": "Patch web",
+                 "awx_workflow_job_id": "", "awx_project_revision": None}
+    context = task_context(make_task(), become(), task_vars)
+    assert context["awx_job_id"] == "812"
+    assert context["awx_user_name"] == "bob" and context["awx_job_template_name"] == "Patch web"
+    assert "awx_workflow_job_id" not in context and "awx_project_revision" not in context
+    assert context["run_id"] == "awx-812"
+
+
+def test_context_from_a_ci_pipeline_takes_the_first_variable_set(clean_env):
+    clean_env.setenv("GITLAB_USER_LOGIN", "carol")
+    clean_env.setenv("GITHUB_ACTOR", "")
+    clean_env.setenv("GITHUB_SHA", "abc123")
+    clean_env.setenv("GIT_COMMIT", "def456")
+    context = task_context(make_task(), become(), {})
+    assert context["ci_actor"] == "carol"
+    assert context["ci_commit"] == "abc123"
+
+
+# --- merge_fields -------------------------------------------------------------------------------------------------
+
+
+def test_merge_keeps_the_order_of_both():
+    merged = merge_fields({"module": "m", "object": "/x"}, {"ticket": "CHG-1", "run_id": "r"}, CONTEXT_SOURCE)
+    assert list(merged) == ["module", "object", "ticket", "run_id"]
+
+
+def test_a_field_set_twice_is_refused_naming_the_fix():
+    with pytest.raises(AnsibleActionFail) as caught:
+        merge_fields({"task": "mine", "play": "p", "x": 1}, {"task": "t", "play": "q"}, CONTEXT_SOURCE)
+    assert str(caught.value) == (
+        "these fields are set from the task context (or set context: false), rename them: play, task"
+    )
+    assert caught.value.result["failed"] is True
