@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: sets the machine up, then runs every suite against the real kernel audit
-# subsystem and auditd, one after the other, holding the audit lock so no other suite runs beside it.
+# The whole test suite: sets the machine up (scripts/setup.sh), then runs every suite (a nox session each, see
+# noxfile.py) against the real kernel audit subsystem and auditd, one after the other, holding the audit lock so no
+# other suite runs beside it.
 # Ends with one line "suites: N passed, N failed"; exits non-zero when any suite failed.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,23 +30,34 @@ suite() {
   bash scripts/ensure-auditd.sh
 }
 
-suite unit python -m pytest -q tests/unit
+# Every suite but the sshd hosts (machine set-up) is a nox session (noxfile.py, antsibull-nox.toml; nox -l lists
+# them). One nox run per suite, so that each is counted and ensure-auditd runs between them.
+suite unit nox -s unit
 # The sshd test hosts the live writer tests and the ssh scenarios log in to; a suite of its own, so that hosts
-# that do not come up are named in the summary (molecule.sh brings them up too, and fails when it cannot). Left
-# running: CI ends anyway. Here the live suite's ssh tests fail instead of skipping when the hosts are missing.
+# that do not come up are named in the summary (the molecule session brings them up too, and fails when it cannot).
+# Left running: CI ends anyway. Here the live suite's ssh tests fail instead of skipping when the hosts are missing.
 suite ssh-hosts bash scripts/ssh-hosts.sh up
 suite ssh-smoke bash scripts/ssh-hosts.sh smoke
 export CHANGEAUDIT_REQUIRE_SSH_HOSTS=1
-suite live python -m pytest -q tests/integration
-suite ansible-test-integration bash scripts/ansible-test.sh integration --python 3.11 --allow-destructive
+suite live nox -s live
+suite ansible-test-integration nox -s ansible-test-integration
 if [ -d extensions/molecule ] && ls extensions/molecule/*/molecule.yml >/dev/null 2>&1; then
-  suite molecule bash scripts/molecule.sh test --all
+  suite molecule nox -s molecule
 fi
-suite target-matrix bash scripts/target-matrix.sh
-suite galaxy bash scripts/galaxy-check.sh
-suite demo bash scripts/demo.sh
+suite target-matrix nox -s target-matrix
+suite galaxy nox -s galaxy
+suite demo nox -s demo
 # ansible-test sanity + units share .build/ansible-test with the integration suite: after it, never beside it.
-suite sanity bash scripts/sanity.sh
-suite lint bash scripts/lint.sh
+for core in 2.19 2.20 2.21; do
+  suite "sanity-$core" nox -s "ansible-test-sanity-$core"
+  suite "units-$core" nox -s "ansible-test-units-$core"
+done
+# antsibull-nox's sessions (flake8, yamllint, docs, build and Galaxy import) and ansible-lint, changelog lint.
+suite lint nox -s lint
+suite extra-checks nox -s extra-checks
+suite docs-check nox -s docs-check
+suite build-import-check nox -s build-import-check
+suite ansible-lint nox -s ansible-lint
+suite changelog nox -s changelog
 
 summary suites

@@ -74,8 +74,8 @@ class ActionModule(ActionBase):
             backend=options["backend"],
             on_unavailable=options["on_unavailable"],
             verify=bool(options.get("verify")),
+            op=options["op"],
         )
-        params["op"] = options["op"]
         recorder = write_record(self, task_vars, params)
         return self._merge(inner, recorder)
 

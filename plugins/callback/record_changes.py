@@ -17,7 +17,7 @@ description:
     role is edited. Roles from Galaxy and other collections, handlers, C(include_tasks)/C(import_tasks), blocks,
     loops (one record per changed item), C(serial), C(run_once), forks and the C(linear) and C(free) strategies are
     covered.
-  - The record is the one M(changeaudit.linux.audited) writes for the same change (C(op=ansible-change)), with the module
+  - The record is the one M(changeaudit.linux.audited) writes for the same change (C(op=ansible-change:<module>:<object>)), with the module
     FQCN, the object changed (its C(path), C(dest), C(name) or C(key) argument), a C(sha256) of the diff when the
     module returned one, the task context (play, task, task path, task UUID, controller user, become user, AWX job
     ID and the C(run_id) that M(changeaudit.linux.audited) tasks of the same run record too), and the fields of

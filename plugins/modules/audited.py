@@ -57,7 +57,14 @@ options:
     type: dict
     default: {}
   op:
-    description: The C(op=) of the record.
+    description:
+      - The start of the record's C(op=). The record's C(op=) is this, C(:), the wrapped module's FQCN and, when the
+        module names its object (the first of its C(path), C(dest), C(name) or C(key) arguments) as text or a list,
+        C(:) and the object percent-encoded as in a URL, for example
+        C(op=ansible-change:ansible.builtin.copy:/etc/my%20app.conf).
+      - The object is left out under C(no_log), and when C(op=) would be longer than 255 characters.
+      - C(ausearch --format text) and C(--format csv) show C(op=) as the action, and have no other place for the
+        object of a USYS_CONFIG record. The C(object) field holds it in full.
     type: str
     default: ansible-change
   fields:

@@ -37,7 +37,10 @@ attributes:
 options:
   op:
     description:
-      - What was done, written as C(op=) without quotes; 1 to 64 letters, digits, dashes, underscores, colons and dots.
+      - >-
+        What was done, written as C(op=) without quotes; 1 to 255 letters, digits and C(- _ : . / % @ + ~), not
+        ending in C(:).
+      - C(ausearch --format text) and C(--format csv) show it as the action.
     type: str
     required: true
   fields:

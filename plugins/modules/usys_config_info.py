@@ -55,7 +55,9 @@ options:
     type: str
   op:
     description:
-      - Only records with this C(op=).
+      - Only records with this C(op=), or whose C(op=) is this followed by C(:) and more; so V(ansible-change) finds
+        every change that M(changeaudit.linux.audited) and the P(changeaudit.linux.record_changes#callback) plugin
+        recorded (their C(op=) goes on with the module and the object).
       - An empty string is an error.
     type: str
   comm:

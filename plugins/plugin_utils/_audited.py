@@ -9,6 +9,7 @@ import re
 import typing as t
 
 from ansible.errors import AnsibleError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import OP_MAX
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import CONTEXT_SOURCE, merge_fields
 
 # The argument that names what a module changes, in the order modules use them.
@@ -94,6 +95,36 @@ SECRET_FIELDS = ("object",)
 # op= of every change record, from audited and from the every-change hook alike.
 CHANGE_OP = "ansible-change"
 
+# Characters an object keeps in op=; the rest are percent-encoded (RFC 3986), so op stays one bare field and
+# one CSV column, and reads as a path or a name.
+_OP_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/@+:")
+
+
+def _percent_encoded(text: str) -> str:
+    return "".join(
+        char if char in _OP_SAFE else "".join("%%%02X" % byte for byte in char.encode("utf-8", "surrogateescape"))
+        for char in text
+    )
+
+
+def record_op(op: str, module_fqcn: str, object_value: t.Any = None) -> str:
+    """``<op>:<module>:<object>``, the action ``ausearch --format text|csv`` shows for the record.
+
+    auparse's normalizer gives a USYS_CONFIG record no object and takes its action from op=, so op carries the
+    module and the object (percent-encoded) for those views; the fields still hold both in full. The object is
+    left out when it is not text or a list of texts, or would make op longer than audit takes.
+    """
+    op = "%s:%s" % (op, module_fqcn)
+    if isinstance(object_value, (list, tuple)) and all(isinstance(item, (str, int)) for item in object_value):
+        object_value = ",".join(str(item) for item in object_value)
+    if isinstance(object_value, int) and not isinstance(object_value, bool):
+        object_value = str(object_value)
+    if isinstance(object_value, str) and object_value:
+        with_object = "%s:%s" % (op, _percent_encoded(object_value))
+        if len(with_object) <= OP_MAX:
+            return with_object
+    return op
+
 
 def module_arguments(args: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     """The arguments the play gave, without the ``_ansible_*`` keys action plugins add to task.args in place."""
@@ -129,6 +160,7 @@ def change_record_params(
     backend: str,
     on_unavailable: str,
     verify: bool = False,
+    op: str = CHANGE_OP,
 ) -> t.Dict[str, t.Any]:
     """The usys_config parameters of the record of one change: the same for audited and the every-change hook.
 
@@ -150,8 +182,10 @@ def change_record_params(
     fields = merge_fields(fields, extra_fields, extra_source)
     if context is not None:
         fields = merge_fields(fields, context, CONTEXT_SOURCE)
+    _object_arg, object_value = object_of(args)
     params: t.Dict[str, t.Any] = {
-        "op": CHANGE_OP,
+        # Under no_log the object is a secret: op then names the module only.
+        "op": record_op(op, module_fqcn, None if no_log else object_value),
         "fields": fields,
         "hash_fields": sorted(hashed) if no_log else [],
         "result": res,
@@ -256,6 +290,7 @@ __all__ = [
     "task_retries",
     "final_outcome",
     "CHANGE_OP",
+    "record_op",
     "OBJECT_ARGUMENTS",
     "SECRET_FIELDS",
     "sha256_hex",

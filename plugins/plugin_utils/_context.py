@@ -126,7 +126,9 @@ def task_context(task: t.Any, play_context: t.Any, task_vars: t.Mapping[str, t.A
     """Uses task.get_name/get_path/_uuid/become/become_user and the play name from task_vars."""
     context = {
         "play": task_vars.get("ansible_play_name") or "",
-        "task": task.get_name(),
+        # cmd, not task: auparse decodes cmd= under ausearch -i (it is in its field table), and a task name
+        # with a space is written as hex.
+        "cmd": task.get_name(),
         "task_path": task.get_path() or "",
         "task_id": task._uuid,
         "ctl_user": getpass.getuser(),

@@ -7,7 +7,7 @@
 ansible-test bootstraps pip into every empty virtual environment it creates (``--venv``, sanity tests) by
 running ``python get_pip_<version>.py --disable-pip-version-check pip==<version> --no-setuptools --no-wheel``
 with a script it downloads from ci-files.testing.ansible.com and caches in ``~/.ansible/test/cache/``. That
-host is out of reach here, so scripts/sanity.sh puts this script in the cache instead. It accepts the same
+host is out of reach here, so noxfile.py (the ansible-test sessions) puts this script in the cache instead. It accepts the same
 command line: ensurepip installs the bundled pip (no network), then ``pip install`` brings the requested pins
 from the package index configured for pip (PyPI or a mirror). ``--no-setuptools``/``--no-wheel`` remove
 setuptools and wheel again when ensurepip added them.

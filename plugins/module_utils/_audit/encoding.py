@@ -63,7 +63,10 @@ if TYPE_CHECKING:
 # newline. hostname, terminal and comm may not start with '-': ausearch -hn,
 # -tm and -c refuse such a value as a missing argument, so the record could
 # not be searched for.
-OP_PATTERN = re.compile(r"\A[A-Za-z0-9_:.\-]{0,63}[A-Za-z0-9_.\-]\Z")
+# op= is written bare (libaudit does not encode it) and is what ausearch --format text/csv shows as the action:
+# nothing that ends a field (space, quote, =), a CSV column (,) or that auparse trims at the end (:).
+OP_MAX = 255
+OP_PATTERN = re.compile(r"\A[A-Za-z0-9_:./%%@+~\-]{0,%d}[A-Za-z0-9_./%%@+~\-]\Z" % (OP_MAX - 1))
 FIELD_NAME_PATTERN = re.compile(r"\A[a-z][a-z0-9_]{0,63}\Z")
 HOSTNAME_PATTERN = re.compile(r"\A(?:[A-Za-z0-9._]|[A-Za-z0-9._:][A-Za-z0-9._:\-]{0,253}[A-Za-z0-9._\-])\Z")
 TERMINAL_PATTERN = re.compile(r"\A(?:[A-Za-z0-9/._]|[A-Za-z0-9/._:][A-Za-z0-9/._:\-]{0,29}[A-Za-z0-9/._\-])\Z")
@@ -346,7 +349,8 @@ def validate_op(op: t.Any) -> str:
     if not isinstance(op, str) or not OP_PATTERN.match(op):
         raise AuditInvalidInputError(
             "op %s is not allowed" % describe(op),
-            hint="Use 1 to 64 letters, digits and - _ : . not ending in ':' (for example op=ansible-change)",
+            hint="Use 1 to %d letters, digits and - _ : . / %% @ + ~, not ending in ':' (for example op=ansible-change)"
+            % OP_MAX,
         )
     return op
 
@@ -544,6 +548,7 @@ __all__ = [
     "decode_value",
     "validate_msg_type",
     "validate_op",
+    "OP_MAX",
     "ausearch_tokens",
     "validate_field_name",
     "is_valid_field_name",

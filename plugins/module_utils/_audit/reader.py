@@ -80,11 +80,13 @@ class RecordFilter:
         self.equal: t.Dict[str, str] = {}
         for name, value in (fields or {}).items():
             self.equal[name] = value_bytes(value).decode("utf-8", "surrogateescape")
-        if op is not None:
-            self.equal["op"] = op
         if comm is not None:
             self.equal["comm"] = comm
         self._forms = [_byte_forms(name, value) for name, value in self.equal.items()]
+        # An op also finds the records whose op= goes on with ":<module>:<object>" (audited, every change).
+        self.op = op
+        if op is not None:
+            self._forms.append(_byte_forms("op", op))
         self._result_forms = tuple(b" res=" + spelling.encode("ascii") for spelling in RESULT_SPELLINGS.get(result, ()))
 
     def maybe(self, line: bytes) -> bool:
@@ -106,6 +108,8 @@ class RecordFilter:
         if not self.in_time(record.timestamp):
             return False
         if self.result is not None and record.result != self.result:
+            return False
+        if self.op is not None and record.op != self.op and not (record.op or "").startswith(self.op + ":"):
             return False
         for name, value in self.equal.items():
             if record.get(name) != value:

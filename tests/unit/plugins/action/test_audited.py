@@ -43,15 +43,15 @@ def test_a_change_is_recorded_and_the_modules_result_kept_whole(make):
     assert "failed" not in result
     record = result["audit"].pop("record")
     assert result["audit"] == {"recorded": True, "backend": "netlink", "backend_fallback": None, "sequence": 7, "verified": None}
-    assert record.startswith('op=ansible-change module="ansible.builtin.copy" object_arg="dest" object="/etc/motd" ')
+    assert record.startswith('op=ansible-change:ansible.builtin.copy:/etc/motd module="ansible.builtin.copy" object_arg="dest" object="/etc/motd" ')
     params = h.target.params
-    assert (params["op"], params["result"], params["hash_fields"], params["context"]) == ("ansible-change", "success", [], False)
+    assert (params["op"], params["result"], params["hash_fields"], params["context"]) == ("ansible-change:ansible.builtin.copy:/etc/motd", "success", [], False)
     fields = params["fields"]
     assert list(fields)[:5] == ["module", "object_arg", "object", "checksum", "inventory_host"]
     assert (fields["module"], fields["object_arg"], fields["object"]) == ("ansible.builtin.copy", "dest", "/etc/motd")
     assert fields["checksum"] == "sha1:" + SHA1
     assert (fields["inventory_host"], fields["ticket"], fields["run_id"]) == ("web1", "CHG-1", "unit-run")
-    assert fields["task"] == "Deploy motd" and fields["become_user"] == "root"
+    assert fields["cmd"] == "Deploy motd" and fields["become_user"] == "root"
     assert "hello" not in record, "argument values other than the object never reach the record"
 
 
@@ -60,7 +60,7 @@ def test_op_verify_backend_and_delegation_reach_the_writer(make):
     h = make(args, delegate_to="backup1")
     h.run()
     params = h.target.params
-    assert (params["op"], params["verify"], params["backend"], params["on_unavailable"]) == ("site-deploy", True, "netlink", "warn")
+    assert (params["op"], params["verify"], params["backend"], params["on_unavailable"]) == ("site-deploy:ansible.builtin.copy:/etc/motd", True, "netlink", "warn")
     assert params["fields"]["delegated_to"] == "backup1"
 
 
@@ -158,7 +158,7 @@ def test_a_change_that_could_not_be_recorded_fails_the_task_and_says_both(make):
     )
     audit = result["audit"]
     assert (audit["recorded"], audit["error"], audit["cause"]) == (False, str(h.target.error), "AuditDisabledError")
-    assert audit["record"].startswith("op=ansible-change "), "the record that was not written is shown"
+    assert audit["record"].startswith("op=ansible-change:ansible.builtin.copy:/etc/motd "), "the record that was not written is shown"
 
 
 def test_a_failed_change_that_could_not_be_recorded_says_it_failed(make):
@@ -220,7 +220,7 @@ def test_the_wrapped_module_inherits_check_mode_and_no_record_is_written(make):
     assert h.handler.task.check_mode is True
     assert h.target.calls[0][2] is True
     assert result["audit"]["recorded"] is False and result["audit"]["sequence"] is None
-    assert result["audit"]["record"].startswith("op=ansible-change module=")
+    assert result["audit"]["record"].startswith("op=ansible-change:ansible.builtin.copy:/etc/motd module=")
 
 
 def test_module_defaults_for_the_wrapped_module_apply(make):
@@ -269,7 +269,7 @@ def test_a_module_that_cannot_be_wrapped_is_refused(make, module, extra, msg):
         (dict(COPY, fields=["ticket"]), "argument 'fields' is of type list"),
         (dict(COPY, bogus=1), "bogus"),
         (dict(COPY, fields={"module": "mine"}), "these fields are set by changeaudit.linux.audited itself, rename them: module"),
-        (dict(COPY, fields={"task": "mine"}), "these fields are set from the task context (or set context: false), rename them: task"),
+        (dict(COPY, fields={"cmd": "mine"}), "these fields are set from the task context (or set context: false), rename them: cmd"),
     ],
 )
 def test_bad_arguments_fail_the_task_with_a_clear_message(make, args, msg):

@@ -10,7 +10,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors im
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import sha256_of
 
 NAME = "changeaudit.linux.usys_config"
-CONTEXT = ["play", "task", "task_path", "task_id", "ctl_user"]
+CONTEXT = ["play", "cmd", "task_path", "task_id", "ctl_user"]
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_the_task_context_follows_the_plays_fields(make):
     assert list(fields)[:2] == ["ticket", "object"]
     for key in CONTEXT:
         assert key in fields, key
-    assert fields["play"] == "Harden sshd" and fields["task"] == "Deploy motd" and fields["task_id"] == h.task._uuid
+    assert fields["play"] == "Harden sshd" and fields["cmd"] == "Deploy motd" and fields["task_id"] == h.task._uuid
     assert fields["become_user"] == "root"
     assert fields["run_id"] == "unit-run"
     assert h.target.params["op"] == "deploy"
@@ -58,7 +58,7 @@ def test_under_no_log_the_plays_values_are_hashed_and_the_context_is_not(make):
     assert "s3cret" not in result["record"] and "CHG-9" not in result["record"]
     assert sha256_of("s3cret") in result["record"]
     assert 'run_id="unit-run"' in result["record"], "the context is not a secret of the play"
-    assert " task=" in result["record"] and sha256_of("Deploy motd") not in result["record"]
+    assert " cmd=" in result["record"] and sha256_of("Deploy motd") not in result["record"]
 
 
 def test_without_no_log_hash_fields_are_the_plays_own(make):
@@ -69,12 +69,12 @@ def test_without_no_log_hash_fields_are_the_plays_own(make):
 
 
 def test_a_field_the_context_sets_is_refused_naming_the_fix(make):
-    h = make({"op": "deploy", "fields": {"task": "mine", "run_id": "r"}})
+    h = make({"op": "deploy", "fields": {"cmd": "mine", "run_id": "r"}})
     with pytest.raises(AnsibleActionFail) as caught:
         h.run()
     assert caught.value.result == {
         "failed": True,
-        "msg": "these fields are set from the task context (or set context: false), rename them: run_id, task",
+        "msg": "these fields are set from the task context (or set context: false), rename them: cmd, run_id",
     }
     assert h.target.calls == []
 

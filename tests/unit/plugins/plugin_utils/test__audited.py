@@ -6,11 +6,13 @@ import pytest
 
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import validate_op
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
     ATTEMPT_KEY,
     change_record_params,
     final_outcome,
     module_arguments,
+    record_op,
     record_result,
     register_names,
 )
@@ -142,3 +144,36 @@ def test_final_outcome_with_until_counts_attempts_in_the_task_vars(templar):
     final_outcome(task, templar, fresh, {"changed": True, "stdout": "wait"})
     # The last attempt is final and failed, as TaskExecutor marks it.
     assert final_outcome(task, templar, fresh, {"changed": True, "stdout": "wait"}) == (True, True, True)
+
+
+# --- op= as ausearch --format text|csv shows it ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "object_value, expected",
+    [
+        ("/etc/app/app.conf", "ansible-change:ansible.builtin.copy:/etc/app/app.conf"),
+        ("/etc/my app,v2 'x'=\"y\"%.conf", "ansible-change:ansible.builtin.copy:/etc/my%20app%2Cv2%20%27x%27%3D%22y%22%25.conf"),
+        ("/srv/ünï", "ansible-change:ansible.builtin.copy:/srv/%C3%BCn%C3%AF"),
+        (["nginx", "curl"], "ansible-change:ansible.builtin.copy:nginx%2Ccurl"),
+        (8080, "ansible-change:ansible.builtin.copy:8080"),
+        (None, "ansible-change:ansible.builtin.copy"),
+        ({"a": 1}, "ansible-change:ansible.builtin.copy"),
+        (True, "ansible-change:ansible.builtin.copy"),
+        ("/" + "x" * 300, "ansible-change:ansible.builtin.copy"),
+    ],
+)
+def test_op_names_the_module_and_object_as_one_bare_field(object_value, expected):
+    op = record_op("ansible-change", "ansible.builtin.copy", object_value)
+    assert op == expected
+    assert validate_op(op) == op
+
+
+def test_op_leaves_the_object_out_under_no_log():
+    params = change_record_params(
+        module_fqcn="ansible.builtin.copy", module_args={"dest": "/etc/secret-name"}, result={"changed": True},
+        res="success", no_log=True, extra_fields={}, extra_source="x", hash_extra=True, context=None,
+        inventory_host="h", delegated_to=None, backend="auto", on_unavailable="fail", op="site-deploy",
+    )
+    assert params["op"] == "site-deploy:ansible.builtin.copy"
+    assert "secret-name" not in params["op"]

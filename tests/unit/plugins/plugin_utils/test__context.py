@@ -173,7 +173,7 @@ def test_a_slow_resolver_is_not_waited_for(fresh_origin):
 def test_context_names_the_task_the_play_and_the_users(clean_env):
     context = task_context(make_task(), become("admin"), {"ansible_play_name": "Harden sshd"})
     assert context["play"] == "Harden sshd"
-    assert context["task"] == "Deploy motd"
+    assert context["cmd"] == "Deploy motd"
     assert context["task_path"] == "/srv/play/site.yml:7"
     assert context["task_id"] == "02fc0000-0001"
     assert context["ctl_user"] == "alice"

@@ -135,7 +135,7 @@ def test_a_changed_result_is_recorded_with_the_change_fields(settings, writes):
     assert check_mode is False
     fields = params["fields"]
     assert fields["module"] == "ansible.builtin.copy" and fields["object"] == "/etc/motd"
-    assert fields["ticket"] == "CHG-7" and fields["run_id"] == "unit-run" and fields["task"] == "Deploy motd"
+    assert fields["ticket"] == "CHG-7" and fields["run_id"] == "unit-run" and fields["cmd"] == "Deploy motd"
     assert fields["inventory_host"] == "web1" and "delegated_to" not in fields and "arg_names" not in fields
     assert result[hook.RESULT_KEY] == {
         "recorded": True, "host": "web1", "run_id": "unit-run", "record": "op=ansible-change ...", "sequence": 7,

@@ -23,7 +23,7 @@ import typing as t
 import uuid
 
 import pytest
-from conftest import SYSTEM_PYTHON, auparse_records, msg_text, run_probe, wait_for_lines
+from livelib import SYSTEM_PYTHON, auparse_records, msg_text, run_probe, wait_for_lines
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 

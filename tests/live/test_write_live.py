@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import auparse_records, ausearch_interpreted, ensure_auditd, msg_text, run_probe, wait_for_lines
+from livelib import auparse_records, ausearch_interpreted, ensure_auditd, msg_text, run_probe, wait_for_lines
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_MESSAGE_TEXT_MAX
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import decode_value

@@ -6,7 +6,7 @@ few records of their own and read the live log the way usys_config_info does by
 default (log_file from auditd.conf, newest 100, newest first), against
 ausearch --input-logs.
 
-    PYTHONPATH=.build/collections .venv/bin/python -m pytest tests/integration/test_reader_oracle.py
+    PYTHONPATH=.build/collections .venv/bin/python -m pytest tests/live/test_reader_oracle.py
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from conftest import AUDIT_LOG, audit_state, ensure_auditd, msg_text, run_probe, wait_for_lines
+from livelib import AUDIT_LOG, audit_state, ensure_auditd, msg_text, run_probe, wait_for_lines
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import write_record
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditRecordsLostError

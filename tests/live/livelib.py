@@ -1,22 +1,16 @@
-"""Fixtures for tests that talk to the real kernel audit subsystem and the real auditd.
+"""Helpers for the live suites (tests/live): the audit state, auditd, the lock, ausearch and auparse as oracles,
+and the write probe run in a child process.
 
-The audit subsystem is machine-wide: one lock serialises every suite that
-writes records or changes audit state, and every state change is undone in a
-finalizer, so a failing test leaves auditd running and auditing enabled.
+Plain functions and constants; the pytest hooks and fixtures built on them are in conftest.py.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import subprocess
-import sys
 import time
 import typing as t
-import uuid
-
-import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 COLLECTIONS = os.path.join(REPO, ".build", "collections")
@@ -64,40 +58,6 @@ def lock_held_by_ancestor(path: str = LOCK_PATH) -> bool:
         except (OSError, ValueError, IndexError):
             return False
     return False
-
-
-@pytest.fixture(scope="session", autouse=True)
-def audit_lock() -> t.Iterator[None]:
-    if os.geteuid() != 0:
-        pytest.skip("integration tests need root: they talk to the kernel audit subsystem")
-    ensure_auditd()
-    if os.environ.get("CHANGEAUDIT_AUDIT_LOCK_HELD") or lock_held_by_ancestor():
-        # scripts/test.sh holds the lock for the whole run; taking it again here would wait forever.
-        yield
-        return
-    with open(LOCK_PATH, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@pytest.fixture
-def restore_audit() -> t.Iterator[t.Dict[str, int]]:
-    """Hands the test the audit state and puts it back afterwards, whatever the test did."""
-    before = audit_state()
-    try:
-        yield before
-    finally:
-        ensure_auditd()
-        if audit_state().get("enabled") != before.get("enabled"):
-            subprocess.run(["auditctl", "-e", str(before.get("enabled", 1))], check=True, capture_output=True)
-
-
-@pytest.fixture
-def marker() -> str:
-    return "t-" + uuid.uuid4().hex
 
 
 def ausearch_raw(marker: str) -> t.List[str]:
@@ -184,5 +144,21 @@ def run_probe(
         raise AssertionError("probe failed: rc=%s stdout=%r stderr=%r" % (proc.returncode, proc.stdout, proc.stderr))
 
 
-def pytest_configure(config: t.Any) -> None:
-    sys.path.insert(0, COLLECTIONS)
+__all__ = [
+    "REPO",
+    "COLLECTIONS",
+    "LOCK_PATH",
+    "AUDIT_LOG",
+    "SYSTEM_PYTHON",
+    "PROBE",
+    "audit_state",
+    "ensure_auditd",
+    "lock_held_by_ancestor",
+    "ausearch_raw",
+    "ausearch_interpreted",
+    "wait_for_lines",
+    "AUPARSE_SCRIPT",
+    "auparse_records",
+    "msg_text",
+    "run_probe",
+]

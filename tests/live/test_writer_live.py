@@ -15,11 +15,12 @@ import subprocess
 import textwrap
 import time
 import typing as t
+import urllib.parse
 import uuid
 
 import pytest
 
-from conftest import COLLECTIONS, REPO, msg_text, wait_for_lines
+from livelib import COLLECTIONS, REPO, msg_text, wait_for_lines
 
 PLAYBOOK = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
 SSH_INVENTORY = os.path.join(REPO, ".build", "ssh", "inventory.yml")
@@ -157,6 +158,52 @@ def test_bundle_and_module_write_byte_identical_records(tmp_path, marker):
     lines = wait_for_lines(marker, count=4)
     assert len(lines) == 4, "two writes per run, none in check mode: %r" % lines
     assert {msg_text(line) for line in lines} == {bundle["record"]}
+
+
+def ausearch_event(serial: str, *view: str) -> t.List[str]:
+    proc = subprocess.run(
+        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "-a", serial] + list(view),
+        capture_output=True, text=True, errors="replace", check=False,
+    )
+    return proc.stdout.splitlines()
+
+
+def test_each_audit_tool_shows_the_task_the_object_and_the_user_readably(tmp_path, marker):
+    """What an auditor reads: ausearch -i decodes the task name (cmd=), --format text and csv show the module and
+    the object in their action (op=), one CSV column even for a path with a comma, a space and a quote."""
+    target = tmp_path / ("my app, v2 'x'") / "app.conf"
+    task = "Set the listen address %s" % marker
+    play = """
+    - hosts: localhost
+      connection: local
+      gather_facts: false
+      vars:
+        ansible_python_interpreter: "{{ ansible_playbook_python }}"
+      tasks:
+        - name: %(task)s
+          changeaudit.linux.audited:
+            module: ansible.builtin.lineinfile
+            args: {path: %(path)s, line: "listen 8080", create: true}
+            fields: {run: %(marker)s}
+    """ % {"task": json.dumps(task), "path": json.dumps(str(target)), "marker": marker}
+    os.makedirs(str(target.parent))
+    run_playbook(tmp_path, play)
+    [raw] = wait_for_lines(marker)
+    serial = raw.split("msg=audit(", 1)[1].split(":", 1)[1].split(")", 1)[0]
+    op = "ansible-change:ansible.builtin.lineinfile:" + urllib.parse.quote(str(target), safe="/@+:~")
+
+    [interpreted] = [line for line in ausearch_event(serial, "-i") if "type=USYS_CONFIG" in line]
+    assert " cmd=%s " % task in interpreted
+    assert " msg='op=%s " % op in interpreted
+
+    [text] = [line for line in ausearch_event(serial, "--format", "text") if line.strip()]
+    assert " successfully %s " % op in text + " "
+
+    header, row = [line for line in ausearch_event(serial, "--format", "csv") if line.strip()]
+    columns = dict(zip(header.split(","), row.split(",")))
+    assert len(row.split(",")) == len(header.split(","))
+    assert columns["ACTION"] == op and columns["RESULT"] == "success"
+    assert urllib.parse.unquote(columns["ACTION"].split(":", 2)[2]) == str(target)
 
 
 @pytest.mark.parametrize("pipelining", ["true", "false"])
