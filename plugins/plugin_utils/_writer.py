@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import hashlib
 import importlib.util
 import json
 import marshal
@@ -46,6 +47,8 @@ ENTRY_MODULE = AUDIT_PACKAGE + ".request"
 AUDIT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils", "_audit")
 # The key the entry point uses for its own failures (e.g. a Python too old to run the binding).
 WRITER_ERROR_KEY = "_changeaudit_writer_error"
+# The key under which a program sent as source reports its Python's bytecode magic; never part of the result.
+WRITER_MAGIC_KEY = "_changeaudit_python_magic"
 MIN_PYTHON = (3, 8)
 # The command line when the program comes on stdin: the same in every run, nothing of the record.
 STDIN_LOADER = "import sys; exec(sys.stdin.read())"
@@ -121,6 +124,10 @@ def _main(packed, magic, params):
     sys.meta_path.insert(0, _Sources(_unpack(packed, magic)))
     request = __import__(%(entry)r, fromlist=["execute"])
     result = request.execute(json.loads(base64.b64decode(params).decode("utf-8")))
+    if magic is None:
+        # Which bytecode this Python runs: the controller's next records for this host can then come compiled.
+        from importlib._bootstrap_external import MAGIC_NUMBER
+        result[%(magic_key)r] = base64.b64encode(MAGIC_NUMBER).decode("ascii")
     sys.stdout.write(json.dumps(result) + "\n")
 
 
@@ -184,6 +191,7 @@ def entry_program(audit_dir: str = AUDIT_DIR, compiled: bool = False) -> str:
     return ENTRY_POINT % {
         "min_python": MIN_PYTHON,
         "error_key": WRITER_ERROR_KEY,
+        "magic_key": WRITER_MAGIC_KEY,
         "entry": ENTRY_MODULE,
         "packed": base64.b64encode(zlib.compress(data, 1)).decode("ascii"),
         "magic": magic,
@@ -220,18 +228,43 @@ def validate(params: t.Mapping[str, t.Any]) -> t.Tuple[t.Dict[str, t.Any], t.Opt
     return validated, msg
 
 
-def same_python(action: ActionBase, task_vars: t.Dict[str, t.Any], interpreter: str) -> bool:
-    """Whether the target's interpreter is known to be a Python of this controller's version, so that the
-    binding can go there compiled: the controller's own interpreter on a local connection, or an interpreter
-    whose version the host's gathered facts name."""
+def _python_note(host: str, interpreter: str) -> str:
+    """Where this run keeps the bytecode magic an interpreter on a host reported: ansible-playbook's local tmp dir,
+    made (0700) before the workers fork, shared by them, and removed when the run ends."""
+    key = hashlib.sha256(("%s\0%s" % (host, interpreter)).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return os.path.join(C.DEFAULT_LOCAL_TMP, "changeaudit-python-" + key)
+
+
+def remember_python(host: str, interpreter: str, magic: t.Any) -> None:
+    if not isinstance(magic, str):
+        return
+    path = _python_note(host, interpreter)
+    try:
+        with open(path + ".%d" % os.getpid(), "w", encoding="ascii") as handle:
+            handle.write(magic)
+        os.replace(path + ".%d" % os.getpid(), path)
+    except (OSError, UnicodeError):
+        pass  # only an optimisation: the next record goes as source again
+
+
+def same_python(action: ActionBase, task_vars: t.Dict[str, t.Any], interpreter: str, host: str) -> bool:
+    """Whether the target's interpreter is known to run this controller's bytecode, so that the binding can go
+    there compiled: the controller's own interpreter on a local connection, an interpreter whose version the
+    host's gathered facts name, or one that reported the same magic to an earlier record of this run."""
     if action._connection.transport == "local" or getattr(action._connection, "_remote_is_local", False):
         if os.path.realpath(interpreter) == os.path.realpath(sys.executable):
             return True
     python = (_host_vars(action, task_vars).get("ansible_facts") or {}).get("python") or {}
     version = python.get("version") or {}
-    return bool(python.get("executable") == interpreter and (
+    if python.get("executable") == interpreter and (
         version.get("major"), version.get("minor"), version.get("releaselevel")
-    ) == tuple(sys.version_info[:2]) + (sys.version_info.releaselevel,))
+    ) == tuple(sys.version_info[:2]) + (sys.version_info.releaselevel,):
+        return True
+    try:
+        with open(_python_note(host, interpreter), encoding="ascii") as handle:
+            return handle.read() == base64.b64encode(importlib.util.MAGIC_NUMBER).decode("ascii")
+    except (OSError, UnicodeError):
+        return False
 
 
 def is_mitogen(connection: t.Any) -> bool:
@@ -396,11 +429,12 @@ def write_record(action: ActionBase, task_vars: t.Dict[str, t.Any], params: t.Ma
         return dict(error_result(exc, request.get("on_unavailable") or "fail", record=None), **invocation)
     interpreter, discovered = python_interpreter(action, task_vars)
     host = action._task.delegate_to or task_vars.get("inventory_hostname") or "the host"
-    compiled = same_python(action, task_vars, interpreter)
+    compiled = same_python(action, task_vars, interpreter, host)
     result = parse_output(_run_program(action, interpreter, program_for(request, compiled)), interpreter, host)
     if compiled and result.get(WRITER_ERROR_KEY) == "bytecode_mismatch":
         # The facts named a Python of the same version but another bytecode (a patch release that changed it).
         result = parse_output(_run_program(action, interpreter, program_for(request)), interpreter, host)
+    remember_python(host, interpreter, result.pop(WRITER_MAGIC_KEY, None))
     if result.get("_ansible_parsed"):
         result.update(invocation)
     if discovered:

@@ -216,20 +216,43 @@ def test_bundle_result_is_the_modules(tmp_path, pipelining, on_unavailable):
         assert action.fixed_up == [([os.path.dirname(path), path], False)]
 
 
-def test_the_binding_goes_compiled_only_to_a_python_known_to_be_the_controllers(tmp_path):
-    def program_sent(action, tv):
-        result = _writer.write_record(action, tv, {"op": "unit-x"})
-        assert result["_ansible_parsed"] is True, result
-        return action.stdin[-1].decode("ascii")
+@pytest.fixture(autouse=True)
+def run_local_tmp(tmp_path, monkeypatch):
+    """ansible-playbook's per-run local tmp dir, where the writer notes which bytecode a host's Python runs."""
+    path = tmp_path / "ansible-local"
+    path.mkdir()
+    monkeypatch.setattr(_writer.C, "DEFAULT_LOCAL_TMP", str(path))
+    return path
 
+
+def program_sent(action, tv, host="unit-host"):
+    result = _writer.write_record(action, dict(tv, inventory_hostname=host), {"op": "unit-x"})
+    assert result["_ansible_parsed"] is True, result
+    assert _writer.WRITER_MAGIC_KEY not in result
+    return action.stdin[-1].decode("ascii")
+
+
+def test_the_binding_goes_compiled_only_to_a_python_known_to_be_the_controllers(tmp_path):
     compiled, sources = _writer.entry_program(compiled=True), _writer.entry_program()
     assert program_sent(FakeAction(tmp_path), task_vars()).startswith(compiled)
-    assert program_sent(FakeAction(tmp_path, transport="ssh"), task_vars()).startswith(sources)
     version = dict(zip(("major", "minor", "micro", "releaselevel"), sys.version_info[:4]))
     facts = {"python": {"executable": sys.executable, "version": version}}
     assert program_sent(FakeAction(tmp_path, transport="ssh"), task_vars(ansible_facts=facts)).startswith(compiled)
     facts["python"]["version"] = dict(version, minor=version["minor"] - 1)
     assert program_sent(FakeAction(tmp_path, transport="ssh"), task_vars(ansible_facts=facts)).startswith(sources)
+
+
+def test_a_python_that_reported_the_controllers_bytecode_gets_the_binding_compiled_next_time(tmp_path, run_local_tmp):
+    compiled, sources = _writer.entry_program(compiled=True), _writer.entry_program()
+    assert program_sent(FakeAction(tmp_path, transport="ssh"), task_vars(), "web1").startswith(sources)
+    assert program_sent(FakeAction(tmp_path, transport="ssh"), task_vars(), "web1").startswith(compiled)
+    assert program_sent(FakeAction(tmp_path, transport="ssh"), task_vars(), "web2").startswith(sources)
+    notes = sorted(path.read_text() for path in run_local_tmp.iterdir())
+    assert notes == [base64.b64encode(_writer.importlib.util.MAGIC_NUMBER).decode("ascii")] * 2
+    # A Python that reported another bytecode gets the source.
+    for path in run_local_tmp.iterdir():
+        path.write_text(base64.b64encode(b"\x00\x00\r\n").decode("ascii"))
+    assert program_sent(FakeAction(tmp_path, transport="ssh"), task_vars(), "web1").startswith(sources)
 
 
 def test_compiled_binding_for_another_bytecode_is_refused_and_sent_again_as_sources(tmp_path, monkeypatch):
