@@ -22,6 +22,10 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
+import time
+import traceback
 import typing as t
 
 import nox
@@ -309,29 +313,338 @@ def molecule(session: nox.Session) -> None:
         session.run(*base, "test", *args, env=env, external=True)
 
 
-@nox.session(name="target-matrix", python=False, default=False)
-def target_matrix(session: nox.Session) -> None:
-    """The modules under every target Python 3.8-3.13 found, with ansible-core 2.19, 2.20, 2.21 as controller
-    (scripts/target-matrix.sh); holds the audit lock."""
-    require_venv(session)
-    with audit_lock(session) as env:
-        session.run("bash", "scripts/target-matrix.sh", env=env, external=True)
-
-
-@nox.session(python=False, default=False)
-def galaxy(session: nox.Session) -> None:
-    """Build, offline install, ansible-doc and the demo from the installed tarball (scripts/galaxy-check.sh); holds
-    the audit lock."""
-    require_venv(session)
-    with audit_lock(session) as env:
-        session.run("bash", "scripts/galaxy-check.sh", env=env, external=True)
-
-
 @nox.session(python=False, default=False)
 def demo(session: nox.Session) -> None:
     """scripts/demo.sh: demo/demo.yml on localhost with the record_changes callback; holds the audit lock."""
     with audit_lock(session) as env:
         session.run("bash", "scripts/demo.sh", env=env, external=True)
+
+
+# ------------------------------------------------------------------------------------- target-matrix, galaxy
+
+
+def say(*lines: str) -> None:
+    """What the checks report goes to stdout unprefixed, in order with the output of the tools they run (nox's own
+    log lines go to stderr)."""
+    for line in lines:
+        print(line, flush=True)
+
+
+def capture(command: t.Sequence[str], env: t.Dict[str, str], cwd: t.Optional[str] = None) -> t.Tuple[bool, str]:
+    """COMMAND's success and its output, stderr included: shown only when a check needs it."""
+    result = subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", check=False)
+    return result.returncode == 0, result.stdout
+
+
+def shown(command: t.Sequence[str], env: t.Dict[str, str], cwd: t.Optional[str] = None) -> bool:
+    """COMMAND with its output going straight through; its success."""
+    return subprocess.run(command, env=env, cwd=cwd, check=False).returncode == 0
+
+
+def wait_for_record(needle: str) -> t.Optional[t.List[str]]:
+    """The raw USYS_CONFIG lines holding NEEDLE once any reached audit.log (5 s at most; auditd flushes
+    asynchronously), as wait_for_record of scripts/lib.sh; None when none did."""
+    for _try in range(50):
+        result = subprocess.run(
+            ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "--raw"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, errors="surrogateescape", check=False,
+        )
+        found = [line for line in result.stdout.splitlines() if needle in line]
+        if found:
+            return found
+        time.sleep(0.1)
+    return None
+
+
+class Steps:
+    """Counted checks with one closing line, as step/summary of scripts/lib.sh: a check that fails (returns False or
+    raises) is counted and named, and never stops the ones after it."""
+
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed: t.List[str] = []
+
+    def step(self, name: str, check: t.Callable[[], bool]) -> None:
+        say("", "=== %s: %s" % (name, check.__name__))
+        try:
+            ok = check()
+        except Exception:  # pylint: disable=broad-exception-caught
+            say(traceback.format_exc().rstrip())
+            ok = False
+        if ok:
+            self.passed += 1
+        else:
+            self.failed.append(name)
+
+    def summary(self, session: nox.Session, label: str) -> None:
+        """Prints "LABEL: N passed, N failed" (the line CI reads); the session fails on any failure."""
+        say("")
+        if self.failed:
+            say("failed: %s" % " ".join(self.failed))
+        say("%s: %d passed, %d failed" % (label, self.passed, len(self.failed)))
+        if self.failed:
+            session.error("%s: %s failed" % (label, " ".join(self.failed)))
+
+
+MATRIX_PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
+
+
+def matrix_targets() -> t.Tuple[t.List[t.Tuple[str, str]], t.List[str]]:
+    """(version, interpreter) of every real interpreter of each matrix version, and the versions not found. A
+    candidate counts only when it runs and says it is that version; one reached by two paths (a pyenv Python and
+    its link in /usr/bin) counts once."""
+    targets: t.List[t.Tuple[str, str]] = []
+    missing = []
+    for version in MATRIX_PYTHONS:
+        found = False
+        candidates = sorted(glob.glob("/root/.pyenv/versions/%s.*/bin/python%s" % (version, version)))
+        for candidate in candidates + ["/usr/bin/python%s" % version, "/usr/bin/python3"]:
+            if not os.access(candidate, os.X_OK):
+                continue
+            try:
+                actual = subprocess.run(
+                    [candidate, "-c", 'import sys; print("%d.%d" % sys.version_info[:2])'],
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True,
+                ).stdout.strip()
+            except (OSError, subprocess.CalledProcessError):
+                continue
+            if actual != version:
+                continue
+            if any(os.path.realpath(seen) == os.path.realpath(candidate) for _v, seen in targets):
+                continue
+            targets.append((version, candidate))
+            found = True
+        if not found:
+            missing.append(version)
+    return targets, missing
+
+
+def matrix_controllers(session: nox.Session, skipped: t.List[str]) -> t.List[t.Tuple[str, t.Optional[str]]]:
+    """(name, venv) of each controller: None as venv when scripts/ensure-venv.sh could not make it (a failure of the
+    matrix); one whose Python is not installed is added to SKIPPED."""
+    controllers: t.List[t.Tuple[str, t.Optional[str]]] = []
+    for core, (venv, python, requirements) in CORES.items():
+        name = "core-%s/py%s" % (core, python)
+        if requirements is None:
+            controllers.append((name, venv))
+            continue
+        interpreter = real_python(python)
+        if interpreter is None:
+            skipped.append("controller %s: skipped (Python %s not installed)" % (name, python))
+            continue
+        try:
+            session.run("bash", "scripts/ensure-venv.sh", venv, interpreter, requirements, external=True)
+        except nox.command.CommandFailed:
+            session.warn("target-matrix: could not create %s" % os.path.relpath(venv, ROOT))
+            controllers.append((name, None))
+            continue
+        controllers.append((name, venv))
+    return controllers
+
+
+def matrix_cell(venv: str, version: str, python: str, marker: str, env: t.Dict[str, str]) -> bool:
+    """tests/utils/target-matrix.yml from VENV with PYTHON as the target, then its record found in audit.log."""
+    playbook = [
+        os.path.join(venv, "bin", "ansible-playbook"), "-i", "localhost,", "tests/utils/target-matrix.yml",
+        "-e", "ansible_python_interpreter=%s" % python, "-e", "matrix_python=%s" % version, "-e", "matrix_marker=%s" % marker,
+    ]
+    ok, log = capture(playbook, env, cwd=ROOT)
+    if not ok:
+        say(log.rstrip("\n"), "FAIL: the playbook failed")
+        return False
+    hit = wait_for_record('marker="%s"' % marker)
+    if hit is None:
+        say('FAIL: no USYS_CONFIG record with marker="%s" in audit.log (ausearch --input-logs)' % marker)
+        return False
+    say(*hit)
+    return True
+
+
+@nox.session(name="target-matrix", python=False, default=False)
+def target_matrix(session: nox.Session) -> None:
+    """The modules under every target Python 3.8-3.13 found, controllers ansible-core 2.19-2.21; holds the audit lock.
+
+    Each cell runs tests/utils/target-matrix.yml and finds its record in audit.log with ausearch; versions not found
+    and combinations a controller does not support are listed as skipped, never left out. Ends with "target-matrix: N
+    passed, N failed, N skipped"."""
+    require_venv(session)
+    with audit_lock(session) as lock_env:
+        link_collection()
+        run_id = "matrix-%s-%d" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), os.getpid())
+        env = dict(os.environ)
+        env.update(PLAIN_OUTPUT)
+        env.update(lock_env)
+        env.update({
+            "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+            "CHANGEAUDIT_RUN_ID": run_id,
+        })
+        targets, missing = matrix_targets()
+        skipped: t.List[str] = []
+        controllers = matrix_controllers(session, skipped)
+        passed = failed = cells = 0
+        results = []
+        for name, venv in controllers:
+            if venv is None:
+                failed += 1
+                results.append("FAIL  %s: controller venv could not be created" % name)
+                continue
+            ok, py_min = capture(
+                [os.path.join(venv, "bin", "python"), "-c", 'import ansible.module_utils.basic as b; print("%d.%d" % b._PY_MIN)'], env,
+            )
+            if not ok:
+                say(py_min.rstrip("\n"))
+                failed += 1
+                results.append("FAIL  %s: could not read the oldest target Python it supports" % name)
+                continue
+            oldest = tuple(int(part) for part in py_min.split("."))
+            for version, python in targets:
+                label = "%s -> %s (%s)" % (name, python, version)
+                if tuple(int(part) for part in version.split(".")) < oldest:
+                    skipped.append("%s: skipped (that ansible-core needs Python %s+ on targets)" % (label, py_min.strip()))
+                    continue
+                say("", "=== " + label)
+                cells += 1
+                # Unique per cell: two interpreters of one version (pyenv's and Debian's 3.11) must not share a marker.
+                marker = "%s-%d-%s-py%s" % (run_id, cells, re.sub(r"[^a-z0-9.]", "-", name), version)
+                if matrix_cell(venv, version, python, marker, env):
+                    passed += 1
+                    results.append("ok    " + label)
+                else:
+                    failed += 1
+                    results.append("FAIL  " + label)
+        skipped.extend("Python %s: skipped (not installed)" % version for version in missing)
+        say("", "target matrix (run_id %s):" % run_id)
+        say(*("  " + result for result in results))
+        say(*("  skip  " + skip for skip in skipped))
+        say("target-matrix: %d passed, %d failed, %d skipped" % (passed, failed, len(skipped)))
+        if failed:
+            session.error("target-matrix: %d failed" % failed)
+
+
+def galaxy_version() -> str:
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    with open(os.path.join(ROOT, "galaxy.yml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["version"]
+
+
+# Nothing of the work tree's machinery, caches or build output goes to Galaxy; the demo does.
+TARBALL_UNWANTED = re.compile(
+    r"(^|/)(\.venv|\.build|\.git|\.ci|\.hypothesis|\.pytest_cache|\.ansible|__pycache__|tests/output|benchmarks|scripts)(/|$)"
+    r"|\.pyc$|\.tar\.gz$"
+)
+TARBALL_WANTED = (
+    "MANIFEST.json", "FILES.json", "README.md", "meta/runtime.yml", "demo/demo.yml", "plugins/modules/usys_config.py",
+    "plugins/action/usys_config.py", "plugins/action/audited.py",
+)
+DOC_PROBLEM = re.compile(r"^\[(WARNING|ERROR|DEPRECATION WARNING)\]", re.MULTILINE)
+
+
+@nox.session(python=False, default=False)
+def galaxy(session: nox.Session) -> None:
+    """Build, offline install, ansible-doc and the demo from the installed tarball; holds the audit lock.
+
+    The tarball as Galaxy would get it, installed into an empty collections path and used from there only: no build
+    or dev files in it, ansible-doc renders every module (also the action-backed ones), every action plugin has its
+    module docs, demo/demo.yml from the installed copy writes a record that reaches audit.log (the demo is why the
+    lock is held). Ends with "galaxy-check: N passed, N failed"."""
+    require_venv(session)
+    bin_dir = os.path.join(VENV, "bin")
+    dist = os.path.join(BUILD, "dist")
+    tarball = os.path.join(dist, "changeaudit-linux-%s.tar.gz" % galaxy_version())
+    with audit_lock(session) as lock_env:
+        install_dir = tempfile.mkdtemp(prefix="changeaudit-galaxy.", dir="/tmp")
+        installed = os.path.join(install_dir, "ansible_collections", "changeaudit", "linux")
+        env = dict(os.environ)
+        # Only the installed copy may be found: not the work tree through PYTHONPATH (scripts/test.sh sets it) or
+        # sys.path, nor a copy in ~/.ansible/collections.
+        env.pop("PYTHONPATH", None)
+        env.update(PLAIN_OUTPUT)
+        env.update(lock_env)
+        env.update({
+            "ANSIBLE_COLLECTIONS_PATH": install_dir,
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        })
+
+        def build() -> bool:
+            os.makedirs(dist, exist_ok=True)
+            command = [os.path.join(bin_dir, "ansible-galaxy"), "collection", "build", "--force", "--output-path", dist, ROOT]
+            return shown(command, env) and os.path.isfile(tarball)
+
+        def contents() -> bool:
+            with tarfile.open(tarball) as archive:
+                listing = archive.getnames()
+            say("%d entries; top level: %s" % (len(listing), " ".join(sorted({name.split("/")[0] for name in listing}))))
+            bad = [name for name in listing if TARBALL_UNWANTED.search(name)]
+            if bad:
+                say("unexpected in the tarball:", *bad)
+                return False
+            for want in TARBALL_WANTED:
+                if want not in listing:
+                    say("missing from the tarball: " + want)
+                    return False
+            return True
+
+        def install() -> bool:
+            command = [os.path.join(bin_dir, "ansible-galaxy"), "collection", "install", "--offline", "--force", "-p", install_dir, tarball]
+            return shown(command, env) and os.path.isfile(os.path.join(installed, "MANIFEST.json")) and not os.path.islink(installed)
+
+        # Every module of the installed copy, and every action plugin (they document through the module of their name).
+        def docs() -> bool:
+            ok = True
+            modules = sorted(os.path.basename(path)[:-3] for path in glob.glob(os.path.join(installed, "plugins", "modules", "*.py")))
+            for path in sorted(glob.glob(os.path.join(installed, "plugins", "action", "*.py"))):
+                name = os.path.basename(path)[:-3]
+                if name not in modules:
+                    say("action plugin %s has no plugins/modules/%s.py with its documentation" % (name, name))
+                    ok = False
+            ansible_doc = os.path.join(bin_dir, "ansible-doc")
+            listed_ok, listed = capture([ansible_doc, "-t", "module", "-l", "changeaudit.linux"], env)
+            if not listed_ok:
+                say(listed.rstrip("\n"))
+                return False
+            for name in modules:
+                if not re.search(r"^changeaudit\.linux\.%s " % re.escape(name), listed, re.MULTILINE):
+                    say("ansible-doc -l does not list changeaudit.linux.%s:" % name, listed.rstrip("\n"))
+                    ok = False
+                doc_ok, doc = capture([ansible_doc, "-t", "module", "changeaudit.linux." + name], env)
+                if doc_ok and not DOC_PROBLEM.search(doc) and "EXAMPLES" in doc:
+                    say("ansible-doc changeaudit.linux.%s: ok (%d lines)" % (name, doc.count("\n")))
+                else:
+                    say("ansible-doc changeaudit.linux.%s failed:" % name, doc.rstrip("\n"))
+                    ok = False
+            return ok
+
+        # demo/demo.yml as shipped, with only the installed copy on the collections path.
+        def demo() -> bool:
+            run_id = "galaxy-%s-%d" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), os.getpid())
+            demo_env = dict(env, CHANGEAUDIT_RUN_ID=run_id, ANSIBLE_CALLBACKS_ENABLED="changeaudit.linux.record_changes")
+            playbook = [os.path.join(bin_dir, "ansible-playbook"), "-i", "localhost,", os.path.join(installed, "demo", "demo.yml")]
+            if not shown(playbook, demo_env, cwd=install_dir):
+                return False
+            found = wait_for_record('run_id="%s"' % run_id)
+            if found is None:
+                say("no record of run %s reached audit.log" % run_id)
+                return False
+            if not any('task_path="%s/demo/demo.yml:' % installed in line for line in found):
+                say("the record's task_path is not the installed demo/demo.yml")
+                return False
+            say(*found)
+            return True
+
+        steps = Steps()
+        try:
+            steps.step("build", build)
+            steps.step("tarball-contents", contents)
+            steps.step("install", install)
+            steps.step("ansible-doc", docs)
+            steps.step("demo", demo)
+        finally:
+            shutil.rmtree(install_dir, ignore_errors=True)
+        steps.summary(session, "galaxy-check")
 
 
 # ---------------------------------------------------------------------------------------------- lint, changelog

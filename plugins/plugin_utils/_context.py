@@ -153,9 +153,17 @@ def task_context(task: t.Any, play_context: t.Any, task_vars: t.Mapping[str, t.A
     return context
 
 
+# Names the task context had in earlier versions (the task's name, its UUID, the login uid): beside the context a
+# play's own field of that name would read, to a report written for those records, as the context itself.
+RETIRED_CONTEXT_FIELDS = frozenset(("task", "task_uuid", "ctl_auid"))
+
+
 def merge_fields(first: t.Mapping[str, t.Any], then: t.Mapping[str, t.Any], then_source: str) -> t.Dict[str, t.Any]:
     """``first`` in its order, then ``then``; a name in both is refused rather than silently replaced."""
-    clashes = sorted(set(first) & set(then))
+    clashes = set(first) & set(then)
+    if then_source == CONTEXT_SOURCE:
+        clashes |= RETIRED_CONTEXT_FIELDS & set(first)
+    clashes = sorted(clashes)
     if clashes:
         raise AnsibleActionFail("these fields are set %s, rename them: %s" % (then_source, ", ".join(clashes)))
     merged = dict(first)
@@ -171,6 +179,7 @@ __all__ = [
     "CI_ACTOR_ENV",
     "CI_COMMIT_ENV",
     "CONTEXT_SOURCE",
+    "RETIRED_CONTEXT_FIELDS",
     "controller_login",
     "controller_origin",
     "run_id",
