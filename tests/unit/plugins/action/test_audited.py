@@ -60,7 +60,8 @@ def test_op_verify_backend_and_delegation_reach_the_writer(make):
     h = make(args, delegate_to="backup1")
     h.run()
     params = h.target.params
-    assert (params["op"], params["verify"], params["backend"], params["on_unavailable"]) == ("site-deploy:ansible.builtin.copy:/etc/motd", True, "netlink", "warn")
+    assert params["op"] == "site-deploy:ansible.builtin.copy:/etc/motd"
+    assert (params["verify"], params["backend"], params["on_unavailable"]) == (True, "netlink", "warn")
     assert params["fields"]["delegated_to"] == "backup1"
 
 
