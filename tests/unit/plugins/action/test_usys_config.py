@@ -72,10 +72,7 @@ def test_a_field_the_context_sets_is_refused_naming_the_fix(make):
     h = make({"op": "deploy", "fields": {"cmd": "mine", "run_id": "r"}})
     with pytest.raises(AnsibleActionFail) as caught:
         h.run()
-    assert caught.value.result == {
-        "failed": True,
-        "msg": "these fields are set from the task context (or set context: false), rename them: cmd, run_id",
-    }
+    assert "these fields are set from the task context (or set context: false), rename them: cmd, run_id" in str(caught.value)
     assert h.target.calls == []
 
 
