@@ -100,11 +100,16 @@ CHANGE_OP = "ansible-change"
 _OP_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/@+:")
 
 
+def _utf8(char: str) -> bytes:
+    try:
+        return char.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        # A lone surrogate that stands for no byte: the object field itself is refused, with the binding's message.
+        return char.encode("utf-8", "surrogatepass")
+
+
 def _percent_encoded(text: str) -> str:
-    return "".join(
-        char if char in _OP_SAFE else "".join("%%%02X" % byte for byte in char.encode("utf-8", "surrogateescape"))
-        for char in text
-    )
+    return "".join(char if char in _OP_SAFE else "".join("%%%02X" % byte for byte in _utf8(char)) for char in text)
 
 
 def record_op(op: str, module_fqcn: str, object_value: t.Any = None) -> str:

@@ -434,7 +434,7 @@ def write_record(action: ActionBase, task_vars: t.Dict[str, t.Any], params: t.Ma
     compiled = same_python(action, task_vars, interpreter, host)
     result = parse_output(_run_program(action, interpreter, program_for(request, compiled)), interpreter, host)
     if compiled and result.get(WRITER_ERROR_KEY) == "bytecode_mismatch":
-        # The facts named a Python of the same version but another bytecode (a patch release that changed it).
+        # Not the bytecode expected: a patch release that changed it, or another Python now at that path.
         result = parse_output(_run_program(action, interpreter, program_for(request)), interpreter, host)
     remember_python(host, interpreter, result.pop(WRITER_MAGIC_KEY, None))
     if result.get("_ansible_parsed"):

@@ -155,6 +155,7 @@ def test_final_outcome_with_until_counts_attempts_in_the_task_vars(templar):
         ("/etc/app/app.conf", "ansible-change:ansible.builtin.copy:/etc/app/app.conf"),
         ("/etc/my app,v2 'x'=\"y\"%.conf", "ansible-change:ansible.builtin.copy:/etc/my%20app%2Cv2%20%27x%27%3D%22y%22%25.conf"),
         ("/srv/ünï", "ansible-change:ansible.builtin.copy:/srv/%C3%BCn%C3%AF"),
+        ("/srv/\udcff\ud800", "ansible-change:ansible.builtin.copy:/srv/%FF%ED%A0%80"),
         (["nginx", "curl"], "ansible-change:ansible.builtin.copy:nginx%2Ccurl"),
         (8080, "ansible-change:ansible.builtin.copy:8080"),
         (None, "ansible-change:ansible.builtin.copy"),

@@ -141,20 +141,24 @@ FILTER_LOG = [
     log_line(record_text(op="b", fields={"task_id": "u2", "note": "it's"}, success=False), stamp="200.000:2"),
     log_line(record_text(op="a", fields={"task_id": "u2"}, comm="other"), stamp="300.000:3"),
     log_line("op=c exe=\"/x\" hostname=? addr=? terminal=? res=yes", stamp="400.000:4"),
+    log_line(record_text(op="a:ansible.builtin.copy:/etc/a%20b"), stamp="500.000:5"),
+    log_line(record_text(op="ab"), stamp="600.000:6"),
 ]
 
 
 @pytest.mark.parametrize(
     "kwargs, serials",
     [
-        ({}, [1, 2, 3, 4]),
-        ({"start": 200}, [2, 3, 4]),
+        ({}, [1, 2, 3, 4, 5, 6]),
+        ({"start": 200, "end": 400}, [2, 3, 4]),
         ({"end": 200}, [1, 2]),
         ({"start": 150, "end": 350}, [2, 3]),
-        ({"op": "a"}, [1, 3]),
+        # An op finds its records and those whose op= goes on with ":" (audited's module and object).
+        ({"op": "a"}, [1, 3, 5]),
+        ({"op": "a:ansible.builtin.copy"}, [5]),
         ({"comm": "other"}, [3]),
         ({"result": "failed"}, [2]),
-        ({"result": "success"}, [1, 3, 4]),
+        ({"result": "success"}, [1, 3, 4, 5, 6]),
         ({"fields": {"task_id": "u2"}}, [2, 3]),
         ({"fields": {"n": 3}}, [1]),
         ({"fields": {"note": "it's"}}, [2]),
@@ -268,7 +272,7 @@ def test_read_records_takes_the_log_from_auditd_conf(tmp_path):
     conf.write_text("log_format = RAW\nlog_file = %s\n" % log)
     result = read_records(module_params(), str(conf))
     assert result["log_file"] == log
-    assert result["count"] == 4
+    assert result["count"] == len(FILTER_LOG)
 
 
 @pytest.mark.parametrize("text", ["# log_file = /commented\nlog_group = adm\n", ""])
