@@ -13,6 +13,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import 
     change_record_params,
     final_outcome,
     record_result,
+    unknown_hash_fields,
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._every_change import with_module_defaults
@@ -42,6 +43,12 @@ class ActionModule(ActionBase):
         super().run(tmp, task_vars)
         del tmp
         _validation, options = self.validate_argument_spec(argument_spec=AUDITED_ARGUMENT_SPEC)
+        unknown = unknown_hash_fields(options["hash_fields"], options["fields"])
+        if unknown:
+            # Refused before the module runs: a record that cannot be written after the change is a change unrecorded.
+            raise AnsibleActionFail(
+                "hash_fields names fields that are neither in fields nor the object: %s; list only those" % ", ".join(unknown)
+            )
         module = self._resolve(options["module"])
         module_fqcn = module.resolved_fqcn
         # module_defaults name the wrapped module, not audited: apply them as core's package/service actions do.
@@ -75,6 +82,7 @@ class ActionModule(ActionBase):
             on_unavailable=options["on_unavailable"],
             verify=bool(options.get("verify")),
             op=options["op"],
+            hash_fields=options["hash_fields"],
         )
         recorder = write_record(self, task_vars, params)
         return self._merge(inner, recorder)

@@ -42,6 +42,7 @@ AUDITED_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     args={"type": "dict", "default": {}},
     op={"type": "str", "default": "ansible-change"},
     fields={"type": "dict", "default": {}},
+    hash_fields={"type": "list", "elements": "str", "default": []},
     record_failures={"type": "bool", "default": False},
     context={"type": "bool", "default": True},
     **BACKEND_ARGUMENT_SPEC,

@@ -73,6 +73,16 @@ options:
         values are replaced by their C(sha256).
     type: dict
     default: {}
+  hash_fields:
+    description:
+      - Names of O(fields), or V(object) (the object the module changes), whose values are recorded as
+        C(sha256:<hex>) of the value instead of the value, as O(changeaudit.linux.usys_config#module:hash_fields)
+        does; C(op=) then leaves the object out.
+      - Under C(no_log) every field of O(fields) and the object are hashed, whatever this says.
+      - Any other name is refused before the module runs.
+    type: list
+    elements: str
+    default: []
   record_failures:
     description:
       - Also write a record (with C(res=failed)) when the module fails without reporting a change.

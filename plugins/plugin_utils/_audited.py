@@ -131,6 +131,11 @@ def record_op(op: str, module_fqcn: str, object_value: t.Any = None) -> str:
     return op
 
 
+def unknown_hash_fields(hash_fields: t.Iterable[str], extra_fields: t.Mapping[str, t.Any]) -> t.List[str]:
+    """The names hash_fields may not hold: only the play's own fields and the object carry values it could hash."""
+    return sorted(set(hash_fields) - set(extra_fields) - set(SECRET_FIELDS))
+
+
 def module_arguments(args: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     """The arguments the play gave, without the ``_ansible_*`` keys action plugins add to task.args in place."""
     return {name: value for name, value in args.items() if not str(name).startswith("_ansible_")}
@@ -166,10 +171,13 @@ def change_record_params(
     on_unavailable: str,
     verify: bool = False,
     op: str = CHANGE_OP,
+    hash_fields: t.Iterable[str] = (),
 ) -> t.Dict[str, t.Any]:
     """The usys_config parameters of the record of one change: the same for audited and the every-change hook.
 
-    ``inventory_host`` is the inventory host the task ran for, so that records from many hosts in one log
+    ``hash_fields`` names fields whose values the record holds as their sha256 (checked against the play's fields
+    and the object by ``unknown_hash_fields`` before the module runs). ``inventory_host`` is the inventory host the
+    task ran for, so that records from many hosts in one log
     (forwarded, or hosts sharing a kernel) are told apart; ``delegated_to`` is set when the task was
     delegated: the record is then written on that host. ``context`` is the task context (None: leave it out).
     """
@@ -188,11 +196,12 @@ def change_record_params(
     if context is not None:
         fields = merge_fields(fields, context, CONTEXT_SOURCE)
     _object_arg, object_value = object_of(args)
+    hash_fields = set(hash_fields)
     params: t.Dict[str, t.Any] = {
-        # Under no_log the object is a secret: op then names the module only.
-        "op": record_op(op, module_fqcn, None if no_log else object_value),
+        # Under no_log, or when the play hashes it, the object is a secret: op then names the module only.
+        "op": record_op(op, module_fqcn, None if no_log or "object" in hash_fields else object_value),
         "fields": fields,
-        "hash_fields": sorted(hashed) if no_log else [],
+        "hash_fields": sorted((hashed if no_log else set()) | (hash_fields & set(fields))),
         "result": res,
         "backend": backend,
         "on_unavailable": on_unavailable,
@@ -296,6 +305,7 @@ __all__ = [
     "final_outcome",
     "CHANGE_OP",
     "record_op",
+    "unknown_hash_fields",
     "OBJECT_ARGUMENTS",
     "SECRET_FIELDS",
     "sha256_hex",

@@ -11,6 +11,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors im
     AuditDisabledError,
     AuditPermissionError,
 )
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import sha256_of
 from ansible_collections.changeaudit.linux.tests.unit.plugins.action.conftest import resolved
 
 NAME = "changeaudit.linux.audited"
@@ -287,4 +288,25 @@ def test_async_is_refused_before_the_module_runs(make):
     with pytest.raises(AnsibleActionFail) as caught:
         h.run()
     assert "remove async/poll from this task" in str(caught.value)
+    assert h.actions.handlers == [] and h.target.calls == []
+
+
+# --- hash_fields ----------------------------------------------------------------------------------------------------
+
+
+def test_hash_fields_records_the_sha256_of_a_field_and_of_the_object(make):
+    h = make(dict(COPY, fields={"ticket": "CHG-1", "token": "s3cret"}, hash_fields=["token", "object"]))
+    record = h.run()["audit"]["record"]
+    assert h.target.params["hash_fields"] == ["object", "token"]
+    assert record.startswith("op=ansible-change:ansible.builtin.copy "), "op leaves a hashed object out"
+    assert "s3cret" not in record and "/etc/motd" not in record
+    assert 'ticket="CHG-1"' in record
+    assert 'token="%s"' % sha256_of("s3cret") in record and 'object="%s"' % sha256_of("/etc/motd") in record
+
+
+def test_hash_fields_naming_anything_else_is_refused_before_the_module_runs(make):
+    h = make(dict(COPY, hash_fields=["ticket", "module", "nope"]))
+    with pytest.raises(AnsibleActionFail) as caught:
+        h.run()
+    assert "hash_fields names fields that are neither in fields nor the object: module, nope" in str(caught.value)
     assert h.actions.handlers == [] and h.target.calls == []
