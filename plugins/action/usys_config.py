@@ -10,11 +10,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible_collections.changeaudit.linux.plugins.module_utils._specs import WRITER_ARGUMENT_SPEC
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import (
-    CONTEXT_SOURCE,
-    merge_fields,
-    task_context,
-)
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context, with_context
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import write_record
 
 
@@ -35,8 +31,6 @@ class ActionModule(ActionBase):
             # Under no_log the values the play passed may be secrets: only their hashes reach the log.
             module_args["hash_fields"] = sorted(set(module_args.get("hash_fields") or []) | set(fields))
         if boolean(module_args.get("context", WRITER_ARGUMENT_SPEC["context"]["default"]), strict=False):
-            module_args["fields"] = merge_fields(
-                fields, task_context(self._task, self._play_context, task_vars), CONTEXT_SOURCE
-            )
+            module_args["fields"] = with_context(fields, task_context(self._task, self._play_context, task_vars))
         result.update(write_record(self, task_vars, module_args))
         return result

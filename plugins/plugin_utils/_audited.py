@@ -10,7 +10,7 @@ import typing as t
 
 from ansible.errors import AnsibleError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import OP_MAX
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import CONTEXT_SOURCE, merge_fields
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import merge_fields, with_context
 
 # The argument that names what a module changes, in the order modules use them.
 OBJECT_ARGUMENTS = ("path", "dest", "name", "key")
@@ -194,7 +194,7 @@ def change_record_params(
         hashed |= set(extra_fields)
     fields = merge_fields(fields, extra_fields, extra_source)
     if context is not None:
-        fields = merge_fields(fields, context, CONTEXT_SOURCE)
+        fields = with_context(fields, context)
     _object_arg, object_value = object_of(args)
     hash_fields = set(hash_fields)
     params: t.Dict[str, t.Any] = {

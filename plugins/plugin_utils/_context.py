@@ -158,12 +158,12 @@ def task_context(task: t.Any, play_context: t.Any, task_vars: t.Mapping[str, t.A
 RETIRED_CONTEXT_FIELDS = frozenset(("task", "task_uuid", "ctl_auid"))
 
 
-def merge_fields(first: t.Mapping[str, t.Any], then: t.Mapping[str, t.Any], then_source: str) -> t.Dict[str, t.Any]:
-    """``first`` in its order, then ``then``; a name in both is refused rather than silently replaced."""
-    clashes = set(first) & set(then)
-    if then_source == CONTEXT_SOURCE:
-        clashes |= RETIRED_CONTEXT_FIELDS & set(first)
-    clashes = sorted(clashes)
+def merge_fields(
+    first: t.Mapping[str, t.Any], then: t.Mapping[str, t.Any], then_source: str, reserved: t.AbstractSet[str] = frozenset()
+) -> t.Dict[str, t.Any]:
+    """``first`` in its order, then ``then``; a name in both, or a ``reserved`` one in ``first``, is refused rather
+    than silently replaced."""
+    clashes = sorted((set(then) | reserved) & set(first))
     if clashes:
         raise AnsibleActionFail("these fields are set %s, rename them: %s" % (then_source, ", ".join(clashes)))
     merged = dict(first)
@@ -172,6 +172,11 @@ def merge_fields(first: t.Mapping[str, t.Any], then: t.Mapping[str, t.Any], then
 
 
 CONTEXT_SOURCE = "from the task context (or set context: false)"
+
+
+def with_context(fields: t.Mapping[str, t.Any], context: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """``fields``, then the task context; a field the context sets now or did in earlier versions is refused."""
+    return merge_fields(fields, context, CONTEXT_SOURCE, RETIRED_CONTEXT_FIELDS)
 
 
 __all__ = [
@@ -185,4 +190,5 @@ __all__ = [
     "run_id",
     "task_context",
     "merge_fields",
+    "with_context",
 ]

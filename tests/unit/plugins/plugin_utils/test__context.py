@@ -233,5 +233,5 @@ def test_a_field_set_twice_is_refused_naming_the_fix():
 @pytest.mark.parametrize("name", sorted(_context.RETIRED_CONTEXT_FIELDS))
 def test_a_play_field_named_as_the_context_of_earlier_versions_is_refused_beside_the_context(name):
     with pytest.raises(AnsibleActionFail, match="rename them: %s" % name):
-        _context.merge_fields({name: "forged"}, {"cmd": "t"}, _context.CONTEXT_SOURCE)
+        _context.with_context({name: "forged"}, {"cmd": "t"})
     assert _context.merge_fields({name: "kept"}, {"other": 1}, "by the fields option") == {name: "kept", "other": 1}
