@@ -9,15 +9,19 @@ import typing as t
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.changeaudit.linux.plugins.module_utils._specs import AUDITED_ARGUMENT_SPEC
+from ansible.errors import AnsibleError
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
+    LONGEST_RESULT,
     change_record_params,
+    check_before_change,
     final_outcome,
     record_result,
     unknown_hash_fields,
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._every_change import with_module_defaults
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import write_record
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import hasher_for
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import with_origin, write_record
 
 WRITER = "changeaudit.linux.usys_config"
 
@@ -53,6 +57,36 @@ class ActionModule(ActionBase):
         module_fqcn = module.resolved_fqcn
         # module_defaults name the wrapped module, not audited: apply them as core's package/service actions do.
         module_args = with_module_defaults(module_fqcn, self._task, options["args"], self._templar)
+        try:
+            hasher = hasher_for(self._templar, task_vars)
+            context = task_context(self._task, self._play_context, task_vars) if options["context"] else None
+
+            def params_for(result: t.Mapping[str, t.Any], res: str) -> t.Dict[str, t.Any]:
+                return change_record_params(
+                    module_fqcn=module_fqcn,
+                    module_args=module_args,
+                    result=result,
+                    res=res,
+                    no_log=bool(self._task.no_log),
+                    extra_fields=options["fields"],
+                    extra_source="by changeaudit.linux.audited itself",
+                    hash_extra=True,
+                    context=context,
+                    inventory_host=task_vars.get("inventory_hostname"),
+                    delegated_to=self._task.delegate_to or None,
+                    backend=options["backend"],
+                    on_unavailable=options["on_unavailable"],
+                    verify=bool(options.get("verify")),
+                    op=options["op"],
+                    hash_fields=options["hash_fields"],
+                    hasher=hasher,
+                )
+
+            # The whole record, with the longest result a module can return, before the module runs: what would
+            # keep it from being written is refused now, while nothing has changed.
+            check_before_change(with_origin(params_for(LONGEST_RESULT, "success")))
+        except AnsibleError as exc:
+            raise AnsibleActionFail("%s. Nothing was run." % str(exc).rstrip(".")) from None
         inner = self._run_inner(module, module_args, task_vars)
 
         # The record follows the task's final result: changed_when, failed_when and until are applied here as
@@ -66,25 +100,7 @@ class ActionModule(ActionBase):
             }
             return inner
 
-        params = change_record_params(
-            module_fqcn=module_fqcn,
-            module_args=module_args,
-            result=inner,
-            res=res,
-            no_log=bool(self._task.no_log),
-            extra_fields=options["fields"],
-            extra_source="by changeaudit.linux.audited itself",
-            hash_extra=True,
-            context=task_context(self._task, self._play_context, task_vars) if options["context"] else None,
-            inventory_host=task_vars.get("inventory_hostname"),
-            delegated_to=self._task.delegate_to or None,
-            backend=options["backend"],
-            on_unavailable=options["on_unavailable"],
-            verify=bool(options.get("verify")),
-            op=options["op"],
-            hash_fields=options["hash_fields"],
-        )
-        recorder = write_record(self, task_vars, params)
+        recorder = write_record(self, task_vars, params_for(inner, res))
         return self._merge(inner, recorder)
 
     def _resolve(self, name: str) -> t.Any:

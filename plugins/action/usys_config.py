@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible_collections.changeaudit.linux.plugins.module_utils._specs import WRITER_ARGUMENT_SPEC
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import WITHHELD_FIELD, check_before_change
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context, with_context
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import write_record
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import hasher_for
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import validate, with_origin, write_record
 
 
 class ActionModule(ActionBase):
@@ -27,10 +29,46 @@ class ActionModule(ActionBase):
         fields = module_args.get("fields") or {}
         if not isinstance(fields, dict):
             raise AnsibleActionFail("fields must be a dict, not %s" % type(fields).__name__)
-        if self._task.no_log:
-            # Under no_log the values the play passed may be secrets: only their hashes reach the log.
-            module_args["hash_fields"] = sorted(set(module_args.get("hash_fields") or []) | set(fields))
-        if boolean(module_args.get("context", WRITER_ARGUMENT_SPEC["context"]["default"]), strict=False):
-            module_args["fields"] = with_context(fields, task_context(self._task, self._play_context, task_vars))
+        hash_fields = module_args.get("hash_fields") or []
+        if isinstance(hash_fields, (str, bytes)) or not isinstance(hash_fields, (list, tuple)):
+            raise AnsibleActionFail("hash_fields must be a list, not %s" % type(hash_fields).__name__)
+        missing = sorted(set(map(str, hash_fields)) - set(fields))
+        if missing:
+            raise AnsibleActionFail("hash_fields names fields that are not in fields: %s; list only names that appear "
+                                    "in fields" % ", ".join(missing))
+        try:
+            module_args["fields"] = self._hashed(fields, set(hash_fields), task_vars)
+            module_args["hash_fields"] = []
+            if boolean(module_args.get("context", WRITER_ARGUMENT_SPEC["context"]["default"]), strict=False):
+                module_args["fields"] = with_context(
+                    module_args["fields"], task_context(self._task, self._play_context, task_vars)
+                )
+            validated, error = validate(with_origin(module_args))
+            if not error:
+                # A request the argument spec refuses gets the module's own message from write_record.
+                check_before_change(validated)
+        except AnsibleError as exc:
+            raise AnsibleActionFail("%s. Nothing was written." % str(exc).rstrip(".")) from None
         result.update(write_record(self, task_vars, module_args))
         return result
+
+    def _hashed(self, fields: t.Dict[str, t.Any], hash_fields: t.Set[str], task_vars: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+        """The fields with the values hash_fields names (under no_log: all) hashed here, on the controller, with the
+        operator's key; under no_log without a key the values are left out and named in ``withheld``."""
+        hasher = hasher_for(self._templar, task_vars)
+        if hash_fields:
+            hasher.require("hash_fields")
+        hashed: t.Dict[str, t.Any] = {}
+        withheld = []
+        for name, value in fields.items():
+            if name in hash_fields or (self._task.no_log and hasher.can_hash):
+                hashed[name] = hasher.hash_value(value)
+            elif self._task.no_log:
+                withheld.append(str(name))
+            else:
+                hashed[name] = value
+        if withheld:
+            if WITHHELD_FIELD in hashed:
+                raise AnsibleActionFail("the field %s is the record's own under no_log; rename it" % WITHHELD_FIELD)
+            hashed[WITHHELD_FIELD] = ",".join(withheld)
+        return hashed

@@ -131,9 +131,26 @@ import typing as t
 
 from ansible.errors import AnsibleError
 from ansible.plugins.callback import CallbackBase
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _every_change
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+
+PLUGIN = "changeaudit.linux.record_changes"
+try:
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils import _every_change
+except Exception as exc:  # pylint: disable=broad-except
+    # Kept to refuse every change with it (set_options): a recorder that cannot load must not let changes through.
+    _every_change = None  # type: ignore[assignment]
+    _IMPORT_ERROR = "%s: %s" % (type(exc).__name__, exc)
+else:
+    _IMPORT_ERROR = ""
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+DISABLE_HINT = (
+    "To run without recording changes, remove %s from callbacks_enabled (ANSIBLE_CALLBACKS_ENABLED)." % PLUGIN
+)
+LOADING = (
+    "%s is enabled but did not finish loading (see the warning 'Failed to load callback plugin' above), so no task "
+    "that may change a host runs. %s" % (PLUGIN, DISABLE_HINT)
+)
 
 
 def parse_fields(value: t.Any) -> t.Dict[str, t.Any]:
@@ -146,41 +163,63 @@ def parse_fields(value: t.Any) -> t.Dict[str, t.Any]:
             try:
                 value = json.loads(text)
             except ValueError as exc:
-                raise AnsibleError("%s: fields is not a valid JSON object: %s" % (_every_change.PLUGIN, exc)) from None
+                raise AnsibleError("%s: fields is not a valid JSON object: %s" % (PLUGIN, exc)) from None
         else:
             pairs = [item.strip() for item in text.split(",") if item.strip()]
             if any("=" not in pair for pair in pairs):
                 raise AnsibleError(
                     "%s: fields must be a JSON object or name=value pairs separated by commas, not %r"
-                    % (_every_change.PLUGIN, value)
+                    % (PLUGIN, value)
                 )
             value = dict(pair.split("=", 1) for pair in pairs)
             value = {name.strip(): item.strip() for name, item in value.items()}
     if not isinstance(value, dict):
-        raise AnsibleError("%s: fields must be a dict, not %s" % (_every_change.PLUGIN, type(value).__name__))
+        raise AnsibleError("%s: fields must be a dict, not %s" % (PLUGIN, type(value).__name__))
     bad = sorted(str(name) for name in value if not FIELD_NAME.match(str(name)))
     if bad:
         raise AnsibleError(
             "%s: field names are lower case letters, digits and _, starting with a letter: %s"
-            % (_every_change.PLUGIN, ", ".join(bad))
+            % (PLUGIN, ", ".join(bad))
         )
     return {str(name): item for name, item in value.items()}
 
 
 class CallbackModule(CallbackBase):
-    """Loads the every-change hook (plugin_utils/_every_change.py) and prints the records written per host."""
+    """Loads the every-change hook (plugin_utils/_every_change.py) and prints the records written per host.
+
+    Fails closed: ansible-core turns whatever a callback raises while it loads into a warning and runs the play
+    anyway. So every change is refused (_core.refuse_changes) from the moment this plugin is made until its
+    options are in place and the hook is installed; if that fails, the refusal stays, with the cause.
+    """
 
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
-    CALLBACK_NAME = "changeaudit.linux.record_changes"
+    CALLBACK_NAME = PLUGIN
     CALLBACK_NEEDS_ENABLED = True
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        _core.refuse_changes(LOADING)
         super().__init__(*args, **kwargs)
         self._state_dir: t.Optional[str] = None
-        self._settings: t.Optional[_every_change.Settings] = None
+        self._settings: t.Any = None
 
     def set_options(self, task_keys: t.Any = None, var_options: t.Any = None, direct: t.Any = None) -> None:
+        try:
+            self._set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        except BaseException as exc:
+            _core.refuse_changes(
+                "%s is enabled but cannot record changes, so no task that may change a host runs: %s. Fix that "
+                "setting. %s" % (PLUGIN, str(exc).rstrip(".") or type(exc).__name__, DISABLE_HINT)
+            )
+            raise
+        _core.allow_changes()
+
+    def _set_options(self, task_keys: t.Any = None, var_options: t.Any = None, direct: t.Any = None) -> None:
+        if _every_change is None:
+            raise AnsibleError(
+                "%s cannot import its own code (%s); reinstall the changeaudit.linux collection" % (PLUGIN, _IMPORT_ERROR)
+            )
+        _every_change.check_version()
         if var_options is None and not _core_resolves_callback_vars():
             var_options = _extra_vars_for(self)
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
@@ -188,7 +227,7 @@ class CallbackModule(CallbackBase):
             # Shared with the workers (forked later): they note checks and records here, one line each.
             self._state_dir = tempfile.mkdtemp(prefix="changeaudit-record-changes-")
             atexit.register(shutil.rmtree, self._state_dir, True)
-        self._settings = _every_change.Settings(
+        settings = _every_change.Settings(
             mode=self.get_option("mode"),
             skip=self.get_option("skip") or (),
             fields=parse_fields(self.get_option("fields")),
@@ -196,10 +235,13 @@ class CallbackModule(CallbackBase):
             verify=bool(self.get_option("verify")),
             state_dir=self._state_dir,
         )
-        _every_change.install(self._settings)
+        # A hash key from the environment or a key file is checked now; one from a variable before each change.
+        _every_change.hasher_for(None, {})
+        _every_change.install(settings)
+        self._settings = settings
 
     def v2_playbook_on_stats(self, stats: t.Any) -> None:
-        if self._settings is None:
+        if self._settings is None or _every_change is None:
             return
         counts = _every_change.record_counts(self._settings)
         hosts = sorted(set(getattr(stats, "processed", {}) or {}) | set(counts))

@@ -8,20 +8,31 @@ import json
 import re
 import typing as t
 
-from ansible.errors import AnsibleError
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import OP_MAX
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import merge_fields, with_context
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_MESSAGE_TEXT_MAX
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (
+    OP_MAX,
+    build_message,
+    validate_addr,
+    validate_comm,
+    validate_hostname,
+    validate_terminal,
+)
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import (
+    CONTEXT_TEXT_DEFAULT_MAX,
+    bounded_text,
+    merge_fields,
+    with_context,
+)
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import Hasher, data_bytes
 
 # The argument that names what a module changes, in the order modules use them.
 OBJECT_ARGUMENTS = ("path", "dest", "name", "key")
 
 
 def sha256_hex(data: t.Any) -> str:
-    if not isinstance(data, (bytes, str)):
-        data = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
-    if isinstance(data, str):
-        data = data.encode("utf-8", "surrogateescape")
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return "sha256:" + hashlib.sha256(diff_bytes(data)).hexdigest()
 
 
 def object_of(module_args: t.Mapping[str, t.Any]) -> t.Tuple[t.Optional[str], t.Any]:
@@ -33,29 +44,71 @@ def object_of(module_args: t.Mapping[str, t.Any]) -> t.Tuple[t.Optional[str], t.
     return None, None
 
 
+# The most UTF-8 bytes the object and the argument names take in a record; a longer value is cut, ending with the
+# sha256 of the whole (see _context.bounded_text), so that an exact-object search still works by hash.
+OBJECT_TEXT_MAX = 384
+ARG_NAMES_MAX = 256
+MODULE_NAME_MAX = 128
+# The field that names the values a record leaves out (under no_log without a hash key).
+WITHHELD_FIELD = "withheld"
+# Every field change_fields and change_record_params may write besides the play's own and the task context.
+CHANGE_FIELDS = (
+    "module", "object_arg", "object", "arg_names", "checksum", "diff_sha256", "inventory_host", "delegated_to",
+    WITHHELD_FIELD,
+)
+
+
+def object_text(value: t.Any) -> str:
+    """The object as the record holds it: text as it is, anything else as the bytes the binding would write."""
+    if isinstance(value, str):
+        return value
+    return data_bytes(value).decode("utf-8", "surrogateescape")
+
+
 def change_fields(
     module_fqcn: str,
     module_args: t.Mapping[str, t.Any],
     inner_result: t.Mapping[str, t.Any],
     no_log: bool,
+    hasher: t.Optional[Hasher] = None,
+    withheld: t.Optional[t.List[str]] = None,
 ) -> t.Dict[str, t.Any]:
-    """Fields that say what changed. The diff only ever as a hash; under no_log the argument names are
-    listed too, and the caller has the values hashed (see SECRET_FIELDS)."""
-    fields: t.Dict[str, t.Any] = {"module": module_fqcn}
+    """Fields that say what changed. The diff only ever as a hash; under no_log the argument names instead of
+    their values, and the object as its keyed hash, or left out (named in ``withheld``) without a key."""
+    hasher = hasher or Hasher()
+    withheld = [] if withheld is None else withheld
+    fields: t.Dict[str, t.Any] = {"module": bounded_text(module_fqcn, MODULE_NAME_MAX)}
     object_arg, object_value = object_of(module_args)
     if object_arg is not None:
         fields["object_arg"] = object_arg
-        fields["object"] = object_value
+        if not no_log:
+            fields["object"] = bounded_text(object_text(object_value), OBJECT_TEXT_MAX)
+        elif hasher.can_hash:
+            fields["object"] = hasher.hash_value(object_value)
+        else:
+            withheld.append("object")
     if no_log:
-        fields["arg_names"] = ",".join(sorted(module_args))
+        fields["arg_names"] = bounded_text(",".join(sorted(str(name) for name in module_args)), ARG_NAMES_MAX)
     else:
         checksum = content_checksum(inner_result)
         if checksum:
             fields["checksum"] = checksum
     diff = inner_result.get("diff")
     if has_content_diff(diff):
-        fields["diff_sha256"] = sha256_hex(diff)
+        if hasher.keyed or (hasher.unkeyed_accepted or not no_log):
+            # Outside no_log the diff's text is in the task's output anyway; its plain hash reveals no more.
+            fields["diff_sha256"] = hasher.hash_bytes(diff_bytes(diff)) if hasher.can_hash else sha256_hex(diff)
+        else:
+            withheld.append("diff")
     return fields
+
+
+def diff_bytes(diff: t.Any) -> bytes:
+    if not isinstance(diff, (bytes, str)):
+        diff = json.dumps(diff, sort_keys=True, default=str, separators=(",", ":"))
+    if isinstance(diff, str):
+        diff = diff.encode("utf-8", "surrogateescape")
+    return diff
 
 
 # Result keys in which modules return the SHA-1 of the content they left behind (copy, template, fetch, get_url).
@@ -89,7 +142,7 @@ def has_content_diff(diff: t.Any) -> bool:
     return False
 
 
-# The change fields that carry an argument value: under no_log usys_config hashes them (hash_fields).
+# The change fields that carry an argument value: hash_fields may name them, and under no_log they are hashed.
 SECRET_FIELDS = ("object",)
 
 # op= of every change record, from audited and from the every-change hook alike.
@@ -172,36 +225,55 @@ def change_record_params(
     verify: bool = False,
     op: str = CHANGE_OP,
     hash_fields: t.Iterable[str] = (),
+    hasher: t.Optional[Hasher] = None,
 ) -> t.Dict[str, t.Any]:
     """The usys_config parameters of the record of one change: the same for audited and the every-change hook.
 
-    ``hash_fields`` names fields whose values the record holds as their sha256 (checked against the play's fields
-    and the object by ``unknown_hash_fields`` before the module runs). ``inventory_host`` is the inventory host the
-    task ran for, so that records from many hosts in one log
-    (forwarded, or hosts sharing a kernel) are told apart; ``delegated_to`` is set when the task was
+    Every hash is made here, on the controller, by ``hasher`` (keyed when the operator gave a key): ``hash_fields``
+    names fields whose values the record holds as their hash (checked against the play's fields and the object by
+    ``unknown_hash_fields`` before the module runs; ``hasher.require`` refuses them without a key). Under no_log the
+    object and, with ``hash_extra``, the play's own field values are hashed too, or without a key left out and
+    named in ``withheld``. ``inventory_host`` is the inventory host the task ran for, so that records from many hosts
+    in one log (forwarded, or hosts sharing a kernel) are told apart; ``delegated_to`` is set when the task was
     delegated: the record is then written on that host. ``context`` is the task context (None: leave it out).
     """
+    hasher = hasher or Hasher()
+    hash_fields = set(hash_fields)
+    if hash_fields:
+        hasher.require("hash_fields")
     args = module_arguments(module_args)
-    fields = change_fields(module_fqcn, args, result, no_log)
+    withheld: t.List[str] = []
+    fields = change_fields(module_fqcn, args, result, no_log, hasher, withheld)
+    if "object" in hash_fields and "object" in fields and not no_log:
+        fields["object"] = hasher.hash_value(object_of(args)[1])
     if inventory_host:
-        fields["inventory_host"] = inventory_host
+        fields["inventory_host"] = bounded_text(inventory_host, CONTEXT_TEXT_DEFAULT_MAX)
     if delegated_to:
-        fields["delegated_to"] = delegated_to
-    # Under no_log the object and the play's own field values may be secrets: usys_config records their
-    # hashes, the same hashing it applies to hash_fields everywhere.
-    hashed = set(SECRET_FIELDS) & set(fields)
-    if hash_extra:
-        hashed |= set(extra_fields)
-    fields = merge_fields(fields, extra_fields, extra_source)
+        fields["delegated_to"] = bounded_text(delegated_to, CONTEXT_TEXT_DEFAULT_MAX)
+    extra: t.Dict[str, t.Any] = {}
+    for name, value in extra_fields.items():
+        if name in hash_fields:
+            extra[name] = hasher.hash_value(value)
+        elif no_log and hash_extra:
+            # Under no_log the play's own field values may be secrets.
+            if hasher.can_hash:
+                extra[name] = hasher.hash_value(value)
+            else:
+                withheld.append(name)
+        else:
+            extra[name] = value
+    if withheld:
+        fields[WITHHELD_FIELD] = ",".join(withheld)
+    fields = merge_fields(fields, extra, extra_source)
     if context is not None:
         fields = with_context(fields, context)
     _object_arg, object_value = object_of(args)
-    hash_fields = set(hash_fields)
     params: t.Dict[str, t.Any] = {
         # Under no_log, or when the play hashes it, the object is a secret: op then names the module only.
         "op": record_op(op, module_fqcn, None if no_log or "object" in hash_fields else object_value),
         "fields": fields,
-        "hash_fields": sorted((hashed if no_log else set()) | (hash_fields & set(fields))),
+        # Hashed here already, with the operator's key: nothing is left for the target to hash.
+        "hash_fields": [],
         "result": res,
         "backend": backend,
         "on_unavailable": on_unavailable,
@@ -211,6 +283,50 @@ def change_record_params(
         # Only when asked: a writer without the option still takes every other request.
         params["verify"] = True
     return params
+
+
+# A result with everything a module's result can add to a record, at its longest: what the check before the change
+# builds the record with, so that nothing the result brings can make it too long afterwards.
+LONGEST_RESULT = {"checksum": "0" * 40, "diff": {"before": "", "after": "x"}}
+# Room kept after the record's own fields, beyond what the record before the change holds: the trailer libaudit
+# and the target add (comm=, exe= the target's Python, up to 256 bytes written as hex, hostname=, addr=, terminal=,
+# res=), and the kernel's prefix (pid= uid= auid= ses= subj=): auditd reads at most 8970 bytes of a message, and
+# subj= holds the LSM's label, whose length depends on the LSM and the policy.
+TRAILER_ROOM = len(' comm="%s" exe=%s hostname=%s addr=%s terminal=%s res=success' % (
+    "x" * 15, "X" * 512, "x" * 255, "x" * 45, "x" * 32))
+KERNEL_PREFIX_ROOM = 512
+RECORD_FIELDS_MAX = AUDIT_MESSAGE_TEXT_MAX - TRAILER_ROOM - KERNEL_PREFIX_ROOM
+
+
+def check_before_change(params: t.Mapping[str, t.Any]) -> None:
+    """Refuse, before anything runs, a record that the target would refuse or that could not be kept whole.
+
+    ``params`` are the usys_config options of the record as it will be written (built with LONGEST_RESULT where
+    the result is not known yet): the names, the encodings and the size of ``op=`` and the fields after encoding
+    (hex doubles a value with a space), with TRAILER_ROOM and KERNEL_PREFIX_ROOM kept free.
+    """
+    try:
+        message = build_message(params.get("op"), params.get("fields") or {})
+        validate_comm(params.get("comm", "ansible"))
+        validate_hostname(params.get("hostname"))
+        validate_addr(params.get("addr"))
+        validate_terminal(params.get("terminal"))
+    except AuditError as exc:
+        raise AnsibleActionFail("The audit record of this change cannot be written: %s" % exc) from None
+    size = len(message.encode("utf-8"))
+    if size > RECORD_FIELDS_MAX:
+        fields = params.get("fields") or {}
+        sizes = sorted(
+            ((len(build_message("x", {name: value})) - 5, name) for name, value in fields.items()), reverse=True
+        )[:3]
+        raise AnsibleActionFail(
+            "The audit record of this change would be too long: op= and the fields take %d bytes once encoded "
+            "(a value with a space or non-ASCII text is written as hex, twice its length), and at most %d fit, "
+            "keeping %d bytes for the trailer and the kernel's prefix of the %d bytes the kernel keeps. Largest "
+            "fields: %s. Shorten them or hash them (hash_fields)."
+            % (size, RECORD_FIELDS_MAX, TRAILER_ROOM + KERNEL_PREFIX_ROOM, AUDIT_MESSAGE_TEXT_MAX,
+               ", ".join("%s (%d bytes)" % (name, length) for length, name in sizes))
+        )
 
 
 # Where audited counts the attempts of a task with until/retries: the task_vars dict TaskExecutor passes to
@@ -317,4 +433,13 @@ __all__ = [
     "module_arguments",
     "record_result",
     "change_record_params",
+    "OBJECT_TEXT_MAX",
+    "WITHHELD_FIELD",
+    "CHANGE_FIELDS",
+    "LONGEST_RESULT",
+    "TRAILER_ROOM",
+    "KERNEL_PREFIX_ROOM",
+    "RECORD_FIELDS_MAX",
+    "check_before_change",
+    "diff_bytes",
 ]

@@ -27,6 +27,42 @@ AWX_VARS = ("awx_user_name", "awx_job_template_name", "awx_workflow_job_id", "aw
 CI_ACTOR_ENV = ("CHANGEAUDIT_ACTOR", "GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILD_USER_ID")
 CI_COMMIT_ENV = ("CHANGEAUDIT_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT")
 
+# The most UTF-8 bytes a context value takes in a record (before encoding, which may double it as hex): no user
+# typed these values into the record, so a long one is cut, never refused (see bounded_text). Names and paths get
+# more room than identities and IDs.
+CONTEXT_TEXT_MAX = {"play": 256, "cmd": 256, "task_path": 256}
+CONTEXT_TEXT_DEFAULT_MAX = 96
+# What follows the kept part of a cut value: the sha256 of the whole value, so a search by exact value still works.
+CUT_MARK = "[cut:sha256:%s]"
+CUT_MARK_BYTES = len(CUT_MARK % ("0" * 64))
+
+
+def _text_bytes(value: str) -> bytes:
+    try:
+        return value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
+
+
+def bounded_text(value: t.Any, max_bytes: int) -> t.Any:
+    """``value`` when its UTF-8 form fits ``max_bytes``; else its start, cut at a character boundary, then
+    ``[cut:sha256:<hex of the whole value>]``, ``max_bytes`` in all. Values that are not text are returned as given."""
+    if not isinstance(value, str):
+        return value
+    raw = _text_bytes(value)
+    if len(raw) <= max_bytes:
+        return value
+    keep = max(0, max_bytes - CUT_MARK_BYTES)
+    # Back to the first byte of a character: never half a UTF-8 sequence.
+    while keep > 0 and (raw[keep] & 0xC0) == 0x80:
+        keep -= 1
+    head = raw[:keep].decode("utf-8", "surrogateescape")
+    return head + CUT_MARK % hashlib.sha256(raw).hexdigest()
+
+
+def bounded_context(context: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    return {name: bounded_text(value, CONTEXT_TEXT_MAX.get(name, CONTEXT_TEXT_DEFAULT_MAX)) for name, value in context.items()}
+
 
 def _process_start_ticks(pid: int) -> str:
     try:
@@ -122,6 +158,14 @@ def controller_origin(timeout: float = ADDR_RESOLVE_TIMEOUT) -> t.Dict[str, t.Op
     return dict(_ORIGIN)
 
 
+# Every field task_context may write, in its order: the names a play's own fields may not take.
+CONTEXT_FIELDS = (
+    ("play", "cmd", "task_path", "task_id", "ctl_user", "ctl_login_id", "ctl_login", "become_user", "awx_job_id")
+    + AWX_VARS
+    + ("ci_actor", "ci_commit", "run_id")
+)
+
+
 def task_context(task: t.Any, play_context: t.Any, task_vars: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     """Uses task.get_name/get_path/_uuid/become/become_user and the play name from task_vars."""
     context = {
@@ -150,7 +194,7 @@ def task_context(task: t.Any, play_context: t.Any, task_vars: t.Mapping[str, t.A
     if ci_commit:
         context["ci_commit"] = ci_commit
     context["run_id"] = run_id(task_vars)
-    return context
+    return bounded_context(context)
 
 
 # Names the task context had in earlier versions (the task's name, its UUID, the login uid): beside the context a
@@ -184,6 +228,12 @@ __all__ = [
     "CI_ACTOR_ENV",
     "CI_COMMIT_ENV",
     "CONTEXT_SOURCE",
+    "CONTEXT_FIELDS",
+    "CONTEXT_TEXT_MAX",
+    "CONTEXT_TEXT_DEFAULT_MAX",
+    "CUT_MARK",
+    "bounded_text",
+    "bounded_context",
     "RETIRED_CONTEXT_FIELDS",
     "controller_login",
     "controller_origin",

@@ -24,7 +24,8 @@ A record that cannot be written makes the task failed and clears ``ignore_errors
 the task the worker sends back, 2.19/2.20, or from the result, 2.21), so ignore_errors cannot hide it.
 
 Because these internals change between releases, ``install()`` refuses any ansible-core version CI has not
-tested the hook with (``TESTED_CORE_VERSIONS``), naming the tested ones.
+tested the hook with (``_core.TESTED_CORE``), naming the tested ones; the callback then holds every change back
+with ``_core.refuse_changes``.
 
 ``with_module_defaults`` (used by the audited action) wraps ``module_common._apply_action_arg_defaults``, the
 private helper core's own package and service actions use for the module they pick.
@@ -39,67 +40,49 @@ import typing as t
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible.release import __version__ as ANSIBLE_CORE_VERSION
 from ansible.utils.display import Display
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import encode_value, validate_field_name
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
+    CHANGE_FIELDS,
     CHANGE_OP,
+    LONGEST_RESULT,
+    OBJECT_TEXT_MAX,
     change_record_params,
+    check_before_change,
     module_arguments,
     record_result,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import run_id, task_context
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import write_record
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import (
+    CONTEXT_FIELDS,
+    CONTEXT_TEXT_DEFAULT_MAX,
+    CONTEXT_TEXT_MAX,
+    RETIRED_CONTEXT_FIELDS,
+    run_id,
+    task_context,
+)
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import Hasher, hasher_for
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import with_origin, write_record
 
 display = Display()
-
-# The ansible-core versions CI runs the hook's tests with; any other is refused (see install()).
-TESTED_CORE_VERSIONS = ("2.19", "2.20", "2.21")
-# Versions whose TaskExecutor._execute returns a UnifiedTaskResult instead of a dict.
-RESULT_OBJECT_VERSIONS = ("2.21",)
+ANSIBLE_CORE_VERSION = _core.CORE_VERSION_TEXT
+TESTED_CORE_VERSIONS = tuple(_core.tested_series())
 
 WRITER_MODULE = "changeaudit.linux.usys_config"
 # The key the hook adds to every result it wrote (or failed to write) a record for.
 RESULT_KEY = "changeaudit_record"
 PLUGIN = "changeaudit.linux.record_changes"
 
-# Never recorded: they run on the controller, or only read, or their change is recorded by themselves.
-# Matched against the resolved FQCN and the action as written.
-CONTROLLER_ONLY = (
-    "add_host",
-    "assert",
-    "async_status",
-    "debug",
-    "fail",
-    "gather_facts",
-    "group_by",
-    "import_playbook",
-    "import_role",
-    "import_tasks",
-    "include",
-    "include_role",
-    "include_tasks",
-    "include_vars",
-    "meta",
-    "pause",
-    "ping",
-    "set_fact",
-    "set_stats",
-    "setup",
-    "validate_argument_spec",
-    "wait_for_connection",
-)
 OWN_ACTIONS = (
     "changeaudit.linux.audited",
     "changeaudit.linux.usys_config",
     "changeaudit.linux.usys_config_info",
     "changeaudit.linux.audit_status_info",
 )
-DEFAULT_SKIP = frozenset(
-    ["ansible.builtin.%s" % name for name in CONTROLLER_ONLY]
-    + ["ansible.legacy.%s" % name for name in CONTROLLER_ONLY]
-    + list(CONTROLLER_ONLY)
-    + list(OWN_ACTIONS)
-)
+# Never recorded: they run on the controller, or only read, or their change is recorded by themselves.
+# Matched against the resolved FQCN and the action as written.
+DEFAULT_SKIP = _core.CONTROLLER_ONLY | frozenset(OWN_ACTIONS)
 
 
 class RecordKeepingError(AnsibleError):
@@ -121,8 +104,10 @@ class Settings:
         if mode not in ("fail", "warn"):
             raise AnsibleError("%s: mode must be fail or warn, not %r" % (PLUGIN, mode))
         self.mode = mode
+        if isinstance(skip, (str, bytes)) or any(not isinstance(item, str) for item in skip):
+            raise AnsibleError("%s: skip must be a list of action names or patterns, not %r" % (PLUGIN, skip))
         self.skip_patterns = tuple(sorted(set(skip)))
-        self.fields = dict(fields or {})
+        self.fields = validate_static_fields(fields or {})
         self.backend = backend
         self.verify = verify
         self.state_dir = state_dir
@@ -140,6 +125,63 @@ class Settings:
         return known
 
 
+def validate_static_fields(fields: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """The fields option, refused now when any record it would go into could not be written: a name the record
+    has itself or ausearch would misread, a value the binding cannot encode, or fields too long to fit beside the
+    longest task context, object and result."""
+    source = "the fields option of %s" % PLUGIN
+    own = sorted(set(fields) & (set(CHANGE_FIELDS) | set(CONTEXT_FIELDS) | RETIRED_CONTEXT_FIELDS))
+    if own:
+        raise AnsibleError(
+            "%s names fields every change record has itself: %s; rename them (for example ticket, change_ref)"
+            % (source, ", ".join(own))
+        )
+    for name, value in fields.items():
+        try:
+            validate_field_name(name)
+            encode_value(value)
+        except AuditError as exc:
+            raise AnsibleError("%s: field %r cannot be recorded: %s" % (source, name, exc)) from None
+    longest = worst_case_params(dict(fields))
+    try:
+        check_before_change(longest)
+    except AnsibleError as exc:
+        raise AnsibleError(
+            "%s is too long to fit in every record beside the longest task context, object and result: %s"
+            % (source, exc)
+        ) from None
+    return dict(fields)
+
+
+def worst_case_params(fields: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+    """The usys_config params of the longest record the hook can write with ``fields``: every context value and
+    the object at their bound, in text that is written as hex (twice its length)."""
+
+    def longest(max_bytes: int) -> str:
+        return " " * max_bytes
+
+    context = {name: longest(CONTEXT_TEXT_MAX.get(name, CONTEXT_TEXT_DEFAULT_MAX)) for name in CONTEXT_FIELDS}
+    params = change_record_params(
+        module_fqcn=longest(128),
+        module_args={"path": longest(OBJECT_TEXT_MAX)},
+        result=LONGEST_RESULT,
+        res="success",
+        no_log=False,
+        extra_fields=fields,
+        extra_source="by the fields option of %s" % PLUGIN,
+        hash_extra=False,
+        context=context,
+        inventory_host=longest(CONTEXT_TEXT_DEFAULT_MAX),
+        delegated_to=longest(CONTEXT_TEXT_DEFAULT_MAX),
+        backend="auto",
+        on_unavailable="fail",
+        hasher=Hasher(b"k" * 32),
+    )
+    # op= holds what fits of the object; at its longest it is written bare, OP_MAX characters.
+    params["op"] = "x" * 255
+    return params
+
+
 _SETTINGS: t.Optional[Settings] = None
 _ORIGINALS: t.Dict[str, t.Any] = {}
 # Per worker process: preflight checks already done, and (2.21) tasks whose record failed.
@@ -148,20 +190,18 @@ _NOT_IGNORABLE: t.Set[str] = set()
 
 
 def core_series(version: str = ANSIBLE_CORE_VERSION) -> str:
-    return ".".join(version.split(".")[:2])
+    return _core.series_text(_core.parse_version(version))
 
 
 def check_version(version: str = ANSIBLE_CORE_VERSION) -> str:
     """The major.minor of ``version`` when CI tests the hook with it; else an error naming the tested ones."""
-    series = core_series(version)
-    if series not in TESTED_CORE_VERSIONS:
+    if not _core.is_tested(_core.parse_version(version)):
         raise AnsibleError(
-            "%s cannot run with ansible-core %s: it hooks into ansible-core's task executor, whose internals change "
-            "between releases, and is tested with ansible-core %s only. Use one of those, or disable the callback "
-            "(remove it from callbacks_enabled / ANSIBLE_CALLBACKS_ENABLED) and wrap the tasks to record in "
-            "changeaudit.linux.audited." % (PLUGIN, version, ", ".join(TESTED_CORE_VERSIONS))
+            _core.untested_message(PLUGIN, version)
+            + " Use one of those, or disable the callback (remove it from callbacks_enabled / "
+            "ANSIBLE_CALLBACKS_ENABLED) and wrap the tasks to record in changeaudit.linux.audited."
         )
-    return series
+    return core_series(version)
 
 
 def install(settings: Settings, version: str = ANSIBLE_CORE_VERSION) -> None:
@@ -173,7 +213,7 @@ def install(settings: Settings, version: str = ANSIBLE_CORE_VERSION) -> None:
     _SETTINGS = settings
     if _ORIGINALS:
         return
-    result_object = series in RESULT_OBJECT_VERSIONS
+    result_object = _core.returns_result_object(_core.parse_version(series))
     _ORIGINALS["_get_action_handler_with_module_context"] = TaskExecutor._get_action_handler_with_module_context
     _ORIGINALS["_execute"] = TaskExecutor._execute
     TaskExecutor._get_action_handler_with_module_context = _wrap_get_handler(
@@ -220,7 +260,7 @@ def with_module_defaults(module_fqcn: str, task: t.Any, args: t.Mapping[str, t.A
     if apply_defaults is None:
         raise AnsibleError(
             "changeaudit.linux.audited cannot apply module_defaults with ansible-core %s: it is tested with %s"
-            % (ANSIBLE_CORE_VERSION, ", ".join(TESTED_CORE_VERSIONS))
+            % (ANSIBLE_CORE_VERSION, _core.tested_text())
         )
     return apply_defaults(module_fqcn, task, dict(args), templar)
 
@@ -334,12 +374,52 @@ def recordable(task: t.Any, settings: Settings) -> bool:
 # ---------------------------------------------------------------------------------------------- preflight
 
 
+def record_params(
+    te: t.Any, settings: Settings, task_vars: t.Dict[str, t.Any], result: t.Mapping[str, t.Any], res: str,
+    hasher: Hasher,
+) -> t.Dict[str, t.Any]:
+    """The usys_config params of the record of this task's change (``result``: the module's, or LONGEST_RESULT)."""
+    task = te._task
+    resolved, _written = action_names(task)
+    return change_record_params(
+        module_fqcn=resolved,
+        module_args=module_arguments(task.args),
+        result=result,
+        res=res,
+        no_log=bool(task.no_log),
+        extra_fields=settings.fields,
+        extra_source="by the fields option of %s" % PLUGIN,
+        hash_extra=False,
+        context=task_context(task, te._play_context, task_vars),
+        inventory_host=task_vars.get("inventory_hostname"),
+        delegated_to=task.delegate_to or None,
+        backend=settings.backend,
+        on_unavailable=settings.mode,
+        verify=settings.verify,
+        hasher=hasher,
+    )
+
+
+def check_record(te: t.Any, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
+    """Before each task that may change a host: the record of its change, built with the longest result a module
+    returns, is one the writer takes and that fits. Raises RecordKeepingError (mode fail) when it is not."""
+    try:
+        hasher = hasher_for(handler._templar, task_vars)
+        check_before_change(with_origin(record_params(te, settings, task_vars, LONGEST_RESULT, "success", hasher)))
+    except AnsibleError as exc:
+        message = "%s: the change of this task could not be recorded, so it was not run: %s" % (PLUGIN, exc)
+        if settings.mode == "fail":
+            raise RecordKeepingError(message) from None
+        display.warning(message)
+
+
 def preflight(te: t.Any, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
-    """Once per play, target host and acting user: can the host keep records? Fails the task (mode fail)
-    before its action runs when it cannot."""
+    """Before a task that may change a host runs: its record can be built (every task), and, once per play, target
+    host and acting user, the host can keep records. Fails the task (mode fail) before its action runs when not."""
     task = te._task
     if not recordable(task, settings):
         return
+    check_record(te, handler, task_vars, settings)
     key = (_play_uuid(task), _target(task, task_vars), _acting_user(te._play_context))
     if key in _CHECKED:
         return
@@ -483,26 +563,10 @@ def after_task(te: t.Any, view: t.Any, task_vars: t.Dict[str, t.Any], settings: 
     handler = getattr(te, "_handler", None)
     if handler is None:
         return
-    resolved, _written = action_names(task)
     target = _target(task, task_vars)
     this_run = run_id(task_vars)
     try:
-        params = change_record_params(
-            module_fqcn=resolved,
-            module_args=module_arguments(task.args),
-            result={"diff": view.get("diff")},
-            res=res,
-            no_log=bool(task.no_log),
-            extra_fields=settings.fields,
-            extra_source="by the fields option of %s" % PLUGIN,
-            hash_extra=False,
-            context=task_context(task, te._play_context, task_vars),
-            inventory_host=task_vars.get("inventory_hostname"),
-            delegated_to=task.delegate_to or None,
-            backend=settings.backend,
-            on_unavailable=settings.mode,
-            verify=settings.verify,
-        )
+        params = record_params(te, settings, task_vars, {"diff": view.get("diff")}, res, hasher_for(handler._templar, task_vars))
         outcome = _write_on_target(te, handler._templar, False, task_vars, params)
     except AnsibleError as exc:
         outcome = {"failed": True, "msg": str(exc)}
@@ -601,6 +665,10 @@ __all__ = [
     "action_names",
     "recordable",
     "preflight",
+    "check_record",
+    "record_params",
+    "validate_static_fields",
+    "worst_case_params",
     "after_task",
     "record_counts",
 ]

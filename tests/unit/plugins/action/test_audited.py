@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from ansible.errors import AnsibleActionFail
@@ -12,6 +14,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors im
     AuditPermissionError,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import sha256_of
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import Hasher, key_id, verify
 from ansible_collections.changeaudit.linux.tests.unit.plugins.action.conftest import resolved
 
 NAME = "changeaudit.linux.audited"
@@ -82,21 +85,49 @@ def test_a_content_diff_is_recorded_as_its_hash_only(make):
 # --- no_log -------------------------------------------------------------------------------------------------------
 
 
-def test_under_no_log_only_names_and_hashes_reach_the_log(make):
-    args = {"module": "ansible.builtin.copy", "args": {"dest": "/etc/app/token", "content": "s3cret", "mode": "0600"},
-            "fields": {"ticket": "CHG-77"}}
-    h = make(args, {"changed": True, "checksum": SHA1, "diff": {"after": "s3cret"}}, no_log=True)
+NO_LOG_COPY = {"module": "ansible.builtin.copy", "args": {"dest": "/etc/app/token", "content": "s3cret", "mode": "0600"},
+               "fields": {"ticket": "CHG-77"}}
+KEY = "unit-test-hash-key-0123456789"
+
+
+def test_under_no_log_with_a_key_only_names_and_keyed_hashes_reach_the_log(make):
+    h = make(NO_LOG_COPY, {"changed": True, "checksum": SHA1, "diff": {"after": "s3cret"}}, no_log=True,
+             task_vars={"changeaudit_hash_key": KEY})
     result = h.run()
     params = h.target.params
-    assert params["hash_fields"] == ["object", "ticket"]
+    assert params["hash_fields"] == [], "hashed on the controller, with the key"
     fields = params["fields"]
     assert fields["arg_names"] == "content,dest,mode"
     assert "checksum" not in fields, "the content's hash could confirm a guessed secret"
+    hasher = Hasher(KEY.encode())
+    assert fields["object"] == hasher.hash_value("/etc/app/token") and fields["ticket"] == hasher.hash_value("CHG-77")
+    assert fields["object"].startswith("hmac-sha256:%s:" % key_id(KEY.encode()))
+    assert verify("/etc/app/token", fields["object"], KEY.encode())
+    assert not verify("/etc/app/token", fields["object"], b"another-key-of-enough-length")
     record = result["audit"]["record"]
-    for secret in ("s3cret", "/etc/app/token", "CHG-77", SHA1):
+    for secret in ("s3cret", "/etc/app/token", "CHG-77", SHA1, sha256_of("/etc/app/token"), sha256_of("CHG-77")):
         assert secret not in record, secret
     assert 'module="ansible.builtin.copy"' in record and 'object_arg="dest"' in record
     assert 'run_id="unit-run"' in record, "the context is not hashed"
+
+
+def test_under_no_log_without_a_key_values_are_left_out_and_named(make):
+    h = make(NO_LOG_COPY, {"changed": True, "checksum": SHA1, "diff": {"after": "s3cret"}}, no_log=True)
+    result = h.run()
+    fields = h.target.params["fields"]
+    assert "object" not in fields and "ticket" not in fields and "diff_sha256" not in fields
+    assert fields["withheld"] == "object,diff,ticket"
+    assert fields["arg_names"] == "content,dest,mode"
+    record = result["audit"]["record"]
+    for secret in ("s3cret", "/etc/app/token", "CHG-77", sha256_of("/etc/app/token"), sha256_of("CHG-77")):
+        assert secret not in record, secret
+
+
+def test_under_no_log_unkeyed_hashes_when_the_operator_accepts_them(make):
+    h = make(NO_LOG_COPY, {"changed": True}, no_log=True, task_vars={"changeaudit_unkeyed_hashes": True})
+    h.run()
+    fields = h.target.params["fields"]
+    assert fields["object"] == sha256_of("/etc/app/token") and "withheld" not in fields
 
 
 # --- when nothing is recorded -------------------------------------------------------------------------------------
@@ -180,12 +211,33 @@ def test_on_unavailable_warn_keeps_the_task_ok_and_adds_the_warning(make):
     assert result["audit"]["recorded"] is False
 
 
-def test_a_request_the_controller_refuses_fails_without_running_anything_on_the_target(make):
+def test_a_record_the_writer_would_refuse_is_refused_before_the_module_runs(make):
     h = make(dict(COPY, op="two words"), mitogen=False)
-    result = h.run()
-    assert result["failed"] is True and result["changed"] is True
-    assert result["msg"].startswith("The change was applied but could not be recorded in the audit trail: ")
-    assert result["audit"]["cause"] == "AuditInvalidInputError"
+    with pytest.raises(AnsibleActionFail, match="op 'two words:ansible.builtin.copy:/etc/motd' is not allowed.*Nothing was run"):
+        h.run()
+    assert h.actions.handlers == [] and h.target.calls == []
+
+
+@pytest.mark.parametrize("value", ["n" * 9000, "n " * 3600, "é" * 3600])
+def test_a_field_too_long_once_encoded_is_refused_before_the_module_runs(make, value):
+    h = make(dict(COPY, fields={"note": value}), mitogen=False)
+    with pytest.raises(AnsibleActionFail, match="too long|alone is") as caught:
+        h.run()
+    assert "Nothing was run" in str(caught.value)
+    assert h.actions.handlers == [] and h.target.calls == []
+
+
+def test_a_long_task_name_and_object_are_cut_with_the_hash_of_the_whole(make):
+    name = "Deploy " + "x" * 9000
+    path = "/srv/" + "é" * 4000
+    h = make(dict(COPY, args={"dest": path, "content": "x"}), name=name)
+    record = h.run()["audit"]["record"]
+    fields = h.target.params["fields"]
+    for field, whole, bound in (("cmd", name, 256), ("object", path, 384)):
+        value = fields[field]
+        assert value.endswith("[cut:sha256:%s]" % hashlib.sha256(whole.encode()).hexdigest())
+        assert len(value.encode()) <= bound and whole.startswith(value[: value.index("[cut:")])
+    assert len(record) < 8560
 
 
 # --- which module, run by which handler ---------------------------------------------------------------------------
@@ -294,14 +346,27 @@ def test_async_is_refused_before_the_module_runs(make):
 # --- hash_fields ----------------------------------------------------------------------------------------------------
 
 
-def test_hash_fields_records_the_sha256_of_a_field_and_of_the_object(make):
-    h = make(dict(COPY, fields={"ticket": "CHG-1", "token": "s3cret"}, hash_fields=["token", "object"]))
+def test_hash_fields_records_the_keyed_hash_of_a_field_and_of_the_object(make):
+    h = make(dict(COPY, fields={"ticket": "CHG-1", "token": "s3cret"}, hash_fields=["token", "object"]),
+             task_vars={"changeaudit_hash_key": KEY})
     record = h.run()["audit"]["record"]
-    assert h.target.params["hash_fields"] == ["object", "token"]
     assert record.startswith("op=ansible-change:ansible.builtin.copy "), "op leaves a hashed object out"
     assert "s3cret" not in record and "/etc/motd" not in record
     assert 'ticket="CHG-1"' in record
-    assert 'token="%s"' % sha256_of("s3cret") in record and 'object="%s"' % sha256_of("/etc/motd") in record
+    hasher = Hasher(KEY.encode())
+    assert 'token="%s"' % hasher.hash_value("s3cret") in record and 'object="%s"' % hasher.hash_value("/etc/motd") in record
+
+
+def test_hash_fields_without_a_key_is_refused_before_the_module_runs(make):
+    h = make(dict(COPY, fields={"token": "s3cret"}, hash_fields=["token"]))
+    with pytest.raises(AnsibleActionFail, match="hash_fields needs a hash key.*changeaudit_hash_key"):
+        h.run()
+    assert h.actions.handlers == [] and h.target.calls == []
+
+
+def test_hash_fields_unkeyed_when_the_operator_accepts_them(make):
+    h = make(dict(COPY, fields={"token": "s3cret"}, hash_fields=["token"]), task_vars={"changeaudit_unkeyed_hashes": "yes"})
+    assert 'token="%s"' % sha256_of("s3cret") in h.run()["audit"]["record"]
 
 
 def test_hash_fields_naming_anything_else_is_refused_before_the_module_runs(make):

@@ -8,6 +8,7 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.changeaudit.linux.plugins.action import usys_config
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditDisabledError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import sha256_of
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import Hasher
 
 NAME = "changeaudit.linux.usys_config"
 CONTEXT = ["play", "cmd", "task_path", "task_id", "ctl_user"]
@@ -50,22 +51,48 @@ def test_context_false_leaves_the_fields_alone(make, context):
     assert h.target.params["fields"] == {"ticket": "CHG-1"}
 
 
-def test_under_no_log_the_plays_values_are_hashed_and_the_context_is_not(make):
+KEY = "unit-test-hash-key-0123456789"
+
+
+def test_under_no_log_the_plays_values_are_hashed_with_the_key_and_the_context_is_not(make):
     fields = {"token": "s3cret", "ticket": "CHG-9", "extra": "x"}
-    h = make({"op": "rotate", "fields": fields, "hash_fields": ["extra"]}, no_log=True)
+    h = make({"op": "rotate", "fields": fields, "hash_fields": ["extra"]}, no_log=True,
+             task_vars={"changeaudit_hash_key": KEY})
     result = h.run()
-    assert h.target.params["hash_fields"] == ["extra", "ticket", "token"]
+    assert h.target.params["hash_fields"] == [], "hashed on the controller"
     assert "s3cret" not in result["record"] and "CHG-9" not in result["record"]
-    assert sha256_of("s3cret") in result["record"]
+    assert Hasher(KEY.encode()).hash_value("s3cret") in result["record"] and sha256_of("s3cret") not in result["record"]
     assert 'run_id="unit-run"' in result["record"], "the context is not a secret of the play"
     assert " cmd=" in result["record"] and sha256_of("Deploy motd") not in result["record"]
 
 
-def test_without_no_log_hash_fields_are_the_plays_own(make):
-    h = make({"op": "rotate", "fields": {"token": "s3cret", "ticket": "CHG-9"}, "hash_fields": ["token"]})
+def test_under_no_log_without_a_key_the_values_are_left_out_and_named(make):
+    h = make({"op": "rotate", "fields": {"token": "s3cret", "ticket": "CHG-9"}}, no_log=True)
     result = h.run()
-    assert h.target.params["hash_fields"] == ["token"]
+    assert h.target.params["fields"]["withheld"] == "token,ticket"
+    assert "s3cret" not in result["record"] and sha256_of("s3cret") not in result["record"]
+
+
+def test_hash_fields_without_a_key_is_refused_before_anything_is_written(make):
+    h = make({"op": "rotate", "fields": {"token": "s3cret"}, "hash_fields": ["token"]})
+    with pytest.raises(AnsibleActionFail, match="hash_fields needs a hash key"):
+        h.run()
+    assert h.target.calls == []
+
+
+def test_without_no_log_hash_fields_are_the_plays_own(make):
+    h = make({"op": "rotate", "fields": {"token": "s3cret", "ticket": "CHG-9"}, "hash_fields": ["token"]},
+             task_vars={"changeaudit_hash_key": KEY})
+    result = h.run()
     assert "s3cret" not in result["record"] and 'ticket="CHG-9"' in result["record"]
+    assert 'token="%s"' % Hasher(KEY.encode()).hash_value("s3cret") in result["record"]
+
+
+def test_a_record_too_long_once_encoded_is_refused_before_anything_is_written(make):
+    h = make({"op": "note", "fields": {"note": "a b" * 2000}})
+    with pytest.raises(AnsibleActionFail, match="too long: op= and the fields take 12[0-9]{3} bytes once encoded"):
+        h.run()
+    assert h.target.calls == []
 
 
 def test_a_field_the_context_sets_is_refused_naming_the_fix(make):
@@ -89,7 +116,6 @@ def test_fields_that_are_not_a_dict_are_refused(make, fields, kind):
         ({"op": "deploy", "result": "bogus"}, "value of result must be one of: success, failed, got: bogus"),
         ({"fields": {}}, "missing required arguments: op"),
         ({"op": "deploy", "bogus": 1}, "Unsupported parameters for (changeaudit.linux.usys_config) module: bogus"),
-        ({"op": "two words"}, "op"),
     ],
 )
 def test_bad_arguments_are_a_failed_result_from_the_controller(make, args, msg):
@@ -98,6 +124,13 @@ def test_bad_arguments_are_a_failed_result_from_the_controller(make, args, msg):
     assert result["failed"] is True
     assert msg in result["msg"]
     assert result.get("recorded") in (None, False)
+
+
+def test_a_record_the_binding_refuses_fails_on_the_controller(make):
+    h = make({"op": "two words", "context": False}, mitogen=False)
+    with pytest.raises(AnsibleActionFail, match="op 'two words' is not allowed.*Nothing was written"):
+        h.run()
+    assert h.target.calls == []
 
 
 def test_check_mode_shows_the_record_it_would_write(make):

@@ -101,7 +101,9 @@ def test_params_under_no_log_hash_the_object_and_list_argument_names_only():
     )
     assert "s3cret" not in repr(params)
     assert params["fields"]["arg_names"] == "content,dest"
-    assert params["hash_fields"] == ["object"]
+    assert "object" not in params["fields"] and params["fields"]["withheld"] == "object,diff"
+    assert params["fields"]["ticket"] == "CHG-1", "hash_extra=False: the play's fields are no secret of the task"
+    assert params["hash_fields"] == []
     assert params["verify"] is True
 
 
