@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import re
 import types
 
 import pytest
+import yaml
 
 from ansible.errors import AnsibleError
 from ansible_collections.changeaudit.linux.plugins.callback import record_changes
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _every_change as hook
 
 
@@ -40,6 +43,13 @@ def test_bad_fields_are_refused_naming_the_fix(value, message):
         record_changes.parse_fields(value)
 
 
+@pytest.fixture(autouse=True)
+def no_refusal_left():
+    """Making the callback refuses changes in this process until it loads: not for the tests after this one."""
+    yield
+    _core.remove_refusal_wrapper()
+
+
 def test_the_summary_has_one_line_per_host(tmp_path, monkeypatch):
     settings = hook.Settings(state_dir=str(tmp_path))
     for status, host in (("written", "web1"), ("written", "web1"), ("failed", "web2"), ("written", "backup")):
@@ -58,3 +68,79 @@ def test_the_summary_has_one_line_per_host(tmp_path, monkeypatch):
         "web2 : 0 records written, 1 change NOT recorded",
         "web3 : 0 records written",
     ]
+
+
+# --- failing closed -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def loaded():
+    """Makes the callback with its options registered from its DOCUMENTATION, as ansible-core's loader does; the
+    hook and the refusal are undone after."""
+    from ansible import constants as C
+
+    def make():
+        callback = record_changes.CallbackModule()
+        callback._load_name = record_changes.PLUGIN
+        options = yaml.safe_load(record_changes.DOCUMENTATION)["options"]
+        C.config.initialize_plugin_configuration_definitions("callback", callback._load_name, options)
+        return callback
+
+    yield make
+    hook.uninstall()
+    _core.remove_refusal_wrapper()
+
+
+def test_from_the_moment_it_is_made_every_change_is_refused(loaded):
+    loaded()
+    assert "did not finish loading" in _core.refusal()
+    assert "remove changeaudit.linux.record_changes from callbacks_enabled" in _core.refusal()
+
+
+@pytest.mark.parametrize(
+    "direct, cause",
+    [
+        ({"mode": "bogus"}, "bogus"),
+        ({"fields": "{not json"}, "not a valid JSON object"),
+        ({"fields": {"res": "success"}}, "'res' is reserved"),
+        ({"fields": {"cmd": "x"}}, "names fields every change record has itself: cmd"),
+        ({"fields": {"note": "n" * 9000}}, "alone is|too long"),
+        ({"fields": {"note": "a b" * 1200}}, "too long to fit in every record"),
+        ({"skip": "ansible.builtin.raw"}, ""),
+    ],
+)
+def test_a_bad_setting_keeps_every_change_refused_naming_the_cause(loaded, direct, cause):
+    callback = loaded()
+    try:
+        callback.set_options(direct=direct)
+    except Exception as exc:  # ansible-core turns this into a warning and goes on
+        assert re.search(cause, str(exc))
+        assert re.search(cause, _core.refusal()) and "no task that may change a host runs" in _core.refusal()
+    else:
+        assert direct == {"skip": "ansible.builtin.raw"}, "a string is a list of one for ansible-core's config"
+        assert _core.refusal() is None
+
+
+def test_an_unknown_ansible_core_keeps_every_change_refused(loaded, monkeypatch):
+    callback = loaded()
+    monkeypatch.setattr(hook, "ANSIBLE_CORE_VERSION", "2.22.0")
+    monkeypatch.setattr(hook.check_version, "__defaults__", ("2.22.0",))
+    with pytest.raises(AnsibleError, match="cannot run with ansible-core 2.22.0"):
+        callback.set_options()
+    assert "is tested with ansible-core 2.19, 2.20 and 2.21 only" in _core.refusal()
+    assert not hook.installed()
+
+
+def test_our_own_code_failing_to_import_keeps_every_change_refused(loaded, monkeypatch):
+    callback = loaded()
+    monkeypatch.setattr(record_changes, "_every_change", None)
+    monkeypatch.setattr(record_changes, "_IMPORT_ERROR", "ImportError: no module named x")
+    with pytest.raises(AnsibleError, match="cannot import its own code"):
+        callback.set_options()
+    assert "ImportError: no module named x" in _core.refusal()
+
+
+def test_good_settings_end_the_refusal_and_install_the_hook(loaded):
+    callback = loaded()
+    callback.set_options(direct={"fields": {"ticket": "CHG-1"}})
+    assert _core.refusal() is None and hook.installed()

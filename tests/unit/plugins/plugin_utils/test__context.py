@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -235,3 +236,40 @@ def test_a_play_field_named_as_the_context_of_earlier_versions_is_refused_beside
     with pytest.raises(AnsibleActionFail, match="rename them: %s" % name):
         _context.with_context({name: "forged"}, {"cmd": "t"})
     assert _context.merge_fields({name: "kept"}, {"other": 1}, "by the fields option") == {name: "kept", "other": 1}
+
+
+# --- bounded values -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["x" * 256, "é" * 128, "" , "short"])
+def test_a_value_within_its_bound_is_kept_whole(value):
+    assert _context.bounded_text(value, 256) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["x" * 257, "é" * 129, "a" + "€" * 300, "🙂" * 100, "x" * 9000, "a\udc80b" * 200, "name with spaces " * 40],
+)
+def test_a_long_value_is_cut_at_a_character_boundary_and_ends_with_the_hash_of_the_whole(value):
+    cut = _context.bounded_text(value, 256)
+    raw = value.encode("utf-8", "surrogateescape")
+    mark = _context.CUT_MARK % hashlib.sha256(raw).hexdigest()
+    assert cut.endswith(mark)
+    head = cut[: -len(mark)]
+    assert value.startswith(head), "only whole characters are kept"
+    assert len(cut.encode("utf-8", "surrogateescape")) <= 256
+    assert len(head.encode("utf-8", "surrogateescape")) > 256 - len(mark) - 4, "no more is cut than a character"
+
+
+def test_values_that_are_not_text_are_left_alone():
+    assert _context.bounded_text(12, 1) == 12 and _context.bounded_text(None, 1) is None
+
+
+def test_every_context_value_is_bounded(clean_env, monkeypatch):
+    monkeypatch.setenv("CHANGEAUDIT_ACTOR", "a" * 1000)
+    task = make_task(name="n" * 5000, path="/p" * 3000)
+    context = task_context(task, become("u" * 500), {"ansible_play_name": "p" * 5000, "awx_user_name": "w" * 999})
+    for name, value in context.items():
+        bound = _context.CONTEXT_TEXT_MAX.get(name, _context.CONTEXT_TEXT_DEFAULT_MAX)
+        assert len(str(value).encode()) <= bound, name
+    assert set(context) <= set(_context.CONTEXT_FIELDS)

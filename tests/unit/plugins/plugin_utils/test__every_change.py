@@ -6,6 +6,9 @@ import pytest
 
 from ansible.errors import AnsibleError
 from ansible.executor.task_executor import TaskExecutor
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_MESSAGE_TEXT_MAX
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import build_message
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _audited
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _every_change as hook
 
 
@@ -250,3 +253,43 @@ def test_a_failed_write_on_a_2_21_result_object_cannot_be_ignored_even_after_fai
     assert "auditd is not running" in utr.msg and "copied" in utr.msg
     assert utr.result_data[hook.RESULT_KEY]["recorded"] is False
     assert task._uuid in hook._NOT_IGNORABLE
+
+
+# --- every record fits ----------------------------------------------------------------------------------------------
+
+
+def test_the_longest_record_without_fields_fits_with_room_for_the_trailer_and_the_kernels_prefix():
+    params = hook.worst_case_params({})
+    hook.check_before_change(params)
+    text = build_message(params["op"], params["fields"])
+    room = AUDIT_MESSAGE_TEXT_MAX - len(text) - _audited.TRAILER_ROOM - _audited.KERNEL_PREFIX_ROOM
+    assert room > 1000, "room left for the play's own fields at the worst: %d bytes" % room
+
+
+@pytest.mark.parametrize("fields", [{"ticket": "CHG-1"}, {"note": "x" * 1000}, {"note": "é" * 250}])
+def test_fields_that_fit_beside_the_longest_record_are_taken(fields):
+    assert hook.Settings(fields=fields).fields == fields
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"res": "success"}, "'res' is reserved"),
+        ({"ticket_uid": "0"}, "ticket_uid"),
+        ({"run_id": "mine"}, "names fields every change record has itself: run_id"),
+        ({"withheld": "x"}, "names fields every change record has itself: withheld"),
+        ({"note": float("nan")}, "note"),
+        ({"note": "é" * 2000}, "too long to fit in every record"),
+    ],
+)
+def test_fields_no_record_could_hold_are_refused_when_the_settings_are_made(fields, message):
+    with pytest.raises(AnsibleError, match=message):
+        hook.Settings(fields=fields)
+
+
+def test_a_task_whose_record_cannot_be_built_fails_before_it_runs(settings, writes, monkeypatch):
+    task = FakeTask(args={"dest": "/etc/motd", "content": "x"})
+    monkeypatch.setattr(hook, "task_context", lambda *_args: {"cmd": "x", "bad name": 1})
+    te = make_te(task)
+    with pytest.raises(hook.RecordKeepingError, match="could not be recorded, so it was not run"):
+        hook.check_record(te, te._handler, dict(TASK_VARS), settings)
