@@ -11,10 +11,13 @@ short_description: Write an audit record on the changed host for every change a 
 version_added: 1.1.0
 author: changeaudit.linux developers (!UNKNOWN)
 description:
-  - Once enabled (C(callbacks_enabled = changeaudit.linux.record_changes) in C(ansible.cfg), or
-    C(ANSIBLE_CALLBACKS_ENABLED=changeaudit.linux.record_changes)), every task result that ends B(changed) writes one
+  - Once enabled (C(callbacks_enabled = changeaudit.linux.record_changes) and C(bin_ansible_callbacks = True) in the
+    C([defaults]) section of C(ansible.cfg), or E(ANSIBLE_CALLBACKS_ENABLED=changeaudit.linux.record_changes) and
+    E(ANSIBLE_LOAD_CALLBACK_PLUGINS=1)), every task result that ends B(changed) writes one
     C(AUDIT_USYS_CONFIG) record on the host that was changed, before that host runs its next task; no playbook or
-    role is edited. Roles from Galaxy and other collections, handlers, C(include_tasks)/C(import_tasks), blocks,
+    role is edited. That covers C(ansible-playbook), and ad-hoc C(ansible) and C(ansible-console) commands too,
+    which load no callback other than their output unless C(bin_ansible_callbacks) is set; B(without it an ad-hoc
+    change is not recorded). Roles from Galaxy and other collections, handlers, C(include_tasks)/C(import_tasks), blocks,
     loops (one record per changed item), C(serial), C(run_once), forks and the C(linear) and C(free) strategies are
     covered.
   - The record is the one M(changeaudit.linux.audited) writes for the same change (C(op=ansible-change:<module>:<object>)), with the module
@@ -27,11 +30,24 @@ description:
   - With C(delegate_to) the record goes to the delegated host, the one that was changed, through its connection, and
     names the inventory host the task ran for in C(inventory_host).
   - Check mode (C(--check) or C(check_mode=true)) writes nothing. Under C(no_log) no argument value and no diff text
-    reaches the record; it holds the argument names and hashes.
+    reaches the record; it holds the argument names and keyed hashes (see the notes), or without a key names what
+    it left out in C(withheld).
+  - Values nobody typed into the record (task and play names, loop items in them, the task path, the object, AWX
+    and CI metadata) are cut past their bound at a character boundary and end with
+    C([cut:sha256:<hex of the whole value>]), so a record always fits what the kernel keeps. The fields of O(fields)
+    are never cut.
   - Not recorded, as they change nothing on a host or record themselves, are C(add_host), C(assert), C(async_status),
     C(debug), C(fail), C(gather_facts), C(group_by), C(import_*), C(include_*), C(meta), C(pause), C(ping),
     C(set_fact), C(set_stats), C(setup), C(validate_argument_spec), C(wait_for_connection), this collection's own
     modules, tasks with C(async) and C(poll=0) (their change ends after the task), and the actions in O(skip).
+  - B(Fails closed when it cannot record.) From the moment ansible-core loads the plugin until its options are read
+    and checked, every task that may change a host is refused. A bad option (O(mode=bogus), malformed or reserved
+    O(fields), fields too long for a record), a hash key that is too short or unreadable, an ansible-core version
+    the plugin is not tested with, or its own code failing to import, keeps it so. ansible-core only warns "Failed
+    to load callback plugin", but each such task fails, not ignorably, with the cause and the setting to fix, and
+    the run exits non-zero. Tasks that change no host (C(debug), C(set_fact), C(gather_facts), check mode) run.
+  - Before each task that may change a host, its record is built with the longest result a module can return and
+    checked (names, encodings, size). A record that could not be written fails the task before it runs.
   - B(Fails closed, early.) Before the first task that may change a host, once per play, host and acting user, a
     check mode write checks that the host can keep records (root or C(CAP_AUDIT_WRITE), auditing enabled, auditd
     running). When it cannot, that task fails without running and the host runs nothing more. A record that cannot
@@ -79,7 +95,9 @@ options:
     description:
       - Static fields added to every record, for example a change ticket. A dict, or in C(ansible.cfg) and the
         environment a JSON object or C(name=value) pairs separated by commas.
-      - Field names are lower case letters, digits and C(_); a name the record already has is refused.
+      - Field names are lower case letters, digits and C(_). A name the record already has, a name ausearch would
+        take for a field of the record's own, a value that cannot be recorded, or fields too long to fit beside the
+        longest task context, object and result keep the plugin from loading, and every change is refused.
     type: raw
     default: {}
     ini:
@@ -117,6 +135,8 @@ notes:
   - Each result the plugin wrote a record for gets a C(changeaudit_record) key (C(recorded), C(host), C(run_id),
     C(record), C(sequence), or C(error) and C(cause)); C(register) sees it.
   - Set C(CHANGEAUDIT_RUN_ID) to choose the C(run_id) of the run, as for M(changeaudit.linux.audited).
+extends_documentation_fragment:
+  - changeaudit.linux._hashing
 seealso:
   - module: changeaudit.linux.audited
   - module: changeaudit.linux.usys_config_info

@@ -18,12 +18,20 @@ description:
     C(diff), C(failed) and C(register) behave as they would without the wrapper.
   - When the module reports C(changed), writes one C(AUDIT_USYS_CONFIG) record on the same target through
     M(changeaudit.linux.usys_config), holding the module FQCN, the object changed (its C(path), C(dest), C(name)
-    or C(key) argument), a C(sha256) of the diff when the module returned one, and the task context (play, task,
+    or C(key) argument), a hash of the diff when the module returned one, and the task context (play, task,
     task path, task UUID, controller user, become user, AWX job ID, run ID).
+  - B(Checked before the module runs.) The whole record is built and checked first, with the longest result a
+    module can return. That checks the field names, the encodings, O(hash_fields), and the size once encoded (a value
+    with a space or non-ASCII text is written as hex, twice its length), keeping room for the trailer the target adds and the
+    kernel's prefix. A record that could not be written fails the task before anything changed.
+  - Values nobody typed into the record (the task and play names, the task path, the object) are cut past their
+    bound at a character boundary and end with C([cut:sha256:<hex of the whole value>]); the fields of O(fields)
+    are never cut, a record too long with them is refused before the module runs.
   - The audit outcome is added to the result under one key, RV(audit).
   - Under C(no_log), no argument value and no diff text reaches the audit log; the record holds argument names
-    and hashes only.
+    and keyed hashes only (see the notes).
 extends_documentation_fragment:
+  - changeaudit.linux._hashing
   - changeaudit.linux._attributes
   - changeaudit.linux._attributes.ACTIONGROUP_AUDIT
   - changeaudit.linux._backend
@@ -70,16 +78,16 @@ options:
   fields:
     description:
       - Further fields for the record, as in O(changeaudit.linux.usys_config#module:fields). Under C(no_log) their
-        values are replaced by their C(sha256).
+        values are replaced by their keyed hash, or left out without a hash key.
     type: dict
     default: {}
   hash_fields:
     description:
       - Names of O(fields), or V(object) (the object the module changes), whose values are recorded as
-        C(sha256:<hex>) of the value instead of the value, as O(changeaudit.linux.usys_config#module:hash_fields)
-        does; C(op=) then leaves the object out.
+        C(hmac-sha256:<key id>:<hex>) of the value instead of the value, as
+        O(changeaudit.linux.usys_config#module:hash_fields) does; C(op=) then leaves the object out.
       - Under C(no_log) every field of O(fields) and the object are hashed, whatever this says.
-      - Any other name is refused before the module runs.
+      - Any other name, or any name without a hash key (see the notes), is refused before the module runs.
     type: list
     elements: str
     default: []
@@ -124,7 +132,7 @@ EXAMPLES = r"""
       ticket: CHG-1234
   become: true
 
-- name: Set a secret; only argument names and hashes reach audit.log
+- name: Set a secret; only argument names and keyed hashes reach audit.log
   changeaudit.linux.audited:
     module: ansible.builtin.copy
     args:
@@ -133,6 +141,8 @@ EXAMPLES = r"""
       mode: "0600"
   become: true
   no_log: true
+  vars:
+    changeaudit_hash_key: "{{ vault_changeaudit_hash_key }}"
 
 - name: Record failed attempts too
   changeaudit.linux.audited:

@@ -22,7 +22,10 @@ description:
   - The action plugin of the same name adds the task context (play, task, task path, task UUID, controller user,
     become user, AWX job ID, run ID) unless O(context=false).
   - A record is an event, not state, so the module never reports C(changed).
+  - The action plugin checks the record before it sends anything, the names, the encodings and its size once
+    encoded, keeping room for the trailer the target adds and the kernel's prefix (see the record limits guide).
 extends_documentation_fragment:
+  - changeaudit.linux._hashing
   - changeaudit.linux._attributes
   - changeaudit.linux._attributes.ACTIONGROUP_AUDIT
   - changeaudit.linux._backend
@@ -59,9 +62,11 @@ options:
     default: {}
   hash_fields:
     description:
-      - Names of O(fields) whose values are replaced by C(sha256:<hex>) of the value before the record is built,
-        so that a secret can be proven without being logged.
-      - Under C(no_log) every field of O(fields) is hashed, whatever this says; the task context fields are not.
+      - Names of O(fields) whose values are replaced by C(hmac-sha256:<key id>:<hex>) of the value before the record
+        is built, on the controller, so that a secret can be proven without being logged (see the notes for the
+        key). Without a key this is refused before anything is written.
+      - Under C(no_log) every field of O(fields) is hashed, whatever this says (without a key, left out and named
+        in C(withheld)); the task context fields are not.
     type: list
     elements: str
     default: []
@@ -131,6 +136,9 @@ EXAMPLES = r"""
     hash_fields: [new_value]
   become: true
   no_log: true
+  vars:
+    # The HMAC key of the value hashes, from a vault.
+    changeaudit_hash_key: "{{ vault_changeaudit_hash_key }}"
 
 - name: Record a failed change, but do not fail the play where auditing is unavailable
   changeaudit.linux.usys_config:

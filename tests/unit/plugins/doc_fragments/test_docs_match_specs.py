@@ -8,6 +8,8 @@ controller (YAML, the action and callback plugins), so they live outside tests/u
 
 from __future__ import annotations
 
+import os
+import re
 import typing as t
 
 import pytest
@@ -15,15 +17,17 @@ import yaml
 
 from ansible_collections.changeaudit.linux.plugins.action import audited as audited_action
 from ansible_collections.changeaudit.linux.plugins.callback import record_changes
-from ansible_collections.changeaudit.linux.plugins.doc_fragments import _attributes, _backend
+from ansible_collections.changeaudit.linux.plugins.doc_fragments import _attributes, _backend, _hashing as hashing_doc
 from ansible_collections.changeaudit.linux.plugins.module_utils import _specs
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import AUTO, BACKEND_NAMES, BACKENDS
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_MESSAGE_TEXT_MAX
 from ansible_collections.changeaudit.linux.plugins.modules import audit_status_info, audited, usys_config
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _audited, _context, _hashing
 
 COLLECTION = "changeaudit.linux."
 # Imported with the test module, not when a test runs: once ansible-core's collection loader is installed (the
 # action plugin tests do that under plain pytest), a late import of a collection module fails.
-FRAGMENTS = {"_attributes": _attributes, "_backend": _backend}
+FRAGMENTS = {"_attributes": _attributes, "_backend": _backend, "_hashing": hashing_doc}
 
 
 def fragment_options(slug: str) -> t.Dict[str, t.Any]:
@@ -97,3 +101,48 @@ def test_documented_backend_choices_are_the_registry(documentation):
 def test_audit_status_info_sample_names_every_backend():
     sample = yaml.safe_load(audit_status_info.RETURN)["backends"]["sample"]
     assert list(sample) == list(BACKENDS)
+
+
+# --- the record limits guide and the hash key notes --------------------------------------------------------------
+
+GUIDE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "docsite", "rst", "guide_record_limits.rst")
+
+
+def guide_text() -> str:
+    with open(GUIDE, encoding="utf-8") as handle:
+        return " ".join(handle.read().split())
+
+
+def test_the_guide_states_the_margin_the_code_keeps():
+    text = guide_text()
+    for label, value in (
+        ("fields, encoded, at most", _audited.RECORD_FIELDS_MAX),
+        ("written as hex) - ", _audited.TRAILER_ROOM),
+        ("(``subj=``) - ", _audited.KERNEL_PREFIX_ROOM),
+        ("what the kernel keeps - ", AUDIT_MESSAGE_TEXT_MAX),
+    ):
+        assert "%s - %d bytes" % (label.rstrip(" -"), value) in text, label
+
+
+def test_the_guide_states_each_bound_the_code_cuts_at():
+    text = guide_text()
+    for parts, bound in (
+        ("``play``, ``cmd``", _context.CONTEXT_TEXT_MAX["cmd"]),
+        ("``delegated_to``, ``run_id``", _context.CONTEXT_TEXT_DEFAULT_MAX),
+        ("``object``", _audited.OBJECT_TEXT_MAX),
+        ("``arg_names`` (under ``no_log``)", _audited.ARG_NAMES_MAX),
+        ("``module``", _audited.MODULE_NAME_MAX),
+    ):
+        assert re.search(re.escape(parts) + r"[^*]* - %d bytes" % bound, text), parts
+    assert set(_context.CONTEXT_TEXT_MAX) == {"play", "cmd", "task_path"}
+    assert "``[cut:sha256:<hex>]``" in text and _context.CUT_MARK == "[cut:sha256:%s]"
+
+
+def test_the_hash_key_notes_name_the_variables_the_code_reads():
+    notes = " ".join(yaml.safe_load(hashing_doc.ModuleDocFragment.DOCUMENTATION)["notes"])
+    guide = guide_text()
+    for name in (_hashing.KEY_VAR, _hashing.KEY_FILE_VAR, _hashing.UNKEYED_VAR, _hashing.KEY_ENV, _hashing.KEY_FILE_ENV,
+                 _hashing.UNKEYED_ENV, _hashing.KEY_ID_TEXT.decode(), "at least %d bytes" % _hashing.MIN_KEY_BYTES,
+                 _audited.WITHHELD_FIELD):
+        assert name in notes, name
+        assert name in guide, name
