@@ -73,6 +73,8 @@ options:
     description:
       - Only records whose fields have these values, compared after decoding. Values that are not strings are
         compared the way M(changeaudit.linux.usys_config) writes them (V(3) as C("3"), V(true) as C("true")).
+      - A value the writer cut to fit its record (it ends with C([cut:sha256:<hex>])) matches the whole value it was
+        cut from, by that hash, so searching for a long object or task name finds its records.
       - An empty string as a value is an error (it is almost always an unset variable).
     type: dict
     default: {}

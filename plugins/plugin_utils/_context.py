@@ -12,6 +12,7 @@ import threading
 import typing as t
 
 from ansible.errors import AnsibleActionFail
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit import constants as _constants
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import validate_hostname
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditInvalidInputError
 
@@ -33,7 +34,7 @@ CI_COMMIT_ENV = ("CHANGEAUDIT_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMI
 CONTEXT_TEXT_MAX = {"play": 256, "cmd": 256, "task_path": 256}
 CONTEXT_TEXT_DEFAULT_MAX = 96
 # What follows the kept part of a cut value: the sha256 of the whole value, so a search by exact value still works.
-CUT_MARK = "[cut:sha256:%s]"
+CUT_MARK = _constants.CUT_MARK
 CUT_MARK_BYTES = len(CUT_MARK % ("0" * 64))
 
 

@@ -28,6 +28,10 @@ AUDIT_LAST_USER_MSG2 = 2999
 # is cut off silently, res= first.
 AUDIT_MESSAGE_TEXT_MAX = 8560
 
+# What ends a value the writer cut to fit a record: the sha256 of the whole value follows, so a search for the
+# exact value still finds the record (the reader compares the hash).
+CUT_MARK = "[cut:sha256:%s]"
+
 # TASK_COMM_LEN is 16 with the NUL; keep comm= within what a real comm can be.
 COMM_MAX_BYTES = 15
 
@@ -109,6 +113,7 @@ __all__ = [
     "AUDIT_FIRST_USER_MSG2",
     "AUDIT_LAST_USER_MSG2",
     "AUDIT_MESSAGE_TEXT_MAX",
+    "CUT_MARK",
     "COMM_MAX_BYTES",
     "CAP_AUDIT_WRITE",
     "CAP_AUDIT_CONTROL",

@@ -21,6 +21,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.auditd_co
     DEFAULT_LOG_FILE,
     read_auditd_conf,
 )
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import CUT_MARK
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import RAW_FIELDS, hex_upper, value_bytes
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditInvalidInputError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.logfiles import (
@@ -52,7 +53,31 @@ def _byte_forms(name: str, value: str) -> t.Tuple[bytes, ...]:
     prefix = name.encode("ascii", "surrogateescape") + b"="
     if name in RAW_FIELDS:
         return (prefix + raw,)
-    return (prefix + raw, prefix + b'"' + raw + b'"', prefix + hex_upper(raw).encode("ascii"))
+    cut_mark = _cut_mark(raw).encode("ascii")
+    return (
+        prefix + raw,
+        prefix + b'"' + raw + b'"',
+        prefix + hex_upper(raw).encode("ascii"),
+        # The value cut to fit its record ends with the hash of the whole, quoted or as hex.
+        cut_mark + b'"',
+        hex_upper(cut_mark).encode("ascii"),
+    )
+
+
+def _cut_mark(raw: bytes) -> str:
+    # Imported here: hashlib loads OpenSSL, which only a search by field needs.
+    import hashlib
+
+    return CUT_MARK % hashlib.sha256(raw).hexdigest()
+
+
+def same_value(recorded: t.Optional[str], wanted: str, wanted_cut_mark: str) -> bool:
+    """Whether a recorded value is ``wanted``, whole or cut to fit its record (its start, then the hash of all)."""
+    if recorded is None:
+        return False
+    if recorded == wanted:
+        return True
+    return recorded.endswith(wanted_cut_mark) and wanted.startswith(recorded[: -len(wanted_cut_mark)])
 
 
 class RecordFilter:
@@ -80,6 +105,7 @@ class RecordFilter:
         self.equal: t.Dict[str, str] = {}
         for name, value in (fields or {}).items():
             self.equal[name] = value_bytes(value).decode("utf-8", "surrogateescape")
+        self._cut_marks = {name: _cut_mark(value_bytes(value)) for name, value in self.equal.items()}
         if comm is not None:
             self.equal["comm"] = comm
         self._forms = [_byte_forms(name, value) for name, value in self.equal.items()]
@@ -112,7 +138,10 @@ class RecordFilter:
         if self.op is not None and record.op != self.op and not (record.op or "").startswith(self.op + ":"):
             return False
         for name, value in self.equal.items():
-            if record.get(name) != value:
+            if name == "comm":
+                if record.get(name) != value:
+                    return False
+            elif not same_value(record.get(name), value, self._cut_marks[name]):
                 return False
         return True
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 
@@ -7,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import CUT_MARK
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (
     build_message,
     is_valid_field_name,
@@ -293,3 +295,15 @@ def test_read_records_missing_log_is_an_audit_error(tmp_path):
     with pytest.raises(AuditError) as info:
         read_records(module_params(path=str(tmp_path / "missing.log")))
     assert "Cannot read the audit log" in str(info.value)
+
+
+@pytest.mark.parametrize("whole", ["/srv/" + "x" * 600, "/srv/a dir/" + "é" * 400, "Task name " * 80])
+def test_a_value_cut_to_fit_its_record_is_found_by_the_whole_value(tmp_path, whole):
+    raw = whole.encode("utf-8")
+    mark = CUT_MARK % hashlib.sha256(raw).hexdigest()
+    cut = raw[:200].decode("utf-8", "ignore") + mark
+    path = write_log(tmp_path / "audit.log", NOISE + [log_line(record_text(fields={"object": cut, "n": 1}))])
+    found, _files, _truncated = search(path, False, RecordFilter(fields={"object": whole}))
+    assert [record["fields"]["object"] for record in found] == [cut]
+    for other in (whole + "x", whole[:-1], "/other" + whole[6:]):
+        assert search(path, False, RecordFilter(fields={"object": other}))[0] == [], other
