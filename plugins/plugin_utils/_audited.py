@@ -95,9 +95,11 @@ def change_fields(
             fields["checksum"] = checksum
     diff = inner_result.get("diff")
     if has_content_diff(diff):
-        if hasher.keyed or (hasher.unkeyed_accepted or not no_log):
+        if hasher.can_hash:
+            fields["diff_sha256"] = hasher.hash_bytes(diff_bytes(diff))
+        elif not no_log:
             # Outside no_log the diff's text is in the task's output anyway; its plain hash reveals no more.
-            fields["diff_sha256"] = hasher.hash_bytes(diff_bytes(diff)) if hasher.can_hash else sha256_hex(diff)
+            fields["diff_sha256"] = sha256_hex(diff)
         else:
             withheld.append("diff")
     return fields
@@ -434,6 +436,8 @@ __all__ = [
     "record_result",
     "change_record_params",
     "OBJECT_TEXT_MAX",
+    "ARG_NAMES_MAX",
+    "MODULE_NAME_MAX",
     "WITHHELD_FIELD",
     "CHANGE_FIELDS",
     "LONGEST_RESULT",

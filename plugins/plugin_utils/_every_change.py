@@ -41,13 +41,18 @@ import typing as t
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import encode_value, validate_field_name
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (
+    OP_MAX,
+    encode_value,
+    validate_field_name,
+)
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
     CHANGE_FIELDS,
     CHANGE_OP,
     LONGEST_RESULT,
+    MODULE_NAME_MAX,
     OBJECT_TEXT_MAX,
     change_record_params,
     check_before_change,
@@ -162,7 +167,7 @@ def worst_case_params(fields: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
 
     context = {name: longest(CONTEXT_TEXT_MAX.get(name, CONTEXT_TEXT_DEFAULT_MAX)) for name in CONTEXT_FIELDS}
     params = change_record_params(
-        module_fqcn=longest(128),
+        module_fqcn=longest(MODULE_NAME_MAX),
         module_args={"path": longest(OBJECT_TEXT_MAX)},
         result=LONGEST_RESULT,
         res="success",
@@ -178,7 +183,7 @@ def worst_case_params(fields: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
         hasher=Hasher(b"k" * 32),
     )
     # op= holds what fits of the object; at its longest it is written bare, OP_MAX characters.
-    params["op"] = "x" * 255
+    params["op"] = "x" * OP_MAX
     return params
 
 
