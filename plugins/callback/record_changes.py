@@ -37,7 +37,7 @@ description:
     C([cut:sha256:<hex of the whole value>]), so a record always fits what the kernel keeps. The fields of O(fields)
     are never cut.
   - Not recorded, as they change nothing on a host or record themselves, are C(add_host), C(assert), C(async_status),
-    C(debug), C(fail), C(gather_facts), C(group_by), C(import_*), C(include_*), C(meta), C(pause), C(ping),
+    C(debug), C(fail), C(gather_facts), C(group_by), C(import_*), C(include), C(include_*), C(meta), C(pause), C(ping),
     C(set_fact), C(set_stats), C(setup), C(validate_argument_spec), C(wait_for_connection), this collection's own
     modules, tasks with C(async) and C(poll=0) (their change ends after the task), and the actions in O(skip).
   - B(Fails closed when it cannot record.) From the moment ansible-core loads the plugin until its options are read

@@ -99,11 +99,11 @@ options:
     type: str
   context:
     description:
-      - Whether the action plugin adds the task context fields V(play), V(task), V(task_path), V(task_id),
-        V(ctl_user), V(ctl_login_id), V(ctl_login), V(become_user), V(run_id), and when set V(awx_job_id),
+      - Whether the action plugin adds the task context fields V(play), V(cmd) (the task's name), V(task_path),
+        V(task_id), V(ctl_user), V(ctl_login_id), V(ctl_login), V(become_user), and when set V(awx_job_id),
         V(awx_user_name), V(awx_job_template_name), V(awx_workflow_job_id), V(awx_project_revision), V(ci_actor)
-        and V(ci_commit), after O(fields).
-      - Records written by version 1.0.0 named the task UUID V(task_uuid).
+        and V(ci_commit), and V(run_id), after O(fields).
+      - Records written by version 1.0.0 named the task's name V(task) and its UUID V(task_uuid).
       - A field in O(fields) with one of those names fails the task unless this is V(false).
       - The run ID is E(CHANGEAUDIT_RUN_ID) on the controller when set, else the AWX job ID, else one derived from
         the C(ansible-playbook) process, the same for every task of one run.

@@ -22,7 +22,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils import _specs
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import AUTO, BACKEND_NAMES, BACKENDS
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_MESSAGE_TEXT_MAX
 from ansible_collections.changeaudit.linux.plugins.modules import audit_status_info, audited, usys_config
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _audited, _context, _hashing
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _audited, _context, _core, _hashing
 
 COLLECTION = "changeaudit.linux."
 # Imported with the test module, not when a test runs: once ansible-core's collection loader is installed (the
@@ -147,3 +147,33 @@ def test_the_hash_key_notes_name_the_variables_the_code_reads(plugin):
                  _audited.WITHHELD_FIELD):
         assert name in notes, name
         assert name in guide, name
+
+
+# --- lists the docs copy from the code --------------------------------------------------------------------------
+
+
+def documented_values(text: str) -> t.List[str]:
+    return re.findall(r"V\(([a-z_]+)\)", text)
+
+
+def test_usys_config_documents_every_context_field_it_writes():
+    description = " ".join(documented_options(usys_config.DOCUMENTATION)["context"]["description"])
+    first = description.split(" after O(fields)")[0]
+    assert documented_values(first) == list(_context.CONTEXT_FIELDS)
+    retired = description.split("Records written by version 1.0.0")[1].split(".")[0]
+    assert set(documented_values(retired)) == set(_context.RETIRED_CONTEXT_FIELDS) - {"ctl_auid"} | {"task", "task_uuid"}
+
+
+def test_record_changes_documents_its_built_in_skip_list():
+    description = " ".join(yaml.safe_load(record_changes.DOCUMENTATION)["description"])
+    sentence = description.split("Not recorded, as they change nothing on a host or record themselves, are ")[1]
+    listed = re.findall(r"C\(([a-z_*]+)\)", sentence.split("this collection's own modules")[0])
+    expanded = set()
+    for name in listed:
+        if name.endswith("*"):
+            matches = {action for action in _core.CONTROLLER_ONLY_ACTIONS if action.startswith(name[:-1])}
+            assert matches, name
+            expanded |= matches
+        else:
+            expanded.add(name)
+    assert expanded == set(_core.CONTROLLER_ONLY_ACTIONS)
