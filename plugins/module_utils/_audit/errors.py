@@ -30,7 +30,9 @@ class AuditError(Exception):
     def _compose(self, message: str) -> str:
         parts = [message]
         if self.errno:
-            parts[0] = "%s (%s: %s)" % (message, _errno.errorcode.get(self.errno, str(self.errno)), os.strerror(self.errno))
+            parts[0] = "%s (%s: %s)" % (
+                message.rstrip("."), _errno.errorcode.get(self.errno, str(self.errno)), os.strerror(self.errno)
+            )
         if self.hint:
             parts.append(self.hint)
         return ". ".join(p.rstrip(".") for p in parts) + "."

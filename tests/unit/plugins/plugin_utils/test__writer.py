@@ -201,7 +201,8 @@ def test_bundle_result_is_the_modules(tmp_path, pipelining, on_unavailable):
     result = _writer.write_record(action, task_vars(), args)
     assert result.pop("_ansible_parsed") is True
     assert result == run_module(args)
-    assert result["cause"] if on_unavailable == "fail" else result["unavailable"]["cause"] == "AuditPermissionError"
+    cause = result["cause"] if on_unavailable == "fail" else result["unavailable"]["cause"]
+    assert cause == "AuditPermissionError"
     assert len(action.commands) == 1
     assert marker not in action.commands[0]
     if pipelining:
