@@ -19,12 +19,9 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import 
     unknown_hash_fields,
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._every_change import with_module_defaults
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import apply_module_defaults
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import hasher_for
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import with_origin, write_record
-
-WRITER = "changeaudit.linux.usys_config"
-
 
 class ActionModule(ActionBase):
     """Runs any module (through its own action plugin when it has one) and records the change it made.
@@ -56,7 +53,7 @@ class ActionModule(ActionBase):
         module = self._resolve(options["module"])
         module_fqcn = module.resolved_fqcn
         # module_defaults name the wrapped module, not audited: apply them as core's package/service actions do.
-        module_args = with_module_defaults(module_fqcn, self._task, options["args"], self._templar)
+        module_args = apply_module_defaults(module_fqcn, self._task, options["args"], self._templar)
         try:
             hasher = hasher_for(self._templar, task_vars)
             context = task_context(self._task, self._play_context, task_vars) if options["context"] else None

@@ -233,8 +233,8 @@ class CallbackModule(CallbackBase):
             self._set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         except BaseException as exc:
             _core.refuse_changes(
-                "%s is enabled but cannot record changes, so no task that may change a host runs: %s. Fix that "
-                "setting. %s" % (PLUGIN, str(exc).rstrip(".") or type(exc).__name__, DISABLE_HINT)
+                "%s is enabled but cannot record changes, so no task that may change a host runs: %s. %s"
+                % (PLUGIN, str(exc).rstrip(".") or type(exc).__name__, DISABLE_HINT)
             )
             raise
         _core.allow_changes()
@@ -245,8 +245,8 @@ class CallbackModule(CallbackBase):
                 "%s cannot import its own code (%s); reinstall the changeaudit.linux collection" % (PLUGIN, _IMPORT_ERROR)
             )
         _every_change.check_version()
-        if var_options is None and not _core_resolves_callback_vars():
-            var_options = _extra_vars_for(self)
+        if var_options is None:
+            var_options = _core.callback_var_options(self)
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         if self._state_dir is None:
             # Shared with the workers (forked later): they note checks and records here, one line each.
@@ -281,27 +281,3 @@ class CallbackModule(CallbackBase):
             if failed:
                 line += ", %d change%s NOT recorded" % (failed, "" if failed == 1 else "s")
             self._display.display(line, color="bright red" if failed else None)
-
-
-def _core_resolves_callback_vars() -> bool:
-    """ansible-core 2.21 sets callback options from extra vars itself; 2.19 and 2.20 do not."""
-    from ansible.executor import task_queue_manager
-
-    return hasattr(task_queue_manager, "_resolve_callback_option_variables")
-
-
-def _extra_vars_for(callback: CallbackBase) -> t.Dict[str, t.Any]:
-    """The documented option variables given as extra vars (-e), as 2.21 resolves them."""
-    from ansible import constants as C
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.utils.vars import load_extra_vars
-
-    names = C.config.get_plugin_vars(callback.plugin_type, callback._load_name)
-    if not names:
-        return {}
-    try:
-        extra = load_extra_vars(DataLoader())
-    except KeyError:
-        # Not run from a CLI (no CLIARGS): there are no extra vars.
-        return {}
-    return {name: extra[name] for name in names if name in extra}

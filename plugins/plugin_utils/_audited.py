@@ -19,6 +19,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding 
     validate_terminal,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import POLYMORPHIC_RESULT, register_names
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import (
     CONTEXT_TEXT_DEFAULT_MAX,
     bounded_text,
@@ -334,18 +335,6 @@ def check_before_change(params: t.Mapping[str, t.Any]) -> None:
 # Where audited counts the attempts of a task with until/retries: the task_vars dict TaskExecutor passes to
 # every attempt of one task (or loop item) is the same object, and a fresh one for the next.
 ATTEMPT_KEY = "_changeaudit_audited_attempt"
-# What a plain ``register: name`` stands for in ansible-core 2.21's register projections.
-POLYMORPHIC_RESULT = "_task.polymorphic_result"
-
-
-def register_names(register: t.Any) -> t.List[str]:
-    """The variables that hold the task's own result: ``register`` is a name (2.19, 2.20) or a dict of
-    projections (2.21), of which only the plain result ones can be bound before TaskExecutor records it."""
-    if not register:
-        return []
-    if isinstance(register, str):
-        return [register]
-    return [name for name, expression in register.items() if str(expression) == POLYMORPHIC_RESULT]
 
 
 def task_retries(task: t.Any) -> int:

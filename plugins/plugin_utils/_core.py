@@ -1,9 +1,23 @@
 # PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
-"""What this collection knows about the ansible-core it runs in: the version, parsed once, and the refusal that
-holds every change back while the record_changes callback is not ready to record it.
+"""The one module of the collection that depends on ansible-core's private internals.
 
-The version is parsed here once and compared by range; ``TESTED_CORE`` is the range of ``requires_ansible`` in
-``meta/runtime.yml`` (a unit test keeps the two equal).
+ansible-core has no public per-task hook (custom strategies are deprecated, ansible/ansible#84725; callbacks
+cannot fail a host or run anything on it; replacing the ``normal`` action misses every module with an action
+plugin of its own and runs before changed_when/failed_when). So what records every change reaches into core here,
+and only here:
+
+- the version, parsed once and compared by range (``TESTED_CORE`` is the range of ``requires_ansible`` in
+  ``meta/runtime.yml``; a unit test keeps the two equal), so that everything below is used only where CI tests it;
+- the task hook (``install_task_hook``): ``TaskExecutor._get_action_handler_with_module_context``, which runs in
+  the worker once per task and loop item after the (delegated) connection is set up and before the action runs,
+  and ``TaskExecutor._execute``, which returns the result after changed_when, failed_when and until; on 2.21 also
+  ``TaskExecutor.run``, where a loop's ``ignore_errors`` is derived from its items'. The hook sees the task through
+  ``Execution`` and its result through ``DictResult`` (2.19, 2.20: a dict) or ``ObjectResult`` (2.21: a
+  ``UnifiedTaskResult``);
+- the refusal (``refuse_changes``) that holds every change back while the record_changes callback is not ready;
+- ``apply_module_defaults`` (``module_common._apply_action_arg_defaults``, the helper core's own package and
+  service actions use for the module they pick) and ``callback_var_options`` (the callback options given as
+  extra vars, which 2.21 resolves itself).
 
 The refusal wraps ``ansible.executor.task_executor.TaskExecutor._execute``, a private method, because ansible-core
 catches whatever a callback raises while it loads ("Failed to load callback plugin") and runs the play anyway:
@@ -175,7 +189,273 @@ def remove_refusal_wrapper() -> None:
         TaskExecutor._execute = current.__wrapped__
 
 
+# ---------------------------------------------------------------------------------------------- the task hook
+
+
+class TaskRefusedError(AnsibleError):
+    """Raised by a hook before the action runs: the task fails, and ignore_errors does not hide it."""
+
+
+class Execution:
+    """One task (or loop item) being executed in a worker, by what the hook needs of ``TaskExecutor``."""
+
+    def __init__(self, executor: t.Any) -> None:
+        self._executor = executor
+
+    task = property(lambda self: self._executor._task)
+    play_context = property(lambda self: self._executor._play_context)
+    connection = property(lambda self: self._executor._connection)
+    loader = property(lambda self: self._executor._loader)
+    shared_loader_obj = property(lambda self: self._executor._shared_loader_obj)
+    # The action handler of this execution; None before one was made.
+    handler = property(lambda self: getattr(self._executor, "_handler", None))
+
+
+class DictResult:
+    """A 2.19/2.20 task result (dict)."""
+
+    def __init__(self, execution: Execution, result: t.Dict[str, t.Any]) -> None:
+        self.execution = execution
+        self.result = result
+
+    changed = property(lambda self: bool(self.result.get("changed")))
+    failed = property(lambda self: bool(self.result.get("failed")))
+    skipped = property(lambda self: bool(self.result.get("skipped") or self.result.get("unreachable")))
+
+    def get(self, key: str) -> t.Any:
+        return self.result.get(key)
+
+    def set(self, key: str, value: t.Any) -> None:
+        self.result[key] = value
+
+    def fail(self, msg: str) -> None:
+        self.result["failed"] = True
+        self.result["msg"] = msg
+
+    def not_ignorable(self) -> None:
+        # The strategy takes ignore_errors from the task the worker sends back (a loop item's from its copy).
+        self.execution.task.ignore_errors = False
+
+
+class ObjectResult:
+    """A 2.21 UnifiedTaskResult."""
+
+    def __init__(self, execution: Execution, utr: t.Any) -> None:
+        self.execution = execution
+        self.utr = utr
+
+    changed = property(lambda self: bool(self.utr.changed))
+    failed = property(lambda self: bool(self.utr.failed))
+    skipped = property(lambda self: bool(self.utr.skipped or self.utr.unreachable))
+
+    def get(self, key: str) -> t.Any:
+        if key in ("diff", "msg"):
+            return getattr(self.utr, key)
+        return self.utr.result_data.get(key)
+
+    def set(self, key: str, value: t.Any) -> None:
+        self.utr.result_data[key] = value
+
+    def fail(self, msg: str) -> None:
+        # failed_when's verdict takes precedence over the failed flag in UnifiedTaskResult.failed.
+        self.utr.failed_when_result = None
+        self.utr.failed = True
+        self.utr.msg = msg
+
+    def not_ignorable(self) -> None:
+        self.utr.ignore_errors = False
+        _NOT_IGNORABLE.add(self.execution.task._uuid)
+
+
+BeforeAction = t.Callable[[Execution, t.Any, t.Dict[str, t.Any]], None]
+AfterResult = t.Callable[[Execution, t.Any, t.Dict[str, t.Any]], None]
+_HOOK: t.Dict[str, t.Any] = {}
+_ORIGINALS: t.Dict[str, t.Any] = {}
+# Per worker process: tasks whose failure the hook made not ignorable.
+_NOT_IGNORABLE: t.Set[str] = set()
+
+
+def install_task_hook(before_action: BeforeAction, after_result: AfterResult, core: t.Tuple[int, int] = CORE) -> None:
+    """Call ``before_action(execution, handler, task_vars)`` before each action runs (it may raise
+    TaskRefusedError to fail the task) and ``after_result(execution, result, task_vars)`` on each final result.
+    Wraps the TaskExecutor methods once; call in the controller before the workers fork."""
+    from ansible.executor.task_executor import TaskExecutor
+
+    _HOOK.update(before=before_action, after=after_result)
+    if _ORIGINALS:
+        return
+    _ORIGINALS["_get_action_handler_with_module_context"] = TaskExecutor._get_action_handler_with_module_context
+    _ORIGINALS["_execute"] = TaskExecutor._execute
+    TaskExecutor._get_action_handler_with_module_context = _wrap_get_handler(
+        TaskExecutor._get_action_handler_with_module_context
+    )
+    if returns_result_object(core):
+        _ORIGINALS["run"] = TaskExecutor.run
+        TaskExecutor._execute = _wrap_execute_object(TaskExecutor._execute)
+        TaskExecutor.run = _wrap_run_object(TaskExecutor.run)
+    else:
+        TaskExecutor._execute = _wrap_execute_dict(TaskExecutor._execute)
+
+
+def uninstall_task_hook() -> None:
+    """Undo install_task_hook() (the unit tests use it)."""
+    from ansible.executor.task_executor import TaskExecutor
+
+    for name, original in _ORIGINALS.items():
+        setattr(TaskExecutor, name, original)
+    _ORIGINALS.clear()
+    _HOOK.clear()
+    _NOT_IGNORABLE.clear()
+
+
+def task_hook_installed() -> bool:
+    return bool(_ORIGINALS)
+
+
+def refused_here(task: t.Any) -> bool:
+    """Whether the hook refused this task before its action ran (in this worker)."""
+    return task._uuid in _NOT_IGNORABLE
+
+
+def _task_vars(executor: t.Any) -> t.Dict[str, t.Any]:
+    if "run" in _ORIGINALS:
+        from ansible._internal._task import TaskContext
+
+        return TaskContext.current().task_vars
+    return executor._job_vars
+
+
+def _wrap_get_handler(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    @functools.wraps(original)
+    def _get_action_handler_with_module_context(self: t.Any, templar: t.Any) -> t.Any:
+        handler_and_context = original(self, templar)
+        before = _HOOK.get("before")
+        if before is not None:
+            try:
+                before(Execution(self), handler_and_context[0], _task_vars(self))
+            except TaskRefusedError:
+                _NOT_IGNORABLE.add(self._task._uuid)
+                raise
+        return handler_and_context
+
+    return _get_action_handler_with_module_context
+
+
+def _wrap_execute_dict(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    @functools.wraps(original)
+    def _execute(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        result = original(self, *args, **kwargs)
+        after = _HOOK.get("after")
+        if after is not None:
+            variables = kwargs["variables"] if "variables" in kwargs else args[1]
+            execution = Execution(self)
+            after(execution, DictResult(execution, result), variables)
+        return result
+
+    return _execute
+
+
+def _wrap_execute_object(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    @functools.wraps(original)
+    def _execute(self: t.Any) -> t.Any:
+        utr = original(self)
+        after = _HOOK.get("after")
+        if after is not None:
+            execution = Execution(self)
+            after(execution, ObjectResult(execution, utr), _task_vars(self))
+        return utr
+
+    return _execute
+
+
+def _wrap_run_object(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    @functools.wraps(original)
+    def run(self: t.Any) -> t.Any:
+        utr = original(self)
+        if self._task._uuid in _NOT_IGNORABLE and utr.failed:
+            # A loop's ignore_errors is true when any item's is: clear them all.
+            utr.ignore_errors = False
+            for item in utr.loop_results or ():
+                item.ignore_errors = False
+        return utr
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------------- other helpers
+
+# What a plain ``register: name`` stands for in ansible-core 2.21's register projections.
+POLYMORPHIC_RESULT = "_task.polymorphic_result"
+
+
+def register_names(register: t.Any) -> t.List[str]:
+    """The variables that hold the task's own result: ``register`` is a name (2.19, 2.20) or a dict of
+    projections (2.21), of which only the plain result ones can be bound before TaskExecutor records it."""
+    if not register:
+        return []
+    if isinstance(register, str):
+        return [register]
+    return [name for name, expression in register.items() if str(expression) == POLYMORPHIC_RESULT]
+
+
+def json_object_lines(text: str) -> str:
+    """The JSON object in a module's output, without the lines around it, as core parses a module's output
+    (``module_utils.json_utils._filter_non_json_lines``)."""
+    from ansible.module_utils.json_utils import _filter_non_json_lines
+
+    return _filter_non_json_lines(text, objects_only=True)[0]
+
+
+
+def apply_module_defaults(module_fqcn: str, task: t.Any, args: t.Mapping[str, t.Any], templar: t.Any) -> t.Dict[str, t.Any]:
+    """``args`` completed from the task's module_defaults for ``module_fqcn`` (and its action groups)."""
+    from ansible.executor import module_common
+
+    apply_defaults = getattr(module_common, "_apply_action_arg_defaults", None)
+    if apply_defaults is None:
+        raise AnsibleError(
+            "changeaudit.linux.audited cannot apply module_defaults with ansible-core %s: it is tested with %s"
+            % (CORE_VERSION_TEXT, tested_text())
+        )
+    return apply_defaults(module_fqcn, task, dict(args), templar)
+
+
+def callback_var_options(callback: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
+    """The callback's documented option variables given as extra vars (-e), for a core that does not resolve them
+    itself (2.19, 2.20); None where core does (2.21: TaskQueueManager._resolve_callback_option_variables)."""
+    from ansible.executor import task_queue_manager
+
+    if hasattr(task_queue_manager, "_resolve_callback_option_variables"):
+        return None
+    from ansible import constants as C
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.utils.vars import load_extra_vars
+
+    names = C.config.get_plugin_vars(callback.plugin_type, callback._load_name)
+    if not names:
+        return {}
+    try:
+        extra = load_extra_vars(DataLoader())
+    except KeyError:
+        # Not run from a CLI (no CLIARGS): there are no extra vars.
+        return {}
+    return {name: extra[name] for name in names if name in extra}
+
+
 __all__ = [
+    "TaskRefusedError",
+    "Execution",
+    "DictResult",
+    "ObjectResult",
+    "install_task_hook",
+    "uninstall_task_hook",
+    "task_hook_installed",
+    "refused_here",
+    "apply_module_defaults",
+    "POLYMORPHIC_RESULT",
+    "register_names",
+    "json_object_lines",
+    "callback_var_options",
     "CORE",
     "CORE_VERSION_TEXT",
     "CONTROLLER_ONLY",

@@ -1,40 +1,20 @@
 # PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
-"""The every-change hook: the one file of the collection that touches ansible-core internals.
+"""The every-change hook: what the record_changes callback does before and after each task on each host.
 
-ansible-core has no public per-task hook (custom strategies are deprecated, ansible/ansible#84725; callbacks
-cannot fail a host or run anything on it; replacing the ``normal`` action misses every module with an action
-plugin of its own and runs before changed_when/failed_when). So, once the record_changes callback has loaded
-it, this wraps three private methods of ``ansible.executor.task_executor.TaskExecutor`` in the controller
-process; every worker forked afterwards inherits the wrappers:
+``_core.install_task_hook`` runs ``preflight`` in the worker once per task and loop item, after the connection for
+the (delegated) host is set up and before the action runs: the place to check that the record of the task's change
+can be built, and, once per host per play, that the host can keep records, so that a host that cannot fails *before*
+its first change. It runs ``after_task`` on the result after changed_when, failed_when and until: the place to write
+the record of a change, through the same connection, before the host runs its next task.
 
-``_get_action_handler_with_module_context``
-    runs once per task and loop item in the worker, after the connection for the (delegated) host is set up
-    and before the action runs: the place to check, once per host per play, that the host can keep records,
-    so that a host that cannot fails *before* its first change.
-``_execute``
-    runs once per task and loop item, and returns the result after changed_when, failed_when and until have
-    been applied: the place to write the record of a change, through the same connection, before the host
-    runs its next task. 2.19 and 2.20: ``_execute(templar, variables) -> dict``; 2.21: ``_execute() ->
-    UnifiedTaskResult`` with the variables in ``TaskContext.current().task_vars``.
-``run`` (2.21 only)
-    returns the whole task's result; a loop's ``ignore_errors`` is derived there from every item's, so a
-    record failure has to be made non-ignorable on all of them.
-
-A record that cannot be written makes the task failed and clears ``ignore_errors`` (the strategy reads it from
-the task the worker sends back, 2.19/2.20, or from the result, 2.21), so ignore_errors cannot hide it.
-
-Because these internals change between releases, ``install()`` refuses any ansible-core version CI has not
-tested the hook with (``_core.TESTED_CORE``), naming the tested ones; the callback then holds every change back
-with ``_core.refuse_changes``.
-
-``with_module_defaults`` (used by the audited action) wraps ``module_common._apply_action_arg_defaults``, the
-private helper core's own package and service actions use for the module they pick.
+A record that cannot be written makes the task failed and not ignorable, so ignore_errors cannot hide it.
+``install()`` refuses any ansible-core version CI has not tested the hook with (``_core.TESTED_CORE``), naming
+the tested ones; the callback then holds every change back with ``_core.refuse_changes``.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import functools
 import os
 import typing as t
 
@@ -74,7 +54,6 @@ display = Display()
 ANSIBLE_CORE_VERSION = _core.CORE_VERSION_TEXT
 TESTED_CORE_VERSIONS = tuple(_core.tested_series())
 
-WRITER_MODULE = "changeaudit.linux.usys_config"
 # The key the hook adds to every result it wrote (or failed to write) a record for.
 RESULT_KEY = "changeaudit_record"
 PLUGIN = "changeaudit.linux.record_changes"
@@ -90,7 +69,7 @@ OWN_ACTIONS = (
 DEFAULT_SKIP = _core.CONTROLLER_ONLY | frozenset(OWN_ACTIONS)
 
 
-class RecordKeepingError(AnsibleError):
+class RecordKeepingError(_core.TaskRefusedError):
     """Raised before a task runs on a host that cannot keep audit records (mode fail)."""
 
 
@@ -188,10 +167,8 @@ def worst_case_params(fields: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
 
 
 _SETTINGS: t.Optional[Settings] = None
-_ORIGINALS: t.Dict[str, t.Any] = {}
-# Per worker process: preflight checks already done, and (2.21) tasks whose record failed.
+# Per worker process: preflight checks already done.
 _CHECKED: t.Set[t.Tuple[str, str, str]] = set()
-_NOT_IGNORABLE: t.Set[str] = set()
 
 
 def core_series(version: str = ANSIBLE_CORE_VERSION) -> str:
@@ -210,43 +187,33 @@ def check_version(version: str = ANSIBLE_CORE_VERSION) -> str:
 
 
 def install(settings: Settings, version: str = ANSIBLE_CORE_VERSION) -> None:
-    """Wrap the TaskExecutor methods (once) and take ``settings``. Call before the workers fork."""
+    """Take ``settings`` and put the task hook in place (once). Call before the workers fork."""
     global _SETTINGS
     series = check_version(version)
-    from ansible.executor.task_executor import TaskExecutor
-
     _SETTINGS = settings
-    if _ORIGINALS:
-        return
-    result_object = _core.returns_result_object(_core.parse_version(series))
-    _ORIGINALS["_get_action_handler_with_module_context"] = TaskExecutor._get_action_handler_with_module_context
-    _ORIGINALS["_execute"] = TaskExecutor._execute
-    TaskExecutor._get_action_handler_with_module_context = _wrap_get_handler(
-        TaskExecutor._get_action_handler_with_module_context
-    )
-    if result_object:
-        _ORIGINALS["run"] = TaskExecutor.run
-        TaskExecutor._execute = _wrap_execute_object(TaskExecutor._execute)
-        TaskExecutor.run = _wrap_run_object(TaskExecutor.run)
-    else:
-        TaskExecutor._execute = _wrap_execute_dict(TaskExecutor._execute)
+    _core.install_task_hook(_before_action, _after_result, _core.parse_version(series))
 
 
 def uninstall() -> None:
     """Undo install() (the unit tests use it)."""
     global _SETTINGS
-    from ansible.executor.task_executor import TaskExecutor
-
-    for name, original in _ORIGINALS.items():
-        setattr(TaskExecutor, name, original)
-    _ORIGINALS.clear()
+    _core.uninstall_task_hook()
     _CHECKED.clear()
-    _NOT_IGNORABLE.clear()
     _SETTINGS = None
 
 
 def installed() -> bool:
-    return bool(_ORIGINALS)
+    return _core.task_hook_installed()
+
+
+def _before_action(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any]) -> None:
+    if _SETTINGS is not None:
+        preflight(execution, handler, task_vars, _SETTINGS)
+
+
+def _after_result(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t.Any]) -> None:
+    if _SETTINGS is not None:
+        after_task(execution, view, task_vars, _SETTINGS)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -255,19 +222,6 @@ def installed() -> bool:
 def write(action: ActionBase, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
     """The one place the hook hands a record to the writer (check mode is action._task.check_mode)."""
     return write_record(action, task_vars, params)
-
-
-def with_module_defaults(module_fqcn: str, task: t.Any, args: t.Mapping[str, t.Any], templar: t.Any) -> t.Dict[str, t.Any]:
-    """``args`` completed from the task's module_defaults for ``module_fqcn`` (and its action groups)."""
-    from ansible.executor import module_common
-
-    apply_defaults = getattr(module_common, "_apply_action_arg_defaults", None)
-    if apply_defaults is None:
-        raise AnsibleError(
-            "changeaudit.linux.audited cannot apply module_defaults with ansible-core %s: it is tested with %s"
-            % (ANSIBLE_CORE_VERSION, _core.tested_text())
-        )
-    return apply_defaults(module_fqcn, task, dict(args), templar)
 
 
 def action_names(task: t.Any) -> t.Tuple[str, str]:
@@ -332,13 +286,13 @@ class _WriterAction(ActionBase):
         raise NotImplementedError("only the writer uses this action")
 
 
-def _writer_action(te: t.Any, templar: t.Any, check_mode: bool) -> ActionBase:
+def _writer_action(execution: _core.Execution, templar: t.Any, check_mode: bool) -> ActionBase:
     """An action bound to the task's (delegated) connection, become and environment, for the writer only.
 
     Made directly rather than through the action loader: a worker is a fresh fork for each task, and a loader
     lookup there would search the collection paths again for every record.
     """
-    task = te._task
+    task = execution.task
     writer_task = task.copy(exclude_parent=True, exclude_tasks=True)
     writer_task._parent = task._parent
     writer_task.args = {}
@@ -348,18 +302,18 @@ def _writer_action(te: t.Any, templar: t.Any, check_mode: bool) -> ActionBase:
     writer_task.diff = False
     return _WriterAction(
         task=writer_task,
-        connection=te._connection,
-        play_context=te._play_context,
-        loader=te._loader,
+        connection=execution.connection,
+        play_context=execution.play_context,
+        loader=execution.loader,
         templar=templar,
-        shared_loader_obj=te._shared_loader_obj,
+        shared_loader_obj=execution.shared_loader_obj,
     )
 
 
 def _write_on_target(
-    te: t.Any, templar: t.Any, check_mode: bool, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any]
+    execution: _core.Execution, templar: t.Any, check_mode: bool, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any]
 ) -> t.Dict[str, t.Any]:
-    action = _writer_action(te, templar, check_mode)
+    action = _writer_action(execution, templar, check_mode)
     try:
         return write(action, task_vars, params)
     finally:
@@ -380,11 +334,11 @@ def recordable(task: t.Any, settings: Settings) -> bool:
 
 
 def record_params(
-    te: t.Any, settings: Settings, task_vars: t.Dict[str, t.Any], result: t.Mapping[str, t.Any], res: str,
+    execution: _core.Execution, settings: Settings, task_vars: t.Dict[str, t.Any], result: t.Mapping[str, t.Any], res: str,
     hasher: Hasher,
 ) -> t.Dict[str, t.Any]:
     """The usys_config params of the record of this task's change (``result``: the module's, or LONGEST_RESULT)."""
-    task = te._task
+    task = execution.task
     resolved, _written = action_names(task)
     return change_record_params(
         module_fqcn=resolved,
@@ -395,7 +349,7 @@ def record_params(
         extra_fields=settings.fields,
         extra_source="by the fields option of %s" % PLUGIN,
         hash_extra=False,
-        context=task_context(task, te._play_context, task_vars),
+        context=task_context(task, execution.play_context, task_vars),
         inventory_host=task_vars.get("inventory_hostname"),
         delegated_to=task.delegate_to or None,
         backend=settings.backend,
@@ -405,12 +359,12 @@ def record_params(
     )
 
 
-def check_record(te: t.Any, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
+def check_record(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
     """Before each task that may change a host: the record of its change, built with the longest result a module
     returns, is one the writer takes and that fits. Raises RecordKeepingError (mode fail) when it is not."""
     try:
         hasher = hasher_for(handler._templar, task_vars)
-        check_before_change(with_origin(record_params(te, settings, task_vars, LONGEST_RESULT, "success", hasher)))
+        check_before_change(with_origin(record_params(execution, settings, task_vars, LONGEST_RESULT, "success", hasher)))
     except AnsibleError as exc:
         message = "%s: the change of this task could not be recorded, so it was not run: %s" % (PLUGIN, exc)
         if settings.mode == "fail":
@@ -418,21 +372,21 @@ def check_record(te: t.Any, handler: ActionBase, task_vars: t.Dict[str, t.Any], 
         display.warning(message)
 
 
-def preflight(te: t.Any, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
+def preflight(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
     """Before a task that may change a host runs: its record can be built (every task), and, once per play, target
     host and acting user, the host can keep records. Fails the task (mode fail) before its action runs when not."""
-    task = te._task
+    task = execution.task
     if not recordable(task, settings):
         return
-    check_record(te, handler, task_vars, settings)
-    key = (_play_uuid(task), _target(task, task_vars), _acting_user(te._play_context))
+    check_record(execution, handler, task_vars, settings)
+    key = (_play_uuid(task), _target(task, task_vars), _acting_user(execution.play_context))
     if key in _CHECKED:
         return
     if any(tuple(line[:3]) == key for line in _read_lines(settings, "checked")):
         _CHECKED.add(key)
         return
     outcome = _write_on_target(
-        te,
+        execution,
         handler._templar,
         True,
         task_vars,
@@ -451,89 +405,6 @@ def preflight(te: t.Any, handler: ActionBase, task_vars: t.Dict[str, t.Any], set
     _note(settings, "checked", *key)
 
 
-def _wrap_get_handler(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
-    @functools.wraps(original)
-    def _get_action_handler_with_module_context(self: t.Any, templar: t.Any) -> t.Any:
-        handler_and_context = original(self, templar)
-        settings = _SETTINGS
-        if settings is not None:
-            try:
-                preflight(self, handler_and_context[0], _task_vars(self), settings)
-            except RecordKeepingError:
-                _NOT_IGNORABLE.add(self._task._uuid)
-                raise
-        return handler_and_context
-
-    return _get_action_handler_with_module_context
-
-
-def _task_vars(te: t.Any) -> t.Dict[str, t.Any]:
-    if "run" in _ORIGINALS:
-        from ansible._internal._task import TaskContext
-
-        return TaskContext.current().task_vars
-    return te._job_vars
-
-
-# ---------------------------------------------------------------------------------------------- results
-
-
-class _DictResult:
-    """A 2.19/2.20 task result (dict)."""
-
-    def __init__(self, te: t.Any, result: t.Dict[str, t.Any]) -> None:
-        self.te = te
-        self.result = result
-
-    changed = property(lambda self: bool(self.result.get("changed")))
-    failed = property(lambda self: bool(self.result.get("failed")))
-    skipped = property(lambda self: bool(self.result.get("skipped") or self.result.get("unreachable")))
-
-    def get(self, key: str) -> t.Any:
-        return self.result.get(key)
-
-    def set(self, key: str, value: t.Any) -> None:
-        self.result[key] = value
-
-    def fail(self, msg: str) -> None:
-        self.result["failed"] = True
-        self.result["msg"] = msg
-
-    def not_ignorable(self) -> None:
-        # The strategy takes ignore_errors from the task the worker sends back (a loop item's from its copy).
-        self.te._task.ignore_errors = False
-
-
-class _ObjectResult:
-    """A 2.21 UnifiedTaskResult."""
-
-    def __init__(self, te: t.Any, utr: t.Any) -> None:
-        self.te = te
-        self.utr = utr
-
-    changed = property(lambda self: bool(self.utr.changed))
-    failed = property(lambda self: bool(self.utr.failed))
-    skipped = property(lambda self: bool(self.utr.skipped or self.utr.unreachable))
-
-    def get(self, key: str) -> t.Any:
-        if key in ("diff", "msg"):
-            return getattr(self.utr, key)
-        return self.utr.result_data.get(key)
-
-    def set(self, key: str, value: t.Any) -> None:
-        self.utr.result_data[key] = value
-
-    def fail(self, msg: str) -> None:
-        # failed_when's verdict takes precedence over the failed flag in UnifiedTaskResult.failed.
-        self.utr.failed_when_result = None
-        self.utr.failed = True
-        self.utr.msg = msg
-
-    def not_ignorable(self) -> None:
-        self.utr.ignore_errors = False
-        _NOT_IGNORABLE.add(self.te._task._uuid)
-
-
 def _count_own(view: t.Any, task: t.Any, settings: Settings, task_vars: t.Mapping[str, t.Any]) -> None:
     """Records the collection's own modules wrote count in the summary too."""
     resolved, _written = action_names(task)
@@ -550,10 +421,10 @@ def _count_own(view: t.Any, task: t.Any, settings: Settings, task_vars: t.Mappin
         _note(settings, "records", "written", _target(task, task_vars), run_id(task_vars))
 
 
-def after_task(te: t.Any, view: t.Any, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
+def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
     """Write the record of a final changed result on the host that was changed."""
-    task = te._task
-    if task._uuid in _NOT_IGNORABLE and view.failed:
+    task = execution.task
+    if _core.refused_here(task) and view.failed:
         # The preflight refused this task.
         view.not_ignorable()
         return
@@ -565,14 +436,16 @@ def after_task(te: t.Any, view: t.Any, task_vars: t.Dict[str, t.Any], settings: 
     res = record_result(view.changed, view.failed)
     if res is None:
         return
-    handler = getattr(te, "_handler", None)
+    handler = execution.handler
     if handler is None:
         return
     target = _target(task, task_vars)
     this_run = run_id(task_vars)
     try:
-        params = record_params(te, settings, task_vars, {"diff": view.get("diff")}, res, hasher_for(handler._templar, task_vars))
-        outcome = _write_on_target(te, handler._templar, False, task_vars, params)
+        params = record_params(
+            execution, settings, task_vars, {"diff": view.get("diff")}, res, hasher_for(handler._templar, task_vars)
+        )
+        outcome = _write_on_target(execution, handler._templar, False, task_vars, params)
     except AnsibleError as exc:
         outcome = {"failed": True, "msg": str(exc)}
     recorded = bool(outcome.get("recorded")) and not outcome.get("failed")
@@ -596,45 +469,6 @@ def after_task(te: t.Any, view: t.Any, task_vars: t.Dict[str, t.Any], settings: 
         else:
             display.warning("%s: %s: %s" % (PLUGIN, task_vars.get("inventory_hostname"), message))
     view.set(RESULT_KEY, summary)
-
-
-def _wrap_execute_dict(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
-    @functools.wraps(original)
-    def _execute(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        result = original(self, *args, **kwargs)
-        settings = _SETTINGS
-        if settings is not None:
-            variables = kwargs["variables"] if "variables" in kwargs else args[1]
-            after_task(self, _DictResult(self, result), variables, settings)
-        return result
-
-    return _execute
-
-
-def _wrap_execute_object(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
-    @functools.wraps(original)
-    def _execute(self: t.Any) -> t.Any:
-        utr = original(self)
-        settings = _SETTINGS
-        if settings is not None:
-            after_task(self, _ObjectResult(self, utr), _task_vars(self), settings)
-        return utr
-
-    return _execute
-
-
-def _wrap_run_object(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
-    @functools.wraps(original)
-    def run(self: t.Any) -> t.Any:
-        utr = original(self)
-        if self._task._uuid in _NOT_IGNORABLE and utr.failed:
-            # A loop's ignore_errors is true when any item's is: clear them all.
-            utr.ignore_errors = False
-            for item in utr.loop_results or ():
-                item.ignore_errors = False
-        return utr
-
-    return run
 
 
 # ---------------------------------------------------------------------------------------------- summary
@@ -666,7 +500,6 @@ __all__ = [
     "uninstall",
     "installed",
     "write",
-    "with_module_defaults",
     "action_names",
     "recordable",
     "preflight",

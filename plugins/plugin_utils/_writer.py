@@ -32,11 +32,11 @@ from ansible.errors import AnsibleError
 from ansible.executor.interpreter_discovery import discover_interpreter
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
-from ansible.module_utils.json_utils import _filter_non_json_lines
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import error_result, validate_request
 from ansible_collections.changeaudit.linux.plugins.module_utils._specs import WRITER_ARGUMENT_SPEC
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import controller_origin
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import json_object_lines
 
 if t.TYPE_CHECKING:
     from ansible.plugins.action import ActionBase
@@ -358,7 +358,7 @@ def parse_output(res: t.Mapping[str, t.Any], interpreter: str, host: str) -> t.D
     fix = "Set ansible_python_interpreter for %s to a Python %d.%d or newer that exists there" % ((host,) + MIN_PYTHON)
     stdout, stderr = res.get("stdout") or "", res.get("stderr") or ""
     try:
-        data = json.loads(_filter_non_json_lines(stdout, objects_only=True)[0])
+        data = json.loads(json_object_lines(stdout))
     except ValueError:
         data = None
     if not isinstance(data, dict):

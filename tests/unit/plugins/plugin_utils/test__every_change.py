@@ -8,7 +8,7 @@ from ansible.errors import AnsibleError
 from ansible.executor.task_executor import TaskExecutor
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_MESSAGE_TEXT_MAX
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import build_message
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _audited
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _audited, _core
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _every_change as hook
 
 
@@ -35,11 +35,11 @@ class FakeTask:
 
 
 def make_te(task):
-    return types.SimpleNamespace(
+    return _core.Execution(types.SimpleNamespace(
         _task=task,
         _handler=types.SimpleNamespace(_templar=None),
         _play_context=types.SimpleNamespace(become=True, become_user="root", remote_user="root"),
-    )
+    ))
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def writes(monkeypatch):
     monkeypatch.setenv("CHANGEAUDIT_RUN_ID", "unit-run")
     yield calls
     hook._CHECKED.clear()
-    hook._NOT_IGNORABLE.clear()
+    _core._NOT_IGNORABLE.clear()
 
 
 TASK_VARS = {"inventory_hostname": "web1", "ansible_play_name": "Play"}
@@ -133,7 +133,7 @@ def test_recordable(fields, recordable):
 def test_a_changed_result_is_recorded_with_the_change_fields(settings, writes):
     task = FakeTask(args={"dest": "/etc/motd", "content": "hi", "_ansible_check_mode": False})
     result = {"changed": True, "diff": {"after": "hi"}}
-    hook.after_task(make_te(task), hook._DictResult(make_te(task), result), dict(TASK_VARS), settings)
+    hook.after_task(make_te(task), _core.DictResult(make_te(task), result), dict(TASK_VARS), settings)
     (check_mode, params), = writes
     assert check_mode is False
     fields = params["fields"]
@@ -153,20 +153,20 @@ def test_a_changed_result_is_recorded_with_the_change_fields(settings, writes):
 )
 def test_nothing_is_written_for_results_that_did_not_change(settings, writes, result):
     task = FakeTask()
-    hook.after_task(make_te(task), hook._DictResult(make_te(task), result), dict(TASK_VARS), settings)
+    hook.after_task(make_te(task), _core.DictResult(make_te(task), result), dict(TASK_VARS), settings)
     assert writes == [] and hook.RESULT_KEY not in result
 
 
 def test_check_mode_writes_nothing(settings, writes):
     task = FakeTask(check_mode=True)
-    hook.after_task(make_te(task), hook._DictResult(make_te(task), {"changed": True}), dict(TASK_VARS), settings)
+    hook.after_task(make_te(task), _core.DictResult(make_te(task), {"changed": True}), dict(TASK_VARS), settings)
     assert writes == []
 
 
 def test_a_delegated_change_names_the_inventory_host(settings, writes):
     task = FakeTask(delegate_to="backup1")
     result = {"changed": True}
-    hook.after_task(make_te(task), hook._DictResult(make_te(task), result), dict(TASK_VARS), settings)
+    hook.after_task(make_te(task), _core.DictResult(make_te(task), result), dict(TASK_VARS), settings)
     assert writes[0][1]["fields"]["inventory_host"] == "web1"
     assert writes[0][1]["fields"]["delegated_to"] == "backup1"
     assert result[hook.RESULT_KEY]["host"] == "backup1"
@@ -174,7 +174,7 @@ def test_a_delegated_change_names_the_inventory_host(settings, writes):
 
 def test_no_log_keeps_values_out_of_the_record(settings, writes):
     task = FakeTask(no_log=True, args={"dest": "/etc/token", "content": "s3cret"})
-    hook.after_task(make_te(task), hook._DictResult(make_te(task), {"changed": True, "diff": "s3cret"}), dict(TASK_VARS), settings)
+    hook.after_task(make_te(task), _core.DictResult(make_te(task), {"changed": True, "diff": "s3cret"}), dict(TASK_VARS), settings)
     params = writes[0][1]
     assert "s3cret" not in repr(params)
     assert "object" not in params["fields"] and params["fields"]["withheld"] == "object,diff"
@@ -185,7 +185,7 @@ def test_a_failed_write_fails_the_task_and_cannot_be_ignored(settings, writes):
     task = FakeTask()
     te = make_te(task)
     result = {"changed": True, "msg": "copied"}
-    hook.after_task(te, hook._DictResult(te, result), dict(TASK_VARS), settings)
+    hook.after_task(te, _core.DictResult(te, result), dict(TASK_VARS), settings)
     assert result["failed"] is True
     assert "could not be recorded" in result["msg"] and "auditctl -e 1" in result["msg"] and "copied" in result["msg"]
     assert task.ignore_errors is False
@@ -200,7 +200,7 @@ def test_warn_mode_only_warns(tmp_path, writes, monkeypatch):
     settings = hook.Settings(mode="warn", state_dir=str(tmp_path))
     task = FakeTask()
     result = {"changed": True}
-    hook.after_task(make_te(task), hook._DictResult(make_te(task), result), dict(TASK_VARS), settings)
+    hook.after_task(make_te(task), _core.DictResult(make_te(task), result), dict(TASK_VARS), settings)
     assert "failed" not in result and task.ignore_errors is True
     assert len(warnings) == 1 and "no auditd" in warnings[0]
     assert writes[0][1]["on_unavailable"] == "warn"
@@ -209,31 +209,31 @@ def test_warn_mode_only_warns(tmp_path, writes, monkeypatch):
 def test_preflight_once_per_play_host_and_user_fails_before_the_task(settings, writes):
     task = FakeTask()
     te = make_te(task)
-    hook.preflight(te, te._handler, dict(TASK_VARS), settings)
-    hook.preflight(te, te._handler, dict(TASK_VARS), settings)
+    hook.preflight(te, te.handler, dict(TASK_VARS), settings)
+    hook.preflight(te, te.handler, dict(TASK_VARS), settings)
     assert [check_mode for check_mode, _params in writes] == [True]
     # A later worker (a fresh process) finds the check in the run's state directory.
     hook._CHECKED.clear()
-    hook.preflight(te, te._handler, dict(TASK_VARS), settings)
+    hook.preflight(te, te.handler, dict(TASK_VARS), settings)
     assert len(writes) == 1
     # Another acting user is checked again, and refused.
     writes.outcomes.append({"failed": True, "msg": "Cannot write audit records: this process (uid 65534) lacks CAP_AUDIT_WRITE"})
-    te._play_context.become_user = "nobody"
+    te.play_context.become_user = "nobody"
     with pytest.raises(hook.RecordKeepingError, match="web1 cannot keep audit records.*CAP_AUDIT_WRITE"):
-        hook.preflight(te, te._handler, dict(TASK_VARS), settings)
+        hook.preflight(te, te.handler, dict(TASK_VARS), settings)
 
 
 def test_preflight_skips_what_is_not_recorded(settings, writes):
     for task in (FakeTask(action="ansible.builtin.set_fact"), FakeTask(check_mode=True)):
         te = make_te(task)
-        hook.preflight(te, te._handler, dict(TASK_VARS), settings)
+        hook.preflight(te, te.handler, dict(TASK_VARS), settings)
     assert writes == []
 
 
 def test_records_of_the_collections_own_modules_are_counted(settings, writes):
     task = FakeTask(action="changeaudit.linux.audited")
     te = make_te(task)
-    hook.after_task(te, hook._DictResult(te, {"changed": True, "audit": {"recorded": True}}), dict(TASK_VARS), settings)
+    hook.after_task(te, _core.DictResult(te, {"changed": True, "audit": {"recorded": True}}), dict(TASK_VARS), settings)
     assert writes == []
     assert hook.record_counts(settings)["web1"]["written"] == 1
 
@@ -248,11 +248,11 @@ def test_a_failed_write_on_a_2_21_result_object_cannot_be_ignored_even_after_fai
     writes.outcomes.append({"failed": True, "msg": "auditd is not running", "cause": "AuditdNotRunningError"})
     task = FakeTask()
     te = make_te(task)
-    hook.after_task(te, hook._ObjectResult(te, utr), dict(TASK_VARS), settings)
+    hook.after_task(te, _core.ObjectResult(te, utr), dict(TASK_VARS), settings)
     assert utr.failed is True and utr.ignore_errors is False
     assert "auditd is not running" in utr.msg and "copied" in utr.msg
     assert utr.result_data[hook.RESULT_KEY]["recorded"] is False
-    assert task._uuid in hook._NOT_IGNORABLE
+    assert task._uuid in _core._NOT_IGNORABLE
 
 
 # --- every record fits ----------------------------------------------------------------------------------------------
@@ -292,4 +292,4 @@ def test_a_task_whose_record_cannot_be_built_fails_before_it_runs(settings, writ
     monkeypatch.setattr(hook, "task_context", lambda *_args: {"cmd": "x", "bad name": 1})
     te = make_te(task)
     with pytest.raises(hook.RecordKeepingError, match="could not be recorded, so it was not run"):
-        hook.check_record(te, te._handler, dict(TASK_VARS), settings)
+        hook.check_record(te, te.handler, dict(TASK_VARS), settings)
