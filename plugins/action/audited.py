@@ -56,7 +56,7 @@ class ActionModule(ActionBase):
         module_args = apply_module_defaults(module_fqcn, self._task, options["args"], self._templar)
         try:
             hasher = hasher_for(self._templar, task_vars)
-            context = task_context(self._task, self._play_context, task_vars) if options["context"] else None
+            context = task_context(self._task, self._play_context, task_vars, self._templar) if options["context"] else None
 
             def params_for(result: t.Mapping[str, t.Any], res: str) -> t.Dict[str, t.Any]:
                 return change_record_params(

@@ -41,7 +41,7 @@ class ActionModule(ActionBase):
             module_args["hash_fields"] = []
             if boolean(module_args.get("context", WRITER_ARGUMENT_SPEC["context"]["default"]), strict=False):
                 module_args["fields"] = with_context(
-                    module_args["fields"], task_context(self._task, self._play_context, task_vars)
+                    module_args["fields"], task_context(self._task, self._play_context, task_vars, self._templar)
                 )
             validated, error = validate(with_origin(module_args))
             if not error:

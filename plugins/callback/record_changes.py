@@ -21,9 +21,9 @@ description:
     loops (one record per changed item), C(serial), C(run_once), forks and the C(linear) and C(free) strategies are
     covered.
   - The record is the one M(changeaudit.linux.audited) writes for the same change (C(op=ansible-change:<module>:<object>)), with the module
-    FQCN, the object changed (its C(path), C(dest), C(name) or C(key) argument), a C(sha256) of the diff when the
-    module returned one, the task context (play, task, task path, task UUID, controller user, become user, AWX job
-    ID and the C(run_id) that M(changeaudit.linux.audited) tasks of the same run record too), and the fields of
+    FQCN, the object changed (its C(path), C(dest), C(name) or C(key) argument), the C(sha1) checksum of the content
+    and a hash of the diff when the module returned them, the task context (play, task, loop label, task path, task
+    UUID, controller user, become user, AWX job ID and the C(run_id) that M(changeaudit.linux.audited) tasks of the same run record too), and the fields of
     O(fields).
   - The B(final) result counts, after C(changed_when), C(failed_when) and C(until); V(changed_when=false) writes
     nothing. A change whose task then failed is recorded with C(res=failed).
@@ -32,7 +32,7 @@ description:
   - Check mode (C(--check) or C(check_mode=true)) writes nothing. Under C(no_log) no argument value and no diff text
     reaches the record; it holds the argument names and keyed hashes (see the notes), or without a key names what
     it left out in C(withheld).
-  - Values nobody typed into the record (task and play names, loop items in them, the task path, the object, AWX
+  - Values nobody typed into the record (task and play names, loop labels, the task path, the object, AWX
     and CI metadata) are cut past their bound at a character boundary and end with
     C([cut:sha256:<hex of the whole value>]), so a record always fits what the kernel keeps. The fields of O(fields)
     are never cut.

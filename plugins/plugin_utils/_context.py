@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import json
 import os
 import pwd
 import socket
 import threading
 import typing as t
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit import constants as _constants
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import validate_hostname
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditInvalidInputError
@@ -161,23 +162,52 @@ def controller_origin(timeout: float = ADDR_RESOLVE_TIMEOUT) -> t.Dict[str, t.Op
 
 # Every field task_context may write, in its order: the names a play's own fields may not take.
 CONTEXT_FIELDS = (
-    ("play", "cmd", "task_path", "task_id", "ctl_user", "ctl_login_id", "ctl_login", "become_user", "awx_job_id")
+    ("play", "cmd", "loop_label", "task_path", "task_id", "ctl_user", "ctl_login_id", "ctl_login", "become_user", "awx_job_id")
     + AWX_VARS
     + ("ci_actor", "ci_commit", "run_id")
 )
 
 
-def task_context(task: t.Any, play_context: t.Any, task_vars: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
-    """Uses task.get_name/get_path/_uuid/become/become_user and the play name from task_vars."""
+def loop_label(task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any = None) -> t.Optional[str]:
+    """The loop item a task runs for, as ansible-core shows it: ``loop_control.label`` rendered for the item, else
+    the item (text as it is, anything else as JSON). None outside a loop, and under no_log (the item may be the
+    secret)."""
+    loop_var = task_vars.get("ansible_loop_var")
+    if not loop_var or loop_var not in task_vars or task.no_log:
+        return None
+    loop_control = getattr(task, "loop_control", None)
+    label = getattr(loop_control, "label", None) if loop_control is not None else None
+    value = task_vars[loop_var]
+    if label and templar is not None:
+        try:
+            value = templar.copy_with_new_env(available_variables=task_vars).template(label)
+        except AnsibleError:
+            # The same label core shows in its output, or, when it cannot be rendered, the item as it is.
+            pass
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def task_context(
+    task: t.Any, play_context: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any = None
+) -> t.Dict[str, t.Any]:
+    """Uses task.get_name/get_path/_uuid/no_log/loop_control/become/become_user and the play name from task_vars."""
     context = {
         "play": task_vars.get("ansible_play_name") or "",
         # cmd, not task: auparse decodes cmd= under ausearch -i (it is in its field table), and a task name
         # with a space is written as hex.
         "cmd": task.get_name(),
+    }
+    label = loop_label(task, task_vars, templar)
+    if label is not None:
+        # A loop's task name is rendered once, before any item: the label tells the items' records apart.
+        context["loop_label"] = label
+    context.update({
         "task_path": task.get_path() or "",
         "task_id": task._uuid,
         "ctl_user": getpass.getuser(),
-    }
+    })
     context.update(controller_login())
     if play_context.become:
         context["become_user"] = play_context.become_user or "root"
@@ -237,6 +267,7 @@ __all__ = [
     "bounded_context",
     "RETIRED_CONTEXT_FIELDS",
     "controller_login",
+    "loop_label",
     "controller_origin",
     "run_id",
     "task_context",

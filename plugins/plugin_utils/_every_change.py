@@ -31,6 +31,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
     CHANGE_FIELDS,
     CHANGE_OP,
+    CHECKSUM_KEYS,
     LONGEST_RESULT,
     MODULE_NAME_MAX,
     OBJECT_TEXT_MAX,
@@ -54,6 +55,8 @@ display = Display()
 ANSIBLE_CORE_VERSION = _core.CORE_VERSION_TEXT
 TESTED_CORE_VERSIONS = tuple(_core.tested_series())
 
+# What of a module's result goes into the record (change_fields): the diff and the content's checksum.
+RESULT_EVIDENCE = ("diff",) + CHECKSUM_KEYS
 # The key the hook adds to every result it wrote (or failed to write) a record for.
 RESULT_KEY = "changeaudit_record"
 PLUGIN = "changeaudit.linux.record_changes"
@@ -349,7 +352,7 @@ def record_params(
         extra_fields=settings.fields,
         extra_source="by the fields option of %s" % PLUGIN,
         hash_extra=False,
-        context=task_context(task, execution.play_context, task_vars),
+        context=task_context(task, execution.play_context, task_vars, getattr(execution.handler, "_templar", None)),
         inventory_host=task_vars.get("inventory_hostname"),
         delegated_to=task.delegate_to or None,
         backend=settings.backend,
@@ -443,7 +446,8 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
     this_run = run_id(task_vars)
     try:
         params = record_params(
-            execution, settings, task_vars, {"diff": view.get("diff")}, res, hasher_for(handler._templar, task_vars)
+            execution, settings, task_vars, {key: view.get(key) for key in RESULT_EVIDENCE}, res,
+            hasher_for(handler._templar, task_vars),
         )
         outcome = _write_on_target(execution, handler._templar, False, task_vars, params)
     except AnsibleError as exc:

@@ -273,3 +273,43 @@ def test_every_context_value_is_bounded(clean_env, monkeypatch):
         bound = _context.CONTEXT_TEXT_MAX.get(name, _context.CONTEXT_TEXT_DEFAULT_MAX)
         assert len(str(value).encode()) <= bound, name
     assert set(context) <= set(_context.CONTEXT_FIELDS)
+
+
+# --- loop labels ----------------------------------------------------------------------------------------------------
+
+
+def looping(item, label=None, no_log=False):
+    task = make_task()
+    task.no_log = no_log
+    task.loop_control = types.SimpleNamespace(label=label)
+    return task, {"ansible_loop_var": "pkg", "pkg": item, "ansible_play_name": "p"}
+
+
+@pytest.mark.parametrize(
+    "item, expected", [("nginx", "nginx"), ({"name": "nginx", "v": 2}, '{"name":"nginx","v":2}'), (["é", 1], '["é",1]'), (3, "3")]
+)
+def test_the_loop_item_is_the_label_of_its_record(clean_env, item, expected):
+    task, task_vars = looping(item)
+    assert task_context(task, become(), task_vars)["loop_label"] == expected
+
+
+def test_loop_control_label_is_rendered_for_the_item(clean_env):
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    task, task_vars = looping({"name": "nginx", "password": "s3cret"}, label=trust_as_template("{{ pkg.name }}"))
+    context = task_context(task, become(), task_vars, Templar(loader=DataLoader()))
+    assert context["loop_label"] == "nginx"
+    assert list(context).index("loop_label") == list(context).index("cmd") + 1
+
+
+def test_no_loop_label_outside_a_loop_or_under_no_log(clean_env):
+    assert "loop_label" not in task_context(make_task(), become(), {})
+    task, task_vars = looping("s3cret", no_log=True)
+    assert "loop_label" not in task_context(task, become(), task_vars)
+
+
+def test_a_long_loop_item_is_cut_with_the_hash_of_the_whole(clean_env):
+    task, task_vars = looping("x" * 1000)
+    label = task_context(task, become(), task_vars)["loop_label"]
+    assert label.endswith(_context.CUT_MARK % hashlib.sha256(b"x" * 1000).hexdigest())
