@@ -44,20 +44,42 @@ COLLECTIONS = os.path.join(BUILD, "collections")
 VENV = os.path.join(ROOT, ".venv")
 LOCK_PATH = "/run/lock/changeaudit-audit.lock"
 # ansible-core release -> (controller venv, controller Python, requirements file making it; None: .venv itself).
+
+
+def tested_cores() -> t.List[str]:
+    """The ansible-core releases requires_ansible of meta/runtime.yml names (">=2.19.0,<2.22": 2.19 to 2.21), the
+    one place they are set (plugin_utils/_core.py holds the same range, checked by a unit test)."""
+    with open(os.path.join(ROOT, "meta", "runtime.yml"), encoding="utf-8") as handle:
+        requires = re.search(r"requires_ansible:\s*'>=(\d+)\.(\d+)\.\d+,<(\d+)\.(\d+)'", handle.read())
+    if requires is None:
+        raise SystemExit("noxfile.py: meta/runtime.yml needs requires_ansible: '>=X.Y.0,<X.Z'")
+    major, low, _major, high = (int(part) for part in requires.groups())
+    return ["%d.%d" % (major, minor) for minor in range(low, high)]
+
+
+# ansible-core release -> (controller venv, controller Python, requirements file making it). The oldest runs in .venv
+# (requirements-dev.txt, made by scripts/setup.sh), the others in a venv of their own from
+# requirements-controller-<release>.txt.
 CORES = {
-    "2.19": (VENV, "3.11", None),
-    "2.20": (os.path.join(BUILD, "venv-2.20"), "3.12", "requirements-controller-2.20.txt"),
-    "2.21": (os.path.join(BUILD, "venv-2.21"), "3.12", "requirements-controller-2.21.txt"),
+    core: (VENV, "3.11", None) if index == 0 else (
+        os.path.join(BUILD, "venv-%s" % core), "3.12", "requirements-controller-%s.txt" % core
+    )
+    for index, core in enumerate(tested_cores())
 }
 TARGET_PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
 PLAIN_OUTPUT = {"NO_COLOR": "1", "PY_COLORS": "0", "ANSIBLE_NOCOLOR": "1"}
 
 
+def pyenv_pythons(version: str) -> t.List[str]:
+    """The interpreters of a Python version that pyenv installed (PYENV_ROOT, else ~/.pyenv), newest patch last."""
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    return sorted(glob.glob(os.path.join(root, "versions", "%s.*" % version, "bin", "python%s" % version)))
+
+
 def real_python(version: str) -> t.Optional[str]:
     """The interpreter of a Python version from the real interpreter folders, never a pyenv shim (those answer for
     versions that are not installed)."""
-    candidates = sorted(glob.glob("/root/.pyenv/versions/%s.*/bin/python%s" % (version, version)))
-    for candidate in candidates + ["/usr/bin/python%s" % version]:
+    for candidate in pyenv_pythons(version) + ["/usr/bin/python%s" % version]:
         if os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -397,8 +419,7 @@ def matrix_targets() -> t.Tuple[t.List[t.Tuple[str, str]], t.List[str]]:
     missing = []
     for version in MATRIX_PYTHONS:
         found = False
-        candidates = sorted(glob.glob("/root/.pyenv/versions/%s.*/bin/python%s" % (version, version)))
-        for candidate in candidates + ["/usr/bin/python%s" % version, "/usr/bin/python3"]:
+        for candidate in pyenv_pythons(version) + ["/usr/bin/python%s" % version, "/usr/bin/python3"]:
             if not os.access(candidate, os.X_OK):
                 continue
             try:

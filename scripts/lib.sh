@@ -6,11 +6,15 @@
 passed=0
 failed=0
 failed_names=()
+step_times=()
+over_budget=()
 
-# step NAME COMMAND...: runs COMMAND and counts it as passed or failed; never stops the script.
+# step NAME BUDGET COMMAND...: runs COMMAND and counts it as passed or failed; never stops the script. BUDGET is the
+# seconds the step may take on a fresh machine (CI has 90 minutes for all): a step over it is named in the summary,
+# so that CI time is watched, without failing it (how long a step takes is no test result).
 step() {
-  local name=$1
-  shift
+  local name=$1 budget=$2 started=$SECONDS took
+  shift 2
   echo
   echo "=== $name: $*"
   if "$@"; then
@@ -19,11 +23,18 @@ step() {
     failed=$((failed + 1))
     failed_names+=("$name")
   fi
+  took=$((SECONDS - started))
+  step_times+=("$(printf '%-26s %5d s of %5d s' "$name" "$took" "$budget")")
+  [ "$took" -le "$budget" ] || over_budget+=("$name")
 }
 
-# summary LABEL: prints "LABEL: N passed, N failed" (the line CI reads) and returns non-zero on any failure.
+# summary LABEL: prints each step's time, then "LABEL: N passed, N failed" (the line CI reads, last), and returns
+# non-zero on any failure.
 summary() {
   echo
+  echo "time per step (of its budget), $SECONDS s in all:"
+  printf '  %s\n' "${step_times[@]}"
+  [ "${#over_budget[@]}" -eq 0 ] || echo "over budget: ${over_budget[*]}"
   [ "$failed" -eq 0 ] || echo "failed: ${failed_names[*]}"
   echo "$1: $passed passed, $failed failed"
   [ "$failed" -eq 0 ]

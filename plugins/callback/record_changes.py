@@ -56,8 +56,8 @@ description:
   - At the end of the run it prints one line per host with the number of records written there.
 requirements:
   - ansible-core 2.19, 2.20 or 2.21 on the controller. The plugin wraps private methods of ansible-core's task
-    executor (C(TaskExecutor._execute), C(_get_action_handler_with_module_context) and, on 2.21, C(run)); it refuses
-    to start with any other ansible-core version, and names the tested ones.
+    executor (C(TaskExecutor._execute), C(_get_action_handler_with_module_context) and, on 2.21, C(run)); with any
+    other ansible-core version it refuses every change, and names the tested ones.
   - The record is written with the privileges of each task (as with M(changeaudit.linux.audited)), so the tasks that
     change a host need C(become=true) or a connection as root. A task with C(become_user) other than root is checked
     as that user and fails before it runs.

@@ -20,7 +20,12 @@ from ansible_collections.changeaudit.linux.plugins.callback import record_change
 from ansible_collections.changeaudit.linux.plugins.doc_fragments import _attributes, _backend
 from ansible_collections.changeaudit.linux.plugins.module_utils import _specs
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import AUTO, BACKEND_NAMES, BACKENDS
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_MESSAGE_TEXT_MAX
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import (
+    AUDIT_MESSAGE_TEXT_MAX,
+    AUDIT_USYS_CONFIG,
+    RESERVED_FIELD_NAMES,
+)
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import ausearch_tokens
 from ansible_collections.changeaudit.linux.plugins.modules import audit_status_info, audited, usys_config
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _audited, _context, _core, _hashing
 
@@ -177,3 +182,15 @@ def test_record_changes_documents_its_built_in_skip_list():
         else:
             expanded.add(name)
     assert expanded == set(_core.CONTROLLER_ONLY_ACTIONS)
+
+
+def test_usys_config_documents_the_reserved_names_and_the_ausearch_tokens_the_binding_refuses():
+    lines = documented_options(usys_config.DOCUMENTATION)["fields"]["description"]
+    reserved = next(line for line in lines if "use themselves" in line)
+    documented = set(documented_values(reserved.split("use themselves")[1]))
+    assert "V(a0) to V(a3)" in reserved
+    assert documented | {"a1", "a2"} == set(RESERVED_FIELD_NAMES)
+    tokens = next(line for line in lines if "ausearch finds by substring search" in line)
+    listed = documented_values(tokens.split("for example")[0])
+    suffixes, _exact = ausearch_tokens(AUDIT_USYS_CONFIG)
+    assert listed == list(suffixes)

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from ansible.executor.task_executor import TaskExecutor
+from ansible_collections.changeaudit.linux.plugins.callback import record_changes
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
@@ -92,3 +93,22 @@ def test_a_task_the_predicate_cannot_judge_is_refused(refusing, monkeypatch):
     _core.refuse_changes("refused", broken)
     with pytest.raises(_core.ChangesRefusedError):
         TaskExecutor._execute(types.SimpleNamespace(_task=task()))
+
+
+def read(*path):
+    with open(os.path.join(ROOT, *path), encoding="utf-8") as handle:
+        return " ".join(handle.read().split())
+
+
+def test_every_list_of_the_tested_releases_is_the_range():
+    names = _core.tested_series()
+    spoken_and, spoken_or = _core.tested_text(), ", ".join(names[:-1]) + " or " + names[-1]
+    readme = read("README.md")
+    assert "**ansible-core versions:** %s, the ones CI runs it with" % spoken_and in readme
+    assert "The controller needs ansible-core %s (`meta/runtime.yml`; CI tests each)" % spoken_or in readme
+    callback = yaml.safe_load(record_changes.DOCUMENTATION)["requirements"][0]
+    assert callback.startswith("ansible-core %s on the controller." % spoken_or)
+    for core in names[1:]:
+        assert os.path.exists(os.path.join(ROOT, "requirements-controller-%s.txt" % core)), core
+    for core in names:
+        assert os.path.exists(os.path.join(ROOT, "tests", "sanity", "ignore-%s.txt" % core)), core
