@@ -158,7 +158,7 @@ def test_the_hash_key_notes_name_the_variables_the_code_reads(plugin):
 
 
 def documented_values(text: str) -> t.List[str]:
-    return re.findall(r"V\(([a-z_]+)\)", text)
+    return re.findall(r"V\(([a-z0-9_-]+)\)", text)
 
 
 def test_usys_config_documents_every_context_field_it_writes():
