@@ -106,6 +106,7 @@ def test_every_list_of_the_tested_releases_is_the_range():
     readme = read("README.md")
     assert "**ansible-core versions:** %s, the ones CI runs it with" % spoken_and in readme
     assert "The controller needs ansible-core %s (`meta/runtime.yml`; CI tests each)" % spoken_or in readme
+    assert "- ansible-core %s on the controller" % spoken_and in readme
     callback = yaml.safe_load(record_changes.DOCUMENTATION)["requirements"][0]
     assert callback.startswith("ansible-core %s on the controller." % spoken_or)
     for core in names[1:]:
