@@ -23,6 +23,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import app
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import hasher_for
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import with_origin, write_record
 
+
 class ActionModule(ActionBase):
     """Runs any module (through its own action plugin when it has one) and records the change it made.
 

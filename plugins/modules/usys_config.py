@@ -100,9 +100,10 @@ options:
   context:
     description:
       - Whether the action plugin adds the task context fields V(play), V(cmd) (the task's name), V(loop_label)
-        (in a loop, not under C(no_log), the item's C(loop_control.label) or the item), V(task_path), V(task_id), V(ctl_user), V(ctl_login_id), V(ctl_login), V(become_user), and when set V(awx_job_id),
-        V(awx_user_name), V(awx_job_template_name), V(awx_workflow_job_id), V(awx_project_revision), V(ci_actor)
-        and V(ci_commit), and V(run_id), after O(fields).
+        (in a loop, not under C(no_log), the item's C(loop_control.label) or the item), V(task_path), V(task_id),
+        V(ctl_user), V(ctl_login_id), V(ctl_login), V(become_user), and when set V(awx_job_id), V(awx_user_name),
+        V(awx_job_template_name), V(awx_workflow_job_id), V(awx_project_revision), V(ci_actor) and V(ci_commit),
+        and V(run_id), after O(fields).
       - Records written by version 1.0.0 named the task's name V(task) and its UUID V(task_uuid).
       - A field in O(fields) with one of those names fails the task unless this is V(false).
       - The run ID is E(CHANGEAUDIT_RUN_ID) on the controller when set, else the AWX job ID, else one derived from

@@ -406,7 +406,6 @@ def json_object_lines(text: str) -> str:
     return _filter_non_json_lines(text, objects_only=True)[0]
 
 
-
 def apply_module_defaults(module_fqcn: str, task: t.Any, args: t.Mapping[str, t.Any], templar: t.Any) -> t.Dict[str, t.Any]:
     """``args`` completed from the task's module_defaults for ``module_fqcn`` (and its action groups)."""
     from ansible.executor import module_common

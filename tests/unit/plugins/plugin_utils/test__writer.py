@@ -22,10 +22,9 @@ import uuid
 import pytest
 
 from ansible.plugins.shell.sh import ShellModule
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _writer
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _interpreter, _program, _writer
 
-MODULE = os.path.join(os.path.dirname(_writer.AUDIT_DIR), "..", "modules", "usys_config.py")
-AUDIT = _writer.AUDIT_PACKAGE + "."
+MODULE = os.path.join(os.path.dirname(_program.AUDIT_DIR), "..", "modules", "usys_config.py")
 
 
 def without_cap_audit_write():
@@ -121,44 +120,6 @@ def task_vars(**extra):
     return dict({"inventory_hostname": "unit-host", "ansible_python_interpreter": sys.executable}, **extra)
 
 
-# --- the bundle ---------------------------------------------------------------------------------------------------
-
-
-def test_bundle_holds_what_request_needs_and_no_more():
-    sources = _writer.bundle_sources()
-    names = {name[len(AUDIT):] for name in sources}
-    assert {"request", "backends", "record", "encoding", "errors", "netlink", "libaudit", "constants", "status"} <= names
-    assert "reader" not in names
-    for name, source in sources.items():
-        with open(os.path.join(_writer.AUDIT_DIR, name[len(AUDIT):] + ".py"), encoding="utf-8") as handle:
-            assert handle.read() == source
-
-
-def test_bundle_refuses_a_binding_that_imports_beyond_the_stdlib(tmp_path):
-    (tmp_path / "request.py").write_text("import json\nfrom %sother import x\n" % AUDIT)
-    (tmp_path / "other.py").write_text("from __future__ import annotations\nif True:\n    import yaml  # needs PyYAML\n")
-    with pytest.raises(ValueError, match="other.py imports yaml"):
-        _writer.bundle_sources(str(tmp_path))
-
-
-def test_the_request_travels_encoded_inside_the_program():
-    marker = "m-" + uuid.uuid4().hex
-    hostile = marker + "''' \"\"\" \n)\nimport os; os.system('false')#"
-    program = _writer.program_for({"op": "x", "fields": {"v": hostile}})
-    assert marker not in program
-    assert program.startswith(_writer.entry_program())
-    payload = program.rsplit("_main(_PACKED, _MAGIC, ", 1)[1].rstrip(")\n")
-    assert json.loads(base64.b64decode(eval(payload)))["fields"]["v"] == hostile  # noqa: S307 (a str literal)
-
-
-def test_values_yaml_can_hold_are_sent_as_the_module_gets_them():
-    import datetime
-
-    program = _writer.program_for({"fields": {"when": datetime.date(2026, 1, 2), "set": ("a",)}})
-    payload = program.rsplit("_main(_PACKED, _MAGIC, ", 1)[1].rstrip(")\n")
-    assert json.loads(base64.b64decode(eval(payload)))["fields"] == {"when": "2026-01-02", "set": ["a"]}  # noqa: S307
-
-
 # --- argument validation on the controller ------------------------------------------------------------------------
 
 
@@ -206,8 +167,8 @@ def test_bundle_result_is_the_modules(tmp_path, pipelining, on_unavailable):
     assert len(action.commands) == 1
     assert marker not in action.commands[0]
     if pipelining:
-        assert action.commands[0] == "%s -S -c '%s'" % (sys.executable, _writer.STDIN_LOADER)
-        assert action.stdin[0].decode("ascii").startswith(_writer.entry_program(compiled=True))
+        assert action.commands[0] == "%s -S -c '%s'" % (sys.executable, _program.STDIN_LOADER)
+        assert action.stdin[0].decode("ascii").startswith(_program.entry_program(compiled=True))
     else:
         [(path, mode)] = list(action.transferred.items())
         assert mode == 0o600
@@ -222,19 +183,19 @@ def run_local_tmp(tmp_path, monkeypatch):
     """ansible-playbook's per-run local tmp dir, where the writer notes which bytecode a host's Python runs."""
     path = tmp_path / "ansible-local"
     path.mkdir()
-    monkeypatch.setattr(_writer.C, "DEFAULT_LOCAL_TMP", str(path))
+    monkeypatch.setattr(_interpreter.C, "DEFAULT_LOCAL_TMP", str(path))
     return path
 
 
 def program_sent(action, tv, host="unit-host"):
     result = _writer.write_record(action, dict(tv, inventory_hostname=host), {"op": "unit-x"})
     assert result["_ansible_parsed"] is True, result
-    assert _writer.WRITER_MAGIC_KEY not in result
+    assert _program.WRITER_MAGIC_KEY not in result
     return action.stdin[-1].decode("ascii")
 
 
 def test_the_binding_goes_compiled_only_to_a_python_known_to_be_the_controllers(tmp_path):
-    compiled, sources = _writer.entry_program(compiled=True), _writer.entry_program()
+    compiled, sources = _program.entry_program(compiled=True), _program.entry_program()
     assert program_sent(FakeAction(tmp_path), task_vars()).startswith(compiled)
     version = dict(zip(("major", "minor", "micro", "releaselevel"), sys.version_info[:4]))
     facts = {"python": {"executable": sys.executable, "version": version}}
@@ -244,12 +205,12 @@ def test_the_binding_goes_compiled_only_to_a_python_known_to_be_the_controllers(
 
 
 def test_a_python_that_reported_the_controllers_bytecode_gets_the_binding_compiled_next_time(tmp_path, run_local_tmp):
-    compiled, sources = _writer.entry_program(compiled=True), _writer.entry_program()
+    compiled, sources = _program.entry_program(compiled=True), _program.entry_program()
     assert program_sent(FakeAction(tmp_path, transport="ssh"), task_vars(), "web1").startswith(sources)
     assert program_sent(FakeAction(tmp_path, transport="ssh"), task_vars(), "web1").startswith(compiled)
     assert program_sent(FakeAction(tmp_path, transport="ssh"), task_vars(), "web2").startswith(sources)
     notes = sorted(path.read_text() for path in run_local_tmp.iterdir())
-    assert notes == [base64.b64encode(_writer.importlib.util.MAGIC_NUMBER).decode("ascii")] * 2
+    assert notes == [base64.b64encode(_program.importlib.util.MAGIC_NUMBER).decode("ascii")] * 2
     # A Python that reported another bytecode gets the source.
     for path in run_local_tmp.iterdir():
         path.write_text(base64.b64encode(b"\x00\x00\r\n").decode("ascii"))
@@ -257,16 +218,16 @@ def test_a_python_that_reported_the_controllers_bytecode_gets_the_binding_compil
 
 
 def test_compiled_binding_for_another_bytecode_is_refused_and_sent_again_as_sources(tmp_path, monkeypatch):
-    monkeypatch.setattr(_writer.importlib.util, "MAGIC_NUMBER", b"\x00\x00\r\n")
-    _writer.entry_program.cache_clear()
+    monkeypatch.setattr(_program.importlib.util, "MAGIC_NUMBER", b"\x00\x00\r\n")
+    _program.entry_program.cache_clear()
     try:
         action = FakeAction(tmp_path)
         args = {"op": "unit-writer", "fields": {"run": uuid.uuid4().hex}, "on_unavailable": "warn"}
         result = _writer.write_record(action, task_vars(), args)
-        assert [stdin.decode("ascii").startswith(_writer.entry_program(compiled=True)) for stdin in action.stdin] == [True, False]
+        assert [stdin.decode("ascii").startswith(_program.entry_program(compiled=True)) for stdin in action.stdin] == [True, False]
     finally:
         monkeypatch.undo()
-        _writer.entry_program.cache_clear()
+        _program.entry_program.cache_clear()
     assert result.pop("_ansible_parsed") is True
     assert result == run_module(args)
 
@@ -279,7 +240,7 @@ def test_check_mode_is_the_tasks(tmp_path):
 
 
 def test_interpreter_found_earlier_is_reused(tmp_path, monkeypatch):
-    monkeypatch.setattr(_writer, "discover_interpreter", lambda **kw: pytest.fail("discovered again"))
+    monkeypatch.setattr(_interpreter, "discover_interpreter", lambda **kw: pytest.fail("discovered again"))
     action = FakeAction(tmp_path)
     tv = {"inventory_hostname": "unit-host", "ansible_facts": {"discovered_interpreter_python": sys.executable}}
     result = _writer.write_record(action, tv, {"op": "unit-x"})
@@ -294,7 +255,7 @@ def test_interpreter_is_discovered_and_returned_as_a_fact(tmp_path, monkeypatch)
         calls.append((interpreter_name, discovery_mode))
         return sys.executable
 
-    monkeypatch.setattr(_writer, "discover_interpreter", discover)
+    monkeypatch.setattr(_interpreter, "discover_interpreter", discover)
     action = FakeAction(tmp_path)
     tv = {"inventory_hostname": "unit-host"}
     result = _writer.write_record(action, tv, {"op": "unit-x"})
