@@ -21,7 +21,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import 
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import apply_module_defaults
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import hasher_for
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import with_origin, write_record
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import with_origin, write_on_target
 
 
 class ActionModule(ActionBase):
@@ -98,7 +98,7 @@ class ActionModule(ActionBase):
             }
             return inner
 
-        recorder = write_record(self, task_vars, params_for(inner, res))
+        recorder = write_on_target(self, task_vars, params_for(inner, res))
         return self._merge(inner, recorder)
 
     def _resolve(self, name: str) -> t.Any:

@@ -13,7 +13,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._specs import WR
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import WITHHELD_FIELD, check_before_change
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context, with_context
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import hasher_for
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import validate, with_origin, write_record
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import validate, with_origin, write_on_target
 
 
 class ActionModule(ActionBase):
@@ -45,11 +45,11 @@ class ActionModule(ActionBase):
                 )
             validated, error = validate(with_origin(module_args))
             if not error:
-                # A request the argument spec refuses gets the module's own message from write_record.
+                # A request the argument spec refuses gets the module's own message from write_on_target.
                 check_before_change(validated)
         except AnsibleError as exc:
             raise AnsibleActionFail("%s. Nothing was written." % str(exc).rstrip(".")) from None
-        result.update(write_record(self, task_vars, module_args))
+        result.update(write_on_target(self, task_vars, module_args))
         return result
 
     def _hashed(self, fields: t.Dict[str, t.Any], hash_fields: t.Set[str], task_vars: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:

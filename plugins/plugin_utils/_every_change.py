@@ -1,7 +1,7 @@
 # PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
 """The every-change hook: what the record_changes callback does before and after each task on each host.
 
-``_core.install_task_hook`` runs ``preflight`` in the worker once per task and loop item, after the connection for
+``_core.install_task_hook`` runs ``before_task`` in the worker once per task and loop item, after the connection for
 the (delegated) host is set up and before the action runs: the place to check that the record of the task's change
 can be built, and, once per host per play, that the host can keep records, so that a host that cannot fails *before*
 its first change. It runs ``after_task`` on the result after changed_when, failed_when and until: the place to write
@@ -49,7 +49,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import 
     task_context,
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import Hasher, hasher_for
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import with_origin, write_record
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import with_origin, write_on_target
 
 display = Display()
 ANSIBLE_CORE_VERSION = _core.CORE_VERSION_TEXT
@@ -170,7 +170,7 @@ def worst_case_params(fields: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
 
 
 _SETTINGS: t.Optional[Settings] = None
-# Per worker process: preflight checks already done.
+# Per worker process: host checks already done.
 _CHECKED: t.Set[t.Tuple[str, str, str]] = set()
 
 
@@ -211,7 +211,7 @@ def installed() -> bool:
 
 def _before_action(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any]) -> None:
     if _SETTINGS is not None:
-        preflight(execution, handler, task_vars, _SETTINGS)
+        before_task(execution, handler, task_vars, _SETTINGS)
 
 
 def _after_result(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t.Any]) -> None:
@@ -224,7 +224,7 @@ def _after_result(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str
 
 def write(action: ActionBase, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
     """The one place the hook hands a record to the writer (check mode is action._task.check_mode)."""
-    return write_record(action, task_vars, params)
+    return write_on_target(action, task_vars, params)
 
 
 def action_names(task: t.Any) -> t.Tuple[str, str]:
@@ -313,7 +313,7 @@ def _writer_action(execution: _core.Execution, templar: t.Any, check_mode: bool)
     )
 
 
-def _write_on_target(
+def _write_through_task_connection(
     execution: _core.Execution, templar: t.Any, check_mode: bool, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any]
 ) -> t.Dict[str, t.Any]:
     action = _writer_action(execution, templar, check_mode)
@@ -333,7 +333,7 @@ def recordable(task: t.Any, settings: Settings) -> bool:
     return not settings.skips(*action_names(task))
 
 
-# ---------------------------------------------------------------------------------------------- preflight
+# ---------------------------------------------------------------------------------------------- before each task
 
 
 def record_params(
@@ -375,7 +375,7 @@ def check_record(execution: _core.Execution, handler: ActionBase, task_vars: t.D
         display.warning(message)
 
 
-def preflight(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
+def before_task(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
     """Before a task that may change a host runs: its record can be built (every task), and, once per play, target
     host and acting user, the host can keep records. Fails the task (mode fail) before its action runs when not."""
     task = execution.task
@@ -388,7 +388,7 @@ def preflight(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict
     if any(tuple(line[:3]) == key for line in _read_lines(settings, "checked")):
         _CHECKED.add(key)
         return
-    outcome = _write_on_target(
+    outcome = _write_through_task_connection(
         execution,
         handler._templar,
         True,
@@ -428,7 +428,7 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
     """Write the record of a final changed result on the host that was changed."""
     task = execution.task
     if _core.refused_here(task) and view.failed:
-        # The preflight refused this task.
+        # before_task refused this task.
         view.not_ignorable()
         return
     if view.skipped:
@@ -449,7 +449,7 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
             execution, settings, task_vars, {key: view.get(key) for key in RESULT_EVIDENCE}, res,
             hasher_for(handler._templar, task_vars),
         )
-        outcome = _write_on_target(execution, handler._templar, False, task_vars, params)
+        outcome = _write_through_task_connection(execution, handler._templar, False, task_vars, params)
     except AnsibleError as exc:
         outcome = {"failed": True, "msg": str(exc)}
     recorded = bool(outcome.get("recorded")) and not outcome.get("failed")
@@ -506,7 +506,7 @@ __all__ = [
     "write",
     "action_names",
     "recordable",
-    "preflight",
+    "before_task",
     "check_record",
     "record_params",
     "validate_static_fields",

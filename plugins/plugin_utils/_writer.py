@@ -167,7 +167,7 @@ def with_origin(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     return params
 
 
-def write_record(action: ActionBase, task_vars: t.Dict[str, t.Any], params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+def write_on_target(action: ActionBase, task_vars: t.Dict[str, t.Any], params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     """Write one record on the action's host; returns what the usys_config module would return.
 
     ``params`` are the usys_config options; check mode is the task's. Uses action._task, _connection,
@@ -216,5 +216,5 @@ __all__ = [
     "validate",
     "is_mitogen",
     "parse_output",
-    "write_record",
+    "write_on_target",
 ]

@@ -206,27 +206,27 @@ def test_warn_mode_only_warns(tmp_path, writes, monkeypatch):
     assert writes[0][1]["on_unavailable"] == "warn"
 
 
-def test_preflight_once_per_play_host_and_user_fails_before_the_task(settings, writes):
+def test_before_task_once_per_play_host_and_user_fails_before_the_task(settings, writes):
     task = FakeTask()
     te = make_te(task)
-    hook.preflight(te, te.handler, dict(TASK_VARS), settings)
-    hook.preflight(te, te.handler, dict(TASK_VARS), settings)
+    hook.before_task(te, te.handler, dict(TASK_VARS), settings)
+    hook.before_task(te, te.handler, dict(TASK_VARS), settings)
     assert [check_mode for check_mode, _params in writes] == [True]
     # A later worker (a fresh process) finds the check in the run's state directory.
     hook._CHECKED.clear()
-    hook.preflight(te, te.handler, dict(TASK_VARS), settings)
+    hook.before_task(te, te.handler, dict(TASK_VARS), settings)
     assert len(writes) == 1
     # Another acting user is checked again, and refused.
     writes.outcomes.append({"failed": True, "msg": "Cannot write audit records: this process (uid 65534) lacks CAP_AUDIT_WRITE"})
     te.play_context.become_user = "nobody"
     with pytest.raises(hook.RecordKeepingError, match="web1 cannot keep audit records.*CAP_AUDIT_WRITE"):
-        hook.preflight(te, te.handler, dict(TASK_VARS), settings)
+        hook.before_task(te, te.handler, dict(TASK_VARS), settings)
 
 
-def test_preflight_skips_what_is_not_recorded(settings, writes):
+def test_before_task_skips_what_is_not_recorded(settings, writes):
     for task in (FakeTask(action="ansible.builtin.set_fact"), FakeTask(check_mode=True)):
         te = make_te(task)
-        hook.preflight(te, te.handler, dict(TASK_VARS), settings)
+        hook.before_task(te, te.handler, dict(TASK_VARS), settings)
     assert writes == []
 
 

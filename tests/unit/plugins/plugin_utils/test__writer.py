@@ -37,7 +37,7 @@ def without_cap_audit_write():
 
 
 class FakeAction:
-    """The ActionBase members write_record uses; commands run here through /bin/sh like the local connection."""
+    """The ActionBase members write_on_target uses; commands run here through /bin/sh like the local connection."""
 
     def __init__(self, tmp_path, pipelining=True, check_mode=False, connection_module=None, transport="local"):
         self.pipelining = pipelining
@@ -97,7 +97,7 @@ class FakeAction:
 def run_module(args):
     """The usys_config module's own result for the same arguments (run directly, without AnsiballZ).
 
-    With the origin write_record adds on the controller (hostname= and addr=), so the input is the same.
+    With the origin write_on_target adds on the controller (hostname= and addr=), so the input is the same.
     """
     args = _writer.with_origin(args)
     with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
@@ -135,7 +135,7 @@ def task_vars(**extra):
 )
 def test_bad_arguments_fail_on_the_controller_like_the_module(tmp_path, args):
     action = FakeAction(tmp_path)
-    result = _writer.write_record(action, task_vars(), args)
+    result = _writer.write_on_target(action, task_vars(), args)
     assert action.commands == [], "nothing may run on the target"
     module = run_module(args)
     assert result["failed"] is True
@@ -145,7 +145,7 @@ def test_bad_arguments_fail_on_the_controller_like_the_module(tmp_path, args):
 def test_bad_field_names_fail_on_the_controller_with_the_targets_result(tmp_path):
     args = {"op": "unit-x", "fields": {"bad name": 1}}
     action = FakeAction(tmp_path)
-    result = _writer.write_record(action, task_vars(), args)
+    result = _writer.write_on_target(action, task_vars(), args)
     assert action.commands == []
     assert result == run_module(args)
 
@@ -159,7 +159,7 @@ def test_bundle_result_is_the_modules(tmp_path, pipelining, on_unavailable):
     marker = "m-" + uuid.uuid4().hex
     args = {"op": "unit-writer", "fields": {"run": marker, "path": "/etc/it's here"}, "on_unavailable": on_unavailable}
     action = FakeAction(tmp_path, pipelining=pipelining)
-    result = _writer.write_record(action, task_vars(), args)
+    result = _writer.write_on_target(action, task_vars(), args)
     assert result.pop("_ansible_parsed") is True
     assert result == run_module(args)
     cause = result["cause"] if on_unavailable == "fail" else result["unavailable"]["cause"]
@@ -188,7 +188,7 @@ def run_local_tmp(tmp_path, monkeypatch):
 
 
 def program_sent(action, tv, host="unit-host"):
-    result = _writer.write_record(action, dict(tv, inventory_hostname=host), {"op": "unit-x"})
+    result = _writer.write_on_target(action, dict(tv, inventory_hostname=host), {"op": "unit-x"})
     assert result["_ansible_parsed"] is True, result
     assert _program.WRITER_MAGIC_KEY not in result
     return action.stdin[-1].decode("ascii")
@@ -223,7 +223,7 @@ def test_compiled_binding_for_another_bytecode_is_refused_and_sent_again_as_sour
     try:
         action = FakeAction(tmp_path)
         args = {"op": "unit-writer", "fields": {"run": uuid.uuid4().hex}, "on_unavailable": "warn"}
-        result = _writer.write_record(action, task_vars(), args)
+        result = _writer.write_on_target(action, task_vars(), args)
         assert [stdin.decode("ascii").startswith(_program.entry_program(compiled=True)) for stdin in action.stdin] == [True, False]
     finally:
         monkeypatch.undo()
@@ -234,7 +234,7 @@ def test_compiled_binding_for_another_bytecode_is_refused_and_sent_again_as_sour
 
 def test_check_mode_is_the_tasks(tmp_path):
     action = FakeAction(tmp_path, check_mode=True)
-    _writer.write_record(action, task_vars(), {"op": "unit-x"})
+    _writer.write_on_target(action, task_vars(), {"op": "unit-x"})
     payload = action.stdin[0].decode("ascii").rsplit("_main(_PACKED, _MAGIC, ", 1)[1].rstrip(")\n")
     assert json.loads(base64.b64decode(eval(payload)))["check_mode"] is True  # noqa: S307
 
@@ -243,7 +243,7 @@ def test_interpreter_found_earlier_is_reused(tmp_path, monkeypatch):
     monkeypatch.setattr(_interpreter, "discover_interpreter", lambda **kw: pytest.fail("discovered again"))
     action = FakeAction(tmp_path)
     tv = {"inventory_hostname": "unit-host", "ansible_facts": {"discovered_interpreter_python": sys.executable}}
-    result = _writer.write_record(action, tv, {"op": "unit-x"})
+    result = _writer.write_on_target(action, tv, {"op": "unit-x"})
     assert action.commands[0].startswith(sys.executable + " ")
     assert "ansible_facts" not in result
 
@@ -258,25 +258,25 @@ def test_interpreter_is_discovered_and_returned_as_a_fact(tmp_path, monkeypatch)
     monkeypatch.setattr(_interpreter, "discover_interpreter", discover)
     action = FakeAction(tmp_path)
     tv = {"inventory_hostname": "unit-host"}
-    result = _writer.write_record(action, tv, {"op": "unit-x"})
+    result = _writer.write_on_target(action, tv, {"op": "unit-x"})
     assert calls == [("python", "auto")]
     assert result["ansible_facts"] == {"discovered_interpreter_python": sys.executable}
     assert tv["ansible_facts"]["discovered_interpreter_python"] == sys.executable
-    _writer.write_record(action, tv, {"op": "unit-x"})
+    _writer.write_on_target(action, tv, {"op": "unit-x"})
     assert len(calls) == 1
 
 
 @pytest.mark.parametrize("pipelining", [True, False])
 def test_missing_interpreter_is_named_with_the_fix(tmp_path, pipelining):
     action = FakeAction(tmp_path, pipelining=pipelining)
-    result = _writer.write_record(action, task_vars(ansible_python_interpreter="/nonexistent/python3"), {"op": "unit-x"})
+    result = _writer.write_on_target(action, task_vars(ansible_python_interpreter="/nonexistent/python3"), {"op": "unit-x"})
     assert result["failed"] is True
     assert "'/nonexistent/python3' was not found on unit-host" in result["msg"]
     assert "Set ansible_python_interpreter for unit-host" in result["msg"]
 
 
 def test_interpreter_without_a_result_is_named_with_the_fix(tmp_path):
-    result = _writer.write_record(FakeAction(tmp_path), task_vars(ansible_python_interpreter="/bin/false"), {"op": "unit-x"})
+    result = _writer.write_on_target(FakeAction(tmp_path), task_vars(ansible_python_interpreter="/bin/false"), {"op": "unit-x"})
     assert result["failed"] is True
     assert result["_ansible_parsed"] is False
     assert "'/bin/false' on unit-host returned no result (rc=1)" in result["msg"]
@@ -293,14 +293,14 @@ OLD_PYTHONS = sorted(
 @pytest.mark.skipif(not OLD_PYTHONS, reason="no Python older than 3.8 on this machine")
 @pytest.mark.parametrize("python", OLD_PYTHONS)
 def test_too_old_interpreter_gets_a_message_not_a_traceback(tmp_path, python):
-    result = _writer.write_record(FakeAction(tmp_path), task_vars(ansible_python_interpreter=python), {"op": "unit-x"})
+    result = _writer.write_on_target(FakeAction(tmp_path), task_vars(ansible_python_interpreter=python), {"op": "unit-x"})
     assert result["failed"] is True
     assert "needs Python 3.8 or newer, and %r on unit-host is Python " % python in result["msg"]
 
 
 def test_mitogen_uses_the_module(tmp_path):
     action = FakeAction(tmp_path, connection_module="ansible_mitogen.connection")
-    result = _writer.write_record(action, task_vars(), {"op": "unit-x"})
+    result = _writer.write_on_target(action, task_vars(), {"op": "unit-x"})
     assert result == {"changed": False, "via": "module"}
     assert action.executed_module == (_writer.WRITER_MODULE, _writer.with_origin({"op": "unit-x"}))
     assert action.commands == []
