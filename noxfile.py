@@ -668,11 +668,11 @@ def galaxy(session: nox.Session) -> None:
         steps.summary(session, "galaxy-check")
 
 
-# ---------------------------------------------------------------------------------------------- lint, changelog
+# ---------------------------------------------------------------------------------------------- ansible-lint
 
 
 def lint_venv(session: nox.Session) -> str:
-    """ansible-lint and antsibull-changelog from requirements-lint.txt in .build/venv-lint, apart from .venv so that
+    """ansible-lint (and antsibull-changelog, for releases) from requirements-lint.txt in .build/venv-lint, apart from .venv so that
     ansible-lint's dependencies never move the ansible-core the tests run."""
     require_venv(session)
     base_python = subprocess.run(
@@ -735,13 +735,6 @@ def ansible_lint(session: nox.Session) -> None:
     lint = os.path.join(venv, "bin", "ansible-lint")
     session.run(lint, "--version", env=env, external=True)
     session.run(lint, "--profile", "production", "--offline", *targets, env=env, external=True)
-
-
-@nox.session(python=False)
-def changelog(session: nox.Session) -> None:
-    """antsibull-changelog lint on changelogs/ (the fragments)."""
-    venv = lint_venv(session)
-    session.run(os.path.join(venv, "bin", "antsibull-changelog"), "lint", "-v", external=True)
 
 
 # Allow to run the noxfile with `python noxfile.py`, `pipx run noxfile.py`, or similar.

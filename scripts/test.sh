@@ -58,12 +58,12 @@ for core in $cores; do
   suite "sanity-$core" 900 nox -s "ansible-test-sanity-$core"
   suite "units-$core" 600 nox -s "ansible-test-units-$core"
 done
-# antsibull-nox's sessions (flake8, yamllint, docs, build and Galaxy import) and ansible-lint, changelog lint.
+# antsibull-nox's sessions (flake8, yamllint, docs, build and Galaxy import) and ansible-lint. The changelog fragments
+# are linted by ansible-test sanity (its changelog test).
 suite lint 600 nox -s lint
 suite extra-checks 300 nox -s extra-checks
 suite docs-check 600 nox -s docs-check
 suite build-import-check 900 nox -s build-import-check
 suite ansible-lint 600 nox -s ansible-lint
-suite changelog 300 nox -s changelog
 
 summary suites
