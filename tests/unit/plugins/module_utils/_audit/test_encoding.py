@@ -182,10 +182,10 @@ def test_length_limit_is_the_kernels():
 # --- Forgery (issue 8): names ausearch reads by substring, every input type, bare trailer values ---
 
 import datetime  # noqa: E402
+import glob  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
-import subprocess  # noqa: E402
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import (  # noqa: E402
     AUDIT_ADD_GROUP,
@@ -198,6 +198,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants
     RESERVED_FIELD_NAMES,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (  # noqa: E402
+    RAW_FIELDS,
     ausearch_tokens,
     describe,
     validate_addr,
@@ -271,19 +272,67 @@ def test_reserved_names_cover_what_the_kernel_and_libaudit_write():
     assert RESERVED_FIELD_NAMES >= {"type", "msg", "node", "op", "success"}
 
 
-AUSEARCH_PARSE = "/work/.mirror/linux-audit+audit-userspace/repo"
+# What the audit-userspace versions fleets run do, extracted from the audit source packages Debian serves (bullseye,
+# bookworm, trixie, sid) by scripts/audit-sources.sh (scripts/audit_extract.py): one file per upstream version.
+AUDIT_USERSPACE_DATA = os.path.normpath(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, os.pardir, os.pardir, "data", "audit-userspace"
+))
 
 
-@pytest.mark.skipif(not os.path.isdir(AUSEARCH_PARSE), reason="no audit-userspace checkout here")
-def test_token_list_is_what_parse_user_searches():
-    """Re-derive the list from src/ausearch-parse.c parse_user() of the checkout, when there is one."""
-    source = subprocess.run(
-        ["git", "-C", AUSEARCH_PARSE, "show", "HEAD:src/ausearch-parse.c"], capture_output=True, text=True, check=True
-    ).stdout
-    body = source[source.index("static int parse_user(const lnode *n, search_items *s, anode *avc)\n{"):]
-    body = body[:body.index("\n}\n")]
-    searched = set(re.findall(r'strstr\(\w+, "( ?)([a-z-]+)="\)', body))
-    assert searched == {(" " if space else "", token) for token, space, _types in AUSEARCH_USER_TOKENS}
+def _load_audit_userspace():
+    found = []
+    for path in sorted(glob.glob(os.path.join(AUDIT_USERSPACE_DATA, "*.json"))):
+        with open(path, encoding="utf-8") as handle:
+            found.append(json.load(handle))
+    return found
+
+
+AUDIT_USERSPACE = _load_audit_userspace()
+
+
+def _release(data):
+    return tuple(int(part) for part in re.findall(r"\d+", data["version"]))
+
+
+def test_audit_userspace_data_covers_audit_3_0_and_4():
+    releases = [_release(data) for data in AUDIT_USERSPACE]
+    assert any(release[:2] == (3, 0) for release in releases), (AUDIT_USERSPACE_DATA, releases)
+    assert any(release[0] == 4 for release in releases), (AUDIT_USERSPACE_DATA, releases)
+
+
+def test_refused_tokens_are_what_parse_user_searches_in_every_version():
+    """The encoder refuses exactly the names src/ausearch-parse.c parse_user() searches for, in any version."""
+    searched_in = {}
+    for data in AUDIT_USERSPACE:
+        for token, leading_space in data["parse_user_tokens"]:
+            searched_in.setdefault((token, leading_space), []).append(data["version"])
+    refused = {(token, leading_space) for token, leading_space, _types in AUSEARCH_USER_TOKENS}
+    not_refused = {pair: versions for pair, versions in searched_in.items() if pair not in refused}
+    # A token some version searches for and the encoder lets through: a field of that name forges the record's own.
+    assert not not_refused, "parse_user() searches for (token, leading space) the encoder does not refuse: %r" % (
+        not_refused,
+    )
+    # A token no version searches for refuses names for nothing.
+    assert refused <= set(searched_in), sorted(refused - set(searched_in))
+
+
+def _encoded_names():
+    """The names the writer itself gives the fields it writes quoted or as hex: cmd (the task name,
+    plugin_utils/_context.py task_context) and exe and comm (render_record, as libaudit does)."""
+    record = render_record(
+        build_message("ansible-change", {"cmd": "a task name"}), b"/usr/bin/a b", "ansible", "h", "10.0.0.1",
+        "pts/1", True,
+    )
+    return {name for name, _value in split_message(record)} - RAW_FIELDS
+
+
+@pytest.mark.parametrize("data", AUDIT_USERSPACE, ids=lambda data: data["version"])
+def test_ausearch_i_decodes_the_fields_we_encode(data):
+    """auparse (ausearch -i) decodes a field from hex only when typetab.h gives its name an ESCAPED type."""
+    names = _encoded_names()
+    assert names == {"cmd", "comm", "exe"}
+    escaped = set(data["interpreted_fields"].get("AUPARSE_TYPE_ESCAPED", ()))
+    assert names <= escaped, "audit %s does not decode %s under ausearch -i" % (data["version"], sorted(names - escaped))
 
 
 @pytest.mark.parametrize(
