@@ -163,16 +163,16 @@ def documented_values(text: str) -> t.List[str]:
 
 def test_usys_config_documents_every_context_field_it_writes():
     description = " ".join(documented_options(usys_config.DOCUMENTATION)["context"]["description"])
-    first = description.split(" after O(fields)")[0]
+    first = description.split(" after O(fields)", maxsplit=1)[0]
     assert documented_values(first) == list(_context.CONTEXT_FIELDS)
-    retired = description.split("Records written by version 1.0.0")[1].split(".")[0]
+    retired = description.split("Records written by version 1.0.0")[1].split(".", maxsplit=1)[0]
     assert set(documented_values(retired)) == set(_context.RETIRED_CONTEXT_FIELDS) - {"ctl_auid"} | {"task", "task_uuid"}
 
 
 def test_record_changes_documents_its_built_in_skip_list():
     description = " ".join(yaml.safe_load(record_changes.DOCUMENTATION)["description"])
     sentence = description.split("Not recorded, as they change nothing on a host or record themselves, are ")[1]
-    listed = re.findall(r"C\(([a-z_*]+)\)", sentence.split("this collection's own modules")[0])
+    listed = re.findall(r"C\(([a-z_*]+)\)", sentence.split("this collection's own modules", maxsplit=1)[0])
     expanded = set()
     for name in listed:
         if name.endswith("*"):
@@ -191,6 +191,6 @@ def test_usys_config_documents_the_reserved_names_and_the_ausearch_tokens_the_bi
     assert "V(a0) to V(a3)" in reserved
     assert documented | {"a1", "a2"} == set(RESERVED_FIELD_NAMES)
     tokens = next(line for line in lines if "ausearch finds by substring search" in line)
-    listed = documented_values(tokens.split("for example")[0])
+    listed = documented_values(tokens.split("for example", maxsplit=1)[0])
     suffixes, _exact = ausearch_tokens(AUDIT_USYS_CONFIG)
     assert listed == list(suffixes)
