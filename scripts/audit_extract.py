@@ -282,7 +282,7 @@ def extract(tree: str) -> dict[str, t.Any]:
 
 
 def main(argv: t.Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--out", required=True, help="the directory for <upstream version>.json")
     parser.add_argument(
         "--source", nargs=4, action="append", required=True, metavar=("SUITE", "DEBIAN_VERSION", "TREE", "ORIGIN"),
