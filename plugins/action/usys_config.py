@@ -10,7 +10,12 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible_collections.changeaudit.linux.plugins.module_utils._specs import WRITER_ARGUMENT_SPEC
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import WITHHELD_FIELD, check_before_change
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import error_result
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
+    WITHHELD_FIELD,
+    RecordRefusedError,
+    check_before_change,
+)
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context, with_context
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import hasher_for
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import validate, with_origin, write_on_target
@@ -47,6 +52,10 @@ class ActionModule(ActionBase):
             if not error:
                 # A request the argument spec refuses gets the module's own message from write_on_target.
                 check_before_change(validated)
+        except RecordRefusedError as exc:
+            # As the module fails on the same input: cause, errno and hint in the result; nothing was written.
+            result.update(error_result(exc.audit_error, "fail", record=None))
+            return result
         except AnsibleError as exc:
             raise AnsibleActionFail("%s. Nothing was written." % str(exc).rstrip(".")) from None
         result.update(write_on_target(self, task_vars, module_args))

@@ -18,7 +18,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding 
     validate_hostname,
     validate_terminal,
 )
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError, AuditRecordTooLongError
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import POLYMORPHIC_RESULT, register_names
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import (
     CONTEXT_TEXT_DEFAULT_MAX,
@@ -301,6 +301,14 @@ KERNEL_PREFIX_ROOM = 512
 RECORD_FIELDS_MAX = AUDIT_MESSAGE_TEXT_MAX - TRAILER_ROOM - KERNEL_PREFIX_ROOM
 
 
+class RecordRefusedError(AnsibleActionFail):
+    """A record refused before the change; ``audit_error`` is the binding's error, for the result's ``cause``."""
+
+    def __init__(self, audit_error: AuditError) -> None:
+        super().__init__("The audit record of this change cannot be written: %s" % audit_error)
+        self.audit_error = audit_error
+
+
 def check_before_change(params: t.Mapping[str, t.Any]) -> None:
     """Refuse, before anything runs, a record that the target would refuse or that could not be kept whole.
 
@@ -315,21 +323,21 @@ def check_before_change(params: t.Mapping[str, t.Any]) -> None:
         validate_addr(params.get("addr"))
         validate_terminal(params.get("terminal"))
     except AuditError as exc:
-        raise AnsibleActionFail("The audit record of this change cannot be written: %s" % exc) from None
+        raise RecordRefusedError(exc) from None
     size = len(message.encode("utf-8"))
     if size > RECORD_FIELDS_MAX:
         fields = params.get("fields") or {}
         sizes = sorted(
             ((len(build_message("x", {name: value})) - 5, name) for name, value in fields.items()), reverse=True
         )[:3]
-        raise AnsibleActionFail(
-            "The audit record of this change would be too long: op= and the fields take %d bytes once encoded "
-            "(a value with a space or non-ASCII text is written as hex, twice its length), and at most %d fit, "
-            "keeping %d bytes for the trailer and the kernel's prefix of the %d bytes the kernel keeps. Largest "
-            "fields: %s. Shorten them or hash them (hash_fields)."
+        raise RecordRefusedError(AuditRecordTooLongError(
+            "It would be too long: op= and the fields take %d bytes once encoded (a value with a space or non-ASCII "
+            "text is written as hex, twice its length), and at most %d fit, keeping %d bytes for the trailer and the "
+            "kernel's prefix of the %d bytes the kernel keeps. Largest fields: %s"
             % (size, RECORD_FIELDS_MAX, TRAILER_ROOM + KERNEL_PREFIX_ROOM, AUDIT_MESSAGE_TEXT_MAX,
-               ", ".join("%s (%d bytes)" % (name, length) for length, name in sizes))
-        )
+               ", ".join("%s (%d bytes)" % (name, length) for length, name in sizes)),
+            hint="Shorten them or hash them (hash_fields)",
+        ))
 
 
 # Where audited counts the attempts of a task with until/retries: the task_vars dict TaskExecutor passes to
@@ -434,5 +442,6 @@ __all__ = [
     "KERNEL_PREFIX_ROOM",
     "RECORD_FIELDS_MAX",
     "check_before_change",
+    "RecordRefusedError",
     "diff_bytes",
 ]
