@@ -283,9 +283,10 @@ def test_interpreter_without_a_result_is_named_with_the_fix(tmp_path):
     assert "Set ansible_python_interpreter" in result["msg"]
 
 
+PYENV_VERSIONS = os.path.join(os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv"), "versions")
 OLD_PYTHONS = sorted(
-    glob.glob("/root/.pyenv/versions/2.7*/bin/python2.7")
-    + glob.glob("/root/.pyenv/versions/3.[67].*/bin/python3.[67]")
+    glob.glob(os.path.join(PYENV_VERSIONS, "2.7*", "bin", "python2.7"))
+    + glob.glob(os.path.join(PYENV_VERSIONS, "3.[67].*", "bin", "python3.[67]"))
     + glob.glob("/usr/bin/python2.7")
 )
 
