@@ -110,7 +110,9 @@ def _read_key_file(path: str) -> bytes:
 
 
 def _as_key(value: t.Any, source: str) -> bytes:
-    key = value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogateescape")
+    if not isinstance(value, (str, bytes)):
+        raise AnsibleError("The hash key from %s must be text, not %s" % (source, type(value).__name__))
+    key = value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
     if len(key) < MIN_KEY_BYTES:
         raise AnsibleError(
             "The hash key from %s is %d bytes; it needs at least %d (for example: openssl rand -hex 32)"

@@ -92,3 +92,9 @@ def test_unkeyed_hashes_are_accepted_explicitly(monkeypatch, value, accepted):
 def test_a_malformed_acceptance_is_refused():
     with pytest.raises(AnsibleError, match="must be true or false"):
         hasher_for(None, {"changeaudit_unkeyed_hashes": "maybe"})
+
+
+@pytest.mark.parametrize("value", [12345678901234567890, ["0123456789abcdef"], {"k": "0123456789abcdef"}])
+def test_a_key_that_is_not_text_is_refused(value):
+    with pytest.raises(AnsibleError, match="must be text, not"):
+        hasher_for(None, {"changeaudit_hash_key": value})
