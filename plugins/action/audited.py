@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.changeaudit.linux.plugins.module_utils._specs import AUDITED_ARGUMENT_SPEC
-from ansible.errors import AnsibleError
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
     LONGEST_RESULT,
     change_record_params,
