@@ -15,6 +15,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import 
     WITHHELD_FIELD,
     RecordRefusedError,
     check_before_change,
+    protect_values,
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context, with_context
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import hasher_for
@@ -67,15 +68,8 @@ class ActionModule(ActionBase):
         hasher = hasher_for(self._templar, task_vars)
         if hash_fields:
             hasher.require("hash_fields")
-        hashed: t.Dict[str, t.Any] = {}
-        withheld = []
-        for name, value in fields.items():
-            if name in hash_fields or (self._task.no_log and hasher.can_hash):
-                hashed[name] = hasher.hash_value(value)
-            elif self._task.no_log:
-                withheld.append(str(name))
-            else:
-                hashed[name] = value
+        withheld: t.List[str] = []
+        hashed = protect_values(fields, hash_fields, bool(self._task.no_log), hasher, withheld)
         if withheld:
             if WITHHELD_FIELD in hashed:
                 raise AnsibleActionFail("the field %s is the record's own under no_log; rename it" % WITHHELD_FIELD)

@@ -210,6 +210,22 @@ def record_result(changed: bool, failed: bool, record_failures: bool = False) ->
     return None
 
 
+def protect_values(
+    values: t.Mapping[str, t.Any], hash_fields: t.AbstractSet[str], secret: bool, hasher: Hasher, withheld: t.List[str]
+) -> t.Dict[str, t.Any]:
+    """``values`` with those named in ``hash_fields`` hashed, and, when they are ``secret`` (no_log), all of them:
+    hashed with a key, else left out and their names appended to ``withheld``."""
+    protected: t.Dict[str, t.Any] = {}
+    for name, value in values.items():
+        if name in hash_fields or (secret and hasher.can_hash):
+            protected[name] = hasher.hash_value(value)
+        elif secret:
+            withheld.append(str(name))
+        else:
+            protected[name] = value
+    return protected
+
+
 def change_record_params(
     *,
     module_fqcn: str,
@@ -253,18 +269,8 @@ def change_record_params(
         fields["inventory_host"] = bounded_text(inventory_host, CONTEXT_TEXT_DEFAULT_MAX)
     if delegated_to:
         fields["delegated_to"] = bounded_text(delegated_to, CONTEXT_TEXT_DEFAULT_MAX)
-    extra: t.Dict[str, t.Any] = {}
-    for name, value in extra_fields.items():
-        if name in hash_fields:
-            extra[name] = hasher.hash_value(value)
-        elif no_log and hash_extra:
-            # Under no_log the play's own field values may be secrets.
-            if hasher.can_hash:
-                extra[name] = hasher.hash_value(value)
-            else:
-                withheld.append(name)
-        else:
-            extra[name] = value
+    # Under no_log the play's own field values may be secrets.
+    extra = protect_values(extra_fields, hash_fields, no_log and hash_extra, hasher, withheld)
     if withheld:
         fields[WITHHELD_FIELD] = ",".join(withheld)
     fields = merge_fields(fields, extra, extra_source)
@@ -442,6 +448,7 @@ __all__ = [
     "KERNEL_PREFIX_ROOM",
     "RECORD_FIELDS_MAX",
     "check_before_change",
+    "protect_values",
     "RecordRefusedError",
     "diff_bytes",
 ]

@@ -21,12 +21,8 @@ import typing as t
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (
-    OP_MAX,
-    encode_value,
-    validate_field_name,
-)
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import OP_MAX
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditRecordTooLongError
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
     CHANGE_FIELDS,
@@ -35,6 +31,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import 
     LONGEST_RESULT,
     MODULE_NAME_MAX,
     OBJECT_TEXT_MAX,
+    RecordRefusedError,
     change_record_params,
     check_before_change,
     module_arguments,
@@ -53,7 +50,6 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import w
 
 display = Display()
 ANSIBLE_CORE_VERSION = _core.CORE_VERSION_TEXT
-TESTED_CORE_VERSIONS = tuple(_core.tested_series())
 
 # What of a module's result goes into the record (change_fields): the diff and the content's checksum.
 RESULT_EVIDENCE = ("diff",) + CHECKSUM_KEYS
@@ -123,20 +119,16 @@ def validate_static_fields(fields: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
             "%s names fields every change record has itself: %s; rename them (for example ticket, change_ref)"
             % (source, ", ".join(own))
         )
-    for name, value in fields.items():
-        try:
-            validate_field_name(name)
-            encode_value(value)
-        except AuditError as exc:
-            raise AnsibleError("%s: field %r cannot be recorded: %s" % (source, name, exc)) from None
-    longest = worst_case_params(dict(fields))
     try:
-        check_before_change(longest)
-    except AnsibleError as exc:
-        raise AnsibleError(
-            "%s is too long to fit in every record beside the longest task context, object and result: %s"
-            % (source, exc)
-        ) from None
+        # The names and values are checked as part of the longest record they can be in.
+        check_before_change(worst_case_params(dict(fields)))
+    except RecordRefusedError as exc:
+        if isinstance(exc.audit_error, AuditRecordTooLongError):
+            raise AnsibleError(
+                "%s is too long to fit in every record beside the longest task context, object and result: %s"
+                % (source, exc)
+            ) from None
+        raise AnsibleError("%s cannot be recorded: %s" % (source, exc.audit_error)) from None
     return dict(fields)
 
 
@@ -493,7 +485,6 @@ def record_counts(settings: Settings) -> t.Dict[str, t.Dict[str, t.Any]]:
 
 
 __all__ = [
-    "TESTED_CORE_VERSIONS",
     "RESULT_KEY",
     "DEFAULT_SKIP",
     "RecordKeepingError",
