@@ -68,6 +68,17 @@ def ausearch_raw(marker: str) -> t.List[str]:
     return [line for line in proc.stdout.splitlines() if marker in line]
 
 
+def ausearch_since(since: float, *criteria: str) -> t.List[str]:
+    """The raw USYS_CONFIG lines ausearch finds with ``criteria`` (whole-word matching, -w) from ``since`` on."""
+    start = time.localtime(since - 2)
+    proc = subprocess.run(
+        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "--raw", "-w",
+         "-ts", time.strftime("%m/%d/%y", start), time.strftime("%H:%M:%S", start)] + list(criteria),
+        capture_output=True, env=dict(os.environ, LC_ALL="C"), check=False,
+    )
+    return proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+
+
 def ausearch_interpreted(marker: str) -> t.List[str]:
     proc = subprocess.run(
         ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "-i"], capture_output=True, text=True, errors="replace", check=False

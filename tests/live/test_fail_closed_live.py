@@ -29,7 +29,7 @@ import uuid
 import pytest
 import yaml
 
-from livelib import COLLECTIONS, REPO, auparse_records, ausearch_raw, run_probe, wait_for_lines
+from livelib import COLLECTIONS, REPO, auparse_records, ausearch_raw, ausearch_since, run_probe, wait_for_lines
 
 VENV_BIN = os.path.join(REPO, ".venv", "bin")
 PLAYBOOK = os.path.join(VENV_BIN, "ansible-playbook")
@@ -403,14 +403,8 @@ def file_name(marker: str, index: int, item: str) -> str:
 
 def ausearch_markers(marker: str, since: float, *criteria: str) -> t.Set[str]:
     """The run= markers of the records ausearch finds with ``criteria`` (whole-word matching) since ``since``."""
-    start = time.localtime(since - 2)
-    proc = subprocess.run(
-        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "--raw", "-w",
-         "-ts", time.strftime("%m/%d/%y", start), time.strftime("%H:%M:%S", start)] + list(criteria),
-        capture_output=True, env=dict(os.environ, LC_ALL="C"), check=False,
-    )
     found = set()
-    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
+    for line in ausearch_since(since, *criteria):
         match = re.search(r' task_id="([^"]+)"', line)
         if match and ' run="%s" ' % marker in line:
             found.add(match.group(1))

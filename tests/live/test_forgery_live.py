@@ -23,7 +23,7 @@ import typing as t
 import uuid
 
 import pytest
-from livelib import SYSTEM_PYTHON, auparse_records, msg_text, run_probe, wait_for_lines
+from livelib import SYSTEM_PYTHON, auparse_records, ausearch_since, msg_text, run_probe, wait_for_lines
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -324,14 +324,8 @@ def test_auparse_splits_every_record_into_exactly_the_fields_sent(batch):
 
 
 def ausearch(*criteria: str, since: float) -> t.Set[str]:
-    start = time.localtime(since - 2)
-    proc = subprocess.run(
-        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "--raw", "-w",
-         "-ts", time.strftime("%m/%d/%y", start), time.strftime("%H:%M:%S", start)] + list(criteria),
-        capture_output=True, env=dict(os.environ, LC_ALL="C"), check=False,
-    )
     found = set()
-    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
+    for line in ausearch_since(since, *criteria):
         match = re.search(r'fz="(%s-\d+)"' % RUN, line)
         if match:
             found.add(match.group(1))
