@@ -131,17 +131,12 @@ options:
     vars:
       - name: changeaudit_record_changes_verify
 notes:
-  - B(Value hashes are keyed.) A hash the record holds is C(hmac-sha256:<key id>:<hex>) under the operator's key
-    (at least 16 bytes), made on the controller. The key is the variable C(changeaudit_hash_key) (vault it), else
-    E(CHANGEAUDIT_HASH_KEY), else the 0600 file named by C(changeaudit_hash_key_file) or
-    E(CHANGEAUDIT_HASH_KEY_FILE). Without one, C(no_log) values are left out and named in C(withheld), and
-    C(hash_fields) is refused unless C(changeaudit_unkeyed_hashes=true) or E(CHANGEAUDIT_UNKEYED_HASHES=true)
-    accepts plain C(sha256:<hex>). The key id is the first 16 hex digits of the HMAC of
-    C(changeaudit.linux hash key id) under the key. See the record limits guide for verifying and rotating.
   - The options under C(vars) are read from extra vars (C(-e)) only, once per run.
   - Each result the plugin wrote a record for gets a C(changeaudit_record) key (C(recorded), C(host), C(run_id),
     C(record), C(sequence), or C(error) and C(cause)); C(register) sees it.
   - Set C(CHANGEAUDIT_RUN_ID) to choose the C(run_id) of the run, as for M(changeaudit.linux.audited).
+extends_documentation_fragment:
+  - changeaudit.linux._hashing
 seealso:
   - module: changeaudit.linux.audited
   - module: changeaudit.linux.usys_config_info

@@ -31,6 +31,7 @@ description:
   - Under C(no_log), no argument value and no diff text reaches the audit log; the record holds argument names
     and keyed hashes only (see the notes).
 extends_documentation_fragment:
+  - changeaudit.linux._hashing
   - changeaudit.linux._attributes
   - changeaudit.linux._attributes.ACTIONGROUP_AUDIT
   - changeaudit.linux._backend
@@ -101,13 +102,6 @@ options:
     type: bool
     default: true
 notes:
-  - B(Value hashes are keyed.) A hash the record holds is C(hmac-sha256:<key id>:<hex>) under the operator's key
-    (at least 16 bytes), made on the controller. The key is the variable C(changeaudit_hash_key) (vault it), else
-    E(CHANGEAUDIT_HASH_KEY), else the 0600 file named by C(changeaudit_hash_key_file) or
-    E(CHANGEAUDIT_HASH_KEY_FILE). Without one, C(no_log) values are left out and named in C(withheld), and
-    C(hash_fields) is refused unless C(changeaudit_unkeyed_hashes=true) or E(CHANGEAUDIT_UNKEYED_HASHES=true)
-    accepts plain C(sha256:<hex>). The key id is the first 16 hex digits of the HMAC of
-    C(changeaudit.linux hash key id) under the key. See the record limits guide for verifying and rotating.
   - The record is written with the privileges of the task, so the task needs O(ignore:become=true) (or a
     connection as root) to be recorded; without them the task fails after the change, and says so, unless
     O(on_unavailable=warn).

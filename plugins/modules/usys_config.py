@@ -25,6 +25,7 @@ description:
   - The action plugin checks the record before it sends anything, the names, the encodings and its size once
     encoded, keeping room for the trailer the target adds and the kernel's prefix (see the record limits guide).
 extends_documentation_fragment:
+  - changeaudit.linux._hashing
   - changeaudit.linux._attributes
   - changeaudit.linux._attributes.ACTIONGROUP_AUDIT
   - changeaudit.linux._backend
@@ -110,14 +111,6 @@ options:
         the C(ansible-playbook) process, the same for every task of one run.
     type: bool
     default: true
-notes:
-  - B(Value hashes are keyed.) A hash the record holds is C(hmac-sha256:<key id>:<hex>) under the operator's key
-    (at least 16 bytes), made on the controller. The key is the variable C(changeaudit_hash_key) (vault it), else
-    E(CHANGEAUDIT_HASH_KEY), else the 0600 file named by C(changeaudit_hash_key_file) or
-    E(CHANGEAUDIT_HASH_KEY_FILE). Without one, C(no_log) values are left out and named in C(withheld), and
-    C(hash_fields) is refused unless C(changeaudit_unkeyed_hashes=true) or E(CHANGEAUDIT_UNKEYED_HASHES=true)
-    accepts plain C(sha256:<hex>). The key id is the first 16 hex digits of the HMAC of
-    C(changeaudit.linux hash key id) under the key. See the record limits guide for verifying and rotating.
 seealso:
   - module: changeaudit.linux.audited
   - module: changeaudit.linux.usys_config_info

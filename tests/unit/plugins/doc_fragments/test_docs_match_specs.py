@@ -18,6 +18,7 @@ import yaml
 from ansible_collections.changeaudit.linux.plugins.action import audited as audited_action
 from ansible_collections.changeaudit.linux.plugins.callback import record_changes
 from ansible_collections.changeaudit.linux.plugins.doc_fragments import _attributes, _backend
+from ansible_collections.changeaudit.linux.plugins.doc_fragments import _hashing as hashing_doc
 from ansible_collections.changeaudit.linux.plugins.module_utils import _specs
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import AUTO, BACKEND_NAMES, BACKENDS
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import (
@@ -32,7 +33,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils import _audited,
 COLLECTION = "changeaudit.linux."
 # Imported with the test module, not when a test runs: once ansible-core's collection loader is installed (the
 # action plugin tests do that under plain pytest), a late import of a collection module fails.
-FRAGMENTS = {"_attributes": _attributes, "_backend": _backend}
+FRAGMENTS = {"_attributes": _attributes, "_backend": _backend, "_hashing": hashing_doc}
 
 
 def fragment_options(slug: str) -> t.Dict[str, t.Any]:
@@ -144,8 +145,12 @@ def test_the_guide_states_each_bound_the_code_cuts_at():
 
 
 @pytest.mark.parametrize("plugin", [audited, usys_config, record_changes], ids=lambda plugin: plugin.__name__.rsplit(".")[-1])
-def test_the_hash_key_notes_name_the_variables_the_code_reads(plugin):
-    notes = " ".join(yaml.safe_load(plugin.DOCUMENTATION)["notes"])
+def test_every_plugin_that_hashes_documents_the_hash_key(plugin):
+    assert "changeaudit.linux._hashing" in yaml.safe_load(plugin.DOCUMENTATION)["extends_documentation_fragment"]
+
+
+def test_the_hash_key_notes_name_the_variables_the_code_reads():
+    notes = " ".join(yaml.safe_load(hashing_doc.ModuleDocFragment.DOCUMENTATION)["notes"])
     guide = guide_text()
     for name in (_hashing.KEY_VAR, _hashing.KEY_FILE_VAR, _hashing.UNKEYED_VAR, _hashing.KEY_ENV, _hashing.KEY_FILE_ENV,
                  _hashing.UNKEYED_ENV, _hashing.KEY_ID_TEXT.decode(), "at least %d bytes" % _hashing.MIN_KEY_BYTES,
