@@ -44,7 +44,7 @@ def ensure_collection_importable() -> None:
     itself is checked out inside an ansible_collections tree, use that tree.
     """
     try:
-        import ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends  # noqa: F401
+        import ansible_collections.changeaudit.linux.plugins.module_utils._audit.write  # noqa: F401
         return
     except ImportError:
         pass

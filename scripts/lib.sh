@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sourced by scripts/test.sh (step, summary) and scripts/demo.sh (wait_for_record): counted steps with one closing
-# line, and the wait for a record to reach audit.log (auditd flushes asynchronously). The nox sessions have the same
-# in Python (Steps, wait_for_record in noxfile.py); a change to one belongs in the other.
+# line, and the wait for a record to reach audit.log (auditd flushes asynchronously; tests/live/livelib.py's
+# wait_for_lines is the same for the pytest suites).
 
 passed=0
 failed=0

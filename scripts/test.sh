@@ -16,6 +16,8 @@ export CHANGEAUDIT_AUDIT_LOCK_HELD=1
 export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
 export PYTHONPATH="$root/.build/collections"
 export PATH="$root/.venv/bin:$PATH"
+# A CI log is read as text: no colour codes from ansible-lint, pytest or ansible.
+export NO_COLOR=1 PY_COLORS=0
 
 # shellcheck source=scripts/lib.sh
 . "$root/scripts/lib.sh"
@@ -58,7 +60,7 @@ for core in $cores; do
   suite "sanity-$core" 900 nox -s "ansible-test-sanity-$core"
   suite "units-$core" 600 nox -s "ansible-test-units-$core"
 done
-# antsibull-nox's sessions (flake8, yamllint, docs, build and Galaxy import) and ansible-lint. The changelog fragments
+# antsibull-nox's sessions (flake8, yamllint, docs, build and Galaxy import, ansible-lint). The changelog fragments
 # are linted by ansible-test sanity (its changelog test).
 suite lint 600 nox -s lint
 suite extra-checks 300 nox -s extra-checks

@@ -6,8 +6,9 @@ cannot fail a host or run anything on it; replacing the ``normal`` action misses
 plugin of its own and runs before changed_when/failed_when). So what records every change reaches into core here,
 and only here:
 
-- the version, parsed once and compared by range (``TESTED_CORE`` is the range of ``requires_ansible`` in
-  ``meta/runtime.yml``; a unit test keeps the two equal), so that everything below is used only where CI tests it;
+- the version, parsed once and compared by range (``TESTED_CORE``, read from ``requires_ansible`` of the
+  collection's ``meta/runtime.yml``, the one place the tested releases are named), so that everything below is
+  used only where CI tests it;
 - the task hook (``install_task_hook``): ``TaskExecutor._get_action_handler_with_module_context``, which runs in
   the worker once per task and loop item after the (delegated) connection is set up and before the action runs,
   and ``TaskExecutor._execute``, which returns the result after changed_when, failed_when and until; on 2.21 also
@@ -30,13 +31,35 @@ is why it may be put in place even on an ansible-core the hook itself refuses. `
 from __future__ import annotations
 
 import functools
+import os
+import re
 import typing as t
 
 from ansible.errors import AnsibleError
 from ansible.release import __version__ as CORE_VERSION_TEXT
 
-# requires_ansible: '>=2.19.0,<2.22' (meta/runtime.yml): the releases CI runs every suite with.
-TESTED_CORE = ((2, 19), (2, 22))
+RUNTIME_YML = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "meta", "runtime.yml")
+# Closed at the top, because the hook refuses what CI has not run: requires_ansible: '>=2.19.0,<2.22'.
+REQUIRES_ANSIBLE = re.compile(r"""^requires_ansible:\s*(['"]?)>=(\d+)\.(\d+)\.0,\s*<(\d+)\.(\d+)\1\s*$""", re.MULTILINE)
+
+
+def read_tested_core(path: str = RUNTIME_YML) -> t.Tuple[t.Tuple[int, int], t.Tuple[int, int]]:
+    """The tested releases as [low, high) from requires_ansible of the collection's meta/runtime.yml (which
+    ansible-galaxy ships with the collection); an empty range when it cannot be read, so that nothing is tested and
+    the hook refuses, naming the file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            found = REQUIRES_ANSIBLE.search(handle.read())
+    except (OSError, UnicodeDecodeError):
+        found = None
+    if found is None:
+        return (0, 0), (0, 0)
+    low_major, low_minor, high_major, high_minor = (int(part) for part in found.groups()[1:])
+    return (low_major, low_minor), (high_major, high_minor)
+
+
+# The releases CI runs every suite with.
+TESTED_CORE = read_tested_core()
 # From this release on TaskExecutor._execute returns a UnifiedTaskResult instead of a dict.
 RESULT_OBJECT_FROM = (2, 21)
 
@@ -101,6 +124,8 @@ def tested_series() -> t.List[str]:
 
 def tested_text() -> str:
     names = tested_series()
+    if not names:
+        return "the releases requires_ansible of %s names, which cannot be read" % RUNTIME_YML
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
@@ -459,6 +484,8 @@ __all__ = [
     "CORE_VERSION_TEXT",
     "CONTROLLER_ONLY",
     "CONTROLLER_ONLY_ACTIONS",
+    "RUNTIME_YML",
+    "read_tested_core",
     "TESTED_CORE",
     "ChangesRefusedError",
     "parse_version",

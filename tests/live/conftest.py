@@ -55,3 +55,6 @@ def marker() -> str:
 
 def pytest_configure(config: t.Any) -> None:
     sys.path.insert(0, COLLECTIONS)
+    # Suites of their own in scripts/test.sh (nox -s target-matrix, nox -s galaxy); nox -s live deselects them.
+    config.addinivalue_line("markers", "target_matrix: the modules under every target Python, every tested core")
+    config.addinivalue_line("markers", "galaxy: the collection built, installed and used as Galaxy gets it")

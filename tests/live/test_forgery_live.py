@@ -27,7 +27,7 @@ from livelib import SYSTEM_PYTHON, auparse_records, ausearch_since, msg_text, ru
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit import backends
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit import backend_libaudit, backends, write
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_MESSAGE_TEXT_MAX
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (
     COMM_PATTERN,
@@ -216,7 +216,7 @@ def build(spec: t.Dict[str, t.Any], index: int) -> t.Tuple[t.Union[UserRecord, A
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: t.Any) -> t.Dict[str, t.Any]:
-    backends.preflight()
+    write.preflight()
     started = time.time()
     specs = fixed_cases() + generate(160)
     written: t.Dict[str, t.Tuple[t.Dict[str, t.Any], UserRecord, t.Dict[str, t.Any]]] = {}
@@ -376,7 +376,7 @@ def test_ausearch_finds_exactly_the_records_it_should(batch):
 
 def test_libaudit_builds_the_same_text_when_it_fills_the_trailer_itself(batch):
     """libaudit resolves addr= and names this host on a terminal on its own: the same text as UserRecord."""
-    library = backends.load_libaudit()
+    library = backend_libaudit.load_libaudit()
     cases = [("pts/5", None), ("tty3", None), ("/dev/tty4", None), (None, "localhost")]
     fd = library.audit_open()
     expected = {}

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import sys
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import select_backend, write_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import select_backend
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.write import write_record
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import UserRecord
 

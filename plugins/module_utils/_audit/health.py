@@ -11,7 +11,8 @@ import os
 import typing as t
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.auditd_conf import AUDITD_CONF, read_auditd_conf
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import available_backends, preflight
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import available_backends
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.write import preflight
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import (
     AuditError,
     AuditPermissionError,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import write_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.write import write_record
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (
     build_message,
     validate_comm,

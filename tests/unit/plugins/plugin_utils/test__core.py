@@ -35,6 +35,22 @@ def test_the_tested_range_is_requires_ansible_of_meta_runtime():
     assert _core.tested_series() == ["2.%d" % minor for minor in range(low[1], high[1])]
 
 
+@pytest.mark.parametrize(
+    "text", ["", "requires_ansible: '>=2.19.0'\n", "requires_ansible: '>=2.19.0,<2.22\"\n", "requires_ansible: '>=2.19.1,<2.22'\n"]
+)
+def test_a_runtime_yml_without_a_closed_range_tests_nothing(tmp_path, text):
+    runtime = tmp_path / "runtime.yml"
+    runtime.write_text(text)
+    assert _core.read_tested_core(str(runtime)) == ((0, 0), (0, 0))
+    assert _core.read_tested_core(str(tmp_path / "missing.yml")) == ((0, 0), (0, 0))
+
+
+def test_without_a_readable_runtime_yml_nothing_is_tested_and_the_message_names_the_file(monkeypatch):
+    monkeypatch.setattr(_core, "TESTED_CORE", ((0, 0), (0, 0)))
+    assert not _core.is_tested((2, 19))
+    assert _core.RUNTIME_YML in _core.untested_message("record_changes", "2.19.0")
+
+
 @pytest.mark.parametrize("core, tested", [((2, 18), False), ((2, 19), True), ((2, 21), True), ((2, 22), False), ((3, 0), False)])
 def test_tested_is_a_range(core, tested):
     assert _core.is_tested(core) is tested
