@@ -283,6 +283,38 @@ def demo(session: nox.Session) -> None:
 # ------------------------------------------------------------------------------------------ suites in pytest
 
 
+# What scripts/audit-builds.sh built: one prefix per audit userspace version.
+AUDIT_BUILDS = os.environ.get("CHANGEAUDIT_AUDIT_BUILDS") or "/var/cache/changeaudit/audit-builds"
+# The suites whose oracles are the audit userspace: hostile input against ausearch and auparse, what an auditor
+# reads in each tool, and the reader against ausearch on generated logs (not those reading the system's log).
+AUDIT_USERSPACE_SUITES = (
+    "tests/live/test_forgery_live.py",
+    "tests/live/test_writer_live.py::test_each_audit_tool_shows_the_task_the_object_and_the_user_readably",
+    "tests/live/test_reader_oracle.py",
+)
+
+
+@nox.session(name="audit-userspace", python=False, default=False)
+def audit_userspace(session: nox.Session) -> None:
+    """One audit userspace version that scripts/audit-builds.sh built (nox -s audit-userspace -- 4.2.1): its auditd
+    writes the log in place of the system's, and the forgery, readability and reader suites run with its ausearch,
+    aureport, libauparse and libaudit; holds the audit lock."""
+    if not session.posargs:
+        session.error("name the version: nox -s audit-userspace -- VERSION (one of %s)" % " ".join(sorted(os.listdir(AUDIT_BUILDS))))
+    version, *rest = session.posargs
+    prefix = os.path.join(AUDIT_BUILDS, version)
+    if not os.path.isfile(os.path.join(prefix, "BUILT")):
+        session.error("audit %s is not built in %s: run scripts/audit-sources.sh --trees-only and scripts/audit-builds.sh" % (version, prefix))
+    require_venv(session)
+    link_collection()
+    with audit_lock(session) as env:
+        env["CHANGEAUDIT_AUDIT_PREFIX"] = prefix
+        session.run(
+            "python", "-m", "pytest", "-q", "-k", "not test_live_", *AUDIT_USERSPACE_SUITES, *rest,
+            env=tools_env(**env), external=True,
+        )
+
+
 @nox.session(name="target-matrix", python=False, default=False)
 def target_matrix(session: nox.Session) -> None:
     """tests/live/test_target_matrix.py: the modules under every target Python 3.8-3.13 found, each tested ansible-core

@@ -4,8 +4,11 @@
 # ausearch -i, and what auparse's normalizer does with a USYS_CONFIG record. The unit tests read those files, so they
 # run everywhere without network or a checkout of audit-userspace.
 #
-# Usage (as root, on Debian or Ubuntu with dpkg-dev): scripts/audit-sources.sh [SUITE...]
-#   SUITE defaults to: bullseye bookworm trixie sid.
+# Usage (as root, on Debian or Ubuntu with dpkg-dev): scripts/audit-sources.sh [--trees-only] [SUITE...]
+#   SUITE defaults to: bullseye bookworm trixie sid. --trees-only fetches and unpacks the trees (for
+#   scripts/audit-builds.sh) without rewriting tests/data/audit-userspace.
+# A version whose files the mirror does not serve is reported as unavailable (the reason in
+# <cache>/trees/audit-<version>.unavailable) and does not fail the run; anything else that goes wrong does.
 # Environment:
 #   CHANGEAUDIT_AUDIT_SOURCES  where downloads, apt lists and extracted trees are kept between runs
 #                              (default /var/cache/changeaudit/audit-sources; outside the clone)
@@ -27,6 +30,11 @@ python=${PYTHON:-python3}
 mirror=http://deb.debian.org/debian
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 
+trees_only=false
+if [ "${1:-}" = --trees-only ]; then
+  trees_only=true
+  shift
+fi
 if [ "$#" -gt 0 ]; then
   suites=("$@")
 else
@@ -37,6 +45,7 @@ die() {
   echo "audit-sources: $*" >&2
   exit 1
 }
+
 
 [ "$(id -u)" -eq 0 ] || die "run as root (apt-get update needs it, even with private lists)"
 command -v apt-get >/dev/null || die "apt-get not found: this script runs on Debian or Ubuntu"
@@ -159,6 +168,26 @@ unpack_by_hand() {
   fi
 }
 
+# why_unavailable VERSION DSC: prints why the tree of VERSION cannot be made from what the mirror served (nothing when
+# it can): no .dsc set and no debian tarball, or no upstream sources (no orig tarball and no
+# CHANGEAUDIT_AUDIT_UPSTREAM_GIT).
+why_unavailable() {
+  local version=$1 dsc=$2 sum name orig=no debian=no
+  all_files_present "$dsc" && return 0
+  while read -r sum name; do
+    [ -f "$cache/downloads/$name" ] || continue
+    case $name in
+      *.orig.tar.*) orig=yes ;;
+      *.debian.tar.*) debian=yes ;;
+    esac
+  done < <(index_checksums "$version")
+  if [ "$debian" = no ]; then
+    echo "audit $version: the mirror served no debian tarball"
+  elif [ "$orig" = no ] && [ -z "${CHANGEAUDIT_AUDIT_UPSTREAM_GIT:-}" ]; then
+    echo "audit $version: the mirror served no orig tarball (set CHANGEAUDIT_AUDIT_UPSTREAM_GIT to a clone of linux-audit/audit-userspace to use its tag instead)"
+  fi
+}
+
 download_seconds=0
 # timed COMMAND...: runs COMMAND and adds the seconds it took to download_seconds; returns COMMAND's status.
 timed() {
@@ -193,7 +222,13 @@ for suite in "${suites[@]}"; do
         echo "   $suite: downloading audit $version"
         timed download "$version" || echo "   $suite: apt-get source did not get every file of audit $version"
       fi
-      rm -rf "$tree" "$tree.part"
+      rm -rf "$tree" "$tree.part" "$tree.unavailable"
+      reason=$(why_unavailable "$version" "$dsc")
+      if [ -n "$reason" ]; then
+        echo "   $suite: $reason" >&2
+        echo "$reason" >"$tree.unavailable"
+        continue
+      fi
       if all_files_present "$dsc"; then
         # Debian's patches applied: the code fleets run. apt checked the files against the signed Sources index;
         # without debian-keyring, dpkg-source can only warn that it cannot check the .dsc's own signature.
@@ -211,4 +246,6 @@ for suite in "${suites[@]}"; do
 done
 
 echo "download time (apt-get update and apt-get source): $download_seconds s"
-"$python" "$here/audit_extract.py" --out "$out" "${sources[@]}"
+if ! $trees_only; then
+  "$python" "$here/audit_extract.py" --out "$out" "${sources[@]}"
+fi

@@ -8,6 +8,7 @@ failed=0
 failed_names=()
 step_times=()
 over_budget=()
+skipped=()
 
 # step NAME BUDGET COMMAND...: runs COMMAND and counts it as passed or failed; never stops the script. BUDGET is the
 # seconds the step may take on a fresh machine (CI has 90 minutes for all): a step over it is named in the summary,
@@ -28,6 +29,13 @@ step() {
   [ "$took" -le "$budget" ] || over_budget+=("$name")
 }
 
+# skip NAME REASON: a step that cannot run here, named with the reason in the summary (neither passed nor failed).
+skip() {
+  echo
+  echo "=== $1: skipped: $2"
+  skipped+=("$1 ($2)")
+}
+
 # summary LABEL: prints each step's time, then "LABEL: N passed, N failed" (the line CI reads, last), and returns
 # non-zero on any failure.
 summary() {
@@ -35,6 +43,7 @@ summary() {
   echo "time per step (of its budget), $SECONDS s in all:"
   printf '  %s\n' "${step_times[@]}"
   [ "${#over_budget[@]}" -eq 0 ] || echo "over budget: ${over_budget[*]}"
+  [ "${#skipped[@]}" -eq 0 ] || printf 'skipped: %s\n' "${skipped[@]}"
   [ "$failed" -eq 0 ] || echo "failed: ${failed_names[*]}"
   echo "$1: $passed passed, $failed failed"
   [ "$failed" -eq 0 ]

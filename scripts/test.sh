@@ -49,6 +49,22 @@ if [ -d extensions/molecule ] && ls extensions/molecule/*/molecule.yml >/dev/nul
   suite molecule 1500 nox -s molecule
 fi
 suite target-matrix 900 nox -s target-matrix
+# The audit userspace fleets run (3.0 to 4.2): each version Debian serves, built into a prefix of its own outside the
+# clone (reused once built), then the suites whose oracles are ausearch, aureport, auparse and libaudit, with that
+# version's auditd writing the log in turn. A version the mirror serves no sources for is named as skipped, with why.
+suite audit-builds 900 bash -c 'bash scripts/audit-sources.sh --trees-only && bash scripts/audit-builds.sh'
+audit_builds=${CHANGEAUDIT_AUDIT_BUILDS:-/var/cache/changeaudit/audit-builds}
+audit_versions=$( {
+  for data in tests/data/audit-userspace/*.json; do basename "$data" .json; done
+  for built in "$audit_builds"/*/BUILT; do [ -f "$built" ] && basename "$(dirname "$built")"; done
+} | sort -uV)
+for version in $audit_versions; do
+  if [ -f "$audit_builds/$version/BUILT" ]; then
+    suite "audit-$version" 600 nox -s audit-userspace -- "$version"
+  else
+    skip "audit-$version" "$(cat "$audit_builds/$version.why" 2>/dev/null || echo "not built")"
+  fi
+done
 suite galaxy 900 nox -s galaxy
 suite demo 300 nox -s demo
 # ansible-test sanity + units share .build/ansible-test with the integration suite: after it, never beside it.

@@ -18,6 +18,33 @@ LOCK_PATH = "/run/lock/changeaudit-audit.lock"
 AUDIT_LOG = "/var/log/audit/audit.log"
 SYSTEM_PYTHON = "/usr/bin/python3"
 PROBE = os.path.join(os.path.dirname(__file__), "write_probe.py")
+# The audit userspace the oracles are: the system's (Debian's packages) unless CHANGEAUDIT_AUDIT_PREFIX names one that
+# scripts/audit-builds.sh built. Then conftest.py runs that version's auditd, writing AUDIT_VERSION_LOG, for the whole
+# session, and its ausearch, aureport, libauparse and libaudit are the oracles (nox -s audit-<version>).
+AUDIT_PREFIX = os.environ.get("CHANGEAUDIT_AUDIT_PREFIX") or None
+AUDIT_VERSION_LOG = os.path.join(REPO, ".build", "audit-version", "log", "audit.log")
+
+
+def audit_tool(name: str) -> str:
+    """The path of an audit tool (ausearch, aureport, auditd) of the audit userspace under test."""
+    return os.path.join(AUDIT_PREFIX, "sbin", name) if AUDIT_PREFIX else name
+
+
+def log_reader(tool: str, *args: str) -> t.List[str]:
+    """ausearch or aureport of the audit userspace under test, reading the log its auditd writes (without a
+    terminal both read standard input unless told which logs to read)."""
+    source = ["--input", AUDIT_VERSION_LOG] if AUDIT_PREFIX else ["--input-logs"]
+    return [audit_tool(tool)] + source + list(args)
+
+
+def ausearch_command(*args: str) -> t.List[str]:
+    return log_reader("ausearch", *args)
+
+
+def library_env() -> t.Dict[str, str]:
+    """What a child process needs to load libaudit.so.1 of the audit userspace under test (its auditd and tools
+    find theirs by their own run path)."""
+    return {"LD_LIBRARY_PATH": os.path.join(AUDIT_PREFIX, "lib")} if AUDIT_PREFIX else {}
 
 
 def audit_state() -> t.Dict[str, int]:
@@ -63,7 +90,7 @@ def lock_held_by_ancestor(path: str = LOCK_PATH) -> bool:
 def ausearch_raw(marker: str) -> t.List[str]:
     """USYS_CONFIG lines holding the marker, as ausearch (the independent oracle) reports them."""
     proc = subprocess.run(
-        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "--raw"], capture_output=True, text=True, errors="replace", check=False
+        ausearch_command("-m", "USYS_CONFIG", "--raw"), capture_output=True, text=True, errors="replace", check=False
     )
     return [line for line in proc.stdout.splitlines() if marker in line]
 
@@ -72,8 +99,8 @@ def ausearch_since(since: float, *criteria: str) -> t.List[str]:
     """The raw USYS_CONFIG lines ausearch finds with ``criteria`` (whole-word matching, -w) from ``since`` on."""
     start = time.localtime(since - 2)
     proc = subprocess.run(
-        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "--raw", "-w",
-         "-ts", time.strftime("%m/%d/%y", start), time.strftime("%H:%M:%S", start)] + list(criteria),
+        ausearch_command("-m", "USYS_CONFIG", "--raw", "-w",
+                         "-ts", time.strftime("%m/%d/%y", start), time.strftime("%H:%M:%S", start), *criteria),
         capture_output=True, env=dict(os.environ, LC_ALL="C"), check=False,
     )
     return proc.stdout.decode("utf-8", "surrogateescape").splitlines()
@@ -81,7 +108,7 @@ def ausearch_since(since: float, *criteria: str) -> t.List[str]:
 
 def ausearch_interpreted(marker: str) -> t.List[str]:
     proc = subprocess.run(
-        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "-i"], capture_output=True, text=True, errors="replace", check=False
+        ausearch_command("-m", "USYS_CONFIG", "-i"), capture_output=True, text=True, errors="replace", check=False
     )
     return [line for line in proc.stdout.splitlines() if marker in line]
 
@@ -119,13 +146,53 @@ print(json.dumps(found))
 """
 
 
+# The same walk through libauparse.so.0 of a built audit userspace, with ctypes (the Python binding is not built).
+AUPARSE_CTYPES_SCRIPT = r"""
+import ctypes, json, sys
+library, log, name, needle = sys.argv[1:5]
+lib = ctypes.CDLL(library)
+lib.auparse_init.restype = ctypes.c_void_p
+lib.auparse_init.argtypes = [ctypes.c_int, ctypes.c_char_p]
+for call in ("auparse_next_event", "auparse_first_record", "auparse_next_record", "auparse_first_field",
+             "auparse_next_field"):
+    getattr(lib, call).argtypes = [ctypes.c_void_p]
+for call in ("auparse_get_type_name", "auparse_get_field_name", "auparse_get_field_str"):
+    getattr(lib, call).argtypes = [ctypes.c_void_p]
+    getattr(lib, call).restype = ctypes.c_char_p
+lib.auparse_destroy.argtypes = [ctypes.c_void_p]
+text = lambda raw: (raw or b"").decode("utf-8", "surrogateescape")
+AUSOURCE_FILE = 1
+au = lib.auparse_init(AUSOURCE_FILE, log.encode())
+found = []
+while lib.auparse_next_event(au) > 0:
+    lib.auparse_first_record(au)
+    while True:
+        if text(lib.auparse_get_type_name(au)) == "USYS_CONFIG":
+            fields = []
+            lib.auparse_first_field(au)
+            while True:
+                fields.append((text(lib.auparse_get_field_name(au)), text(lib.auparse_get_field_str(au))))
+                if lib.auparse_next_field(au) <= 0:
+                    break
+            if any(field == name and needle in value for field, value in fields):
+                found.append(fields)
+        if lib.auparse_next_record(au) <= 0:
+            break
+lib.auparse_destroy(au)
+print(json.dumps(found))
+"""
+
+
 def auparse_records(name: str, needle: str) -> t.List[t.List[t.Tuple[str, str]]]:
     """The USYS_CONFIG records in the logs whose field ``name`` holds ``needle``, as auparse (python3-audit, the
-    independent oracle) splits them: (field name, raw value) pairs in record order."""
-    proc = subprocess.run(
-        [SYSTEM_PYTHON, "-c", AUPARSE_SCRIPT, name, needle], capture_output=True, text=True, check=True,
-        errors="surrogateescape",
-    )
+    independent oracle; libauparse of the audit userspace under test) splits them: (field name, raw value) pairs in
+    record order."""
+    if AUDIT_PREFIX:
+        command = [SYSTEM_PYTHON, "-c", AUPARSE_CTYPES_SCRIPT, os.path.join(AUDIT_PREFIX, "lib", "libauparse.so.0"),
+                   AUDIT_VERSION_LOG, name, needle]
+    else:
+        command = [SYSTEM_PYTHON, "-c", AUPARSE_SCRIPT, name, needle]
+    proc = subprocess.run(command, capture_output=True, text=True, check=True, errors="surrogateescape")
     return [[(pair[0], pair[1]) for pair in record] for record in json.loads(proc.stdout)]
 
 
@@ -139,7 +206,7 @@ def run_probe(
     request: t.Dict[str, t.Any], prefix: t.Sequence[str] = (), python: str = SYSTEM_PYTHON, check_mode: bool = False
 ) -> t.Dict[str, t.Any]:
     """Run write_probe.py in a child process (as another user, without a capability, in a namespace ...)."""
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS, **library_env())
     proc = subprocess.run(
         list(prefix) + [python, PROBE],
         input=json.dumps(dict(request, check_mode=check_mode)),
@@ -160,6 +227,12 @@ __all__ = [
     "COLLECTIONS",
     "LOCK_PATH",
     "AUDIT_LOG",
+    "AUDIT_PREFIX",
+    "AUDIT_VERSION_LOG",
+    "audit_tool",
+    "log_reader",
+    "ausearch_command",
+    "library_env",
     "SYSTEM_PYTHON",
     "PROBE",
     "audit_state",
@@ -169,6 +242,7 @@ __all__ = [
     "ausearch_interpreted",
     "wait_for_lines",
     "AUPARSE_SCRIPT",
+    "AUPARSE_CTYPES_SCRIPT",
     "auparse_records",
     "msg_text",
     "run_probe",

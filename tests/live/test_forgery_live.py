@@ -23,7 +23,17 @@ import typing as t
 import uuid
 
 import pytest
-from livelib import SYSTEM_PYTHON, auparse_records, ausearch_since, msg_text, run_probe, wait_for_lines
+from livelib import (
+    AUDIT_PREFIX,
+    SYSTEM_PYTHON,
+    audit_state,
+    auparse_records,
+    ausearch_command,
+    ausearch_since,
+    msg_text,
+    run_probe,
+    wait_for_lines,
+)
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -395,20 +405,52 @@ def test_libaudit_builds_the_same_text_when_it_fills_the_trailer_itself(batch):
     assert logged == expected
 
 
+def test_the_audit_userspace_under_test_is_the_one_running():
+    """Under nox -s audit-userspace the registered auditd and the libaudit this process loaded are that version's;
+    otherwise the system's."""
+    daemon = os.path.realpath("/proc/%d/exe" % audit_state()["pid"])
+    with open("/proc/self/maps", encoding="utf-8", errors="replace") as handle:
+        loaded = {line.split()[-1] for line in handle if "libaudit.so.1" in line}
+    backend_libaudit.load_libaudit()
+    with open("/proc/self/maps", encoding="utf-8", errors="replace") as handle:
+        loaded |= {line.split()[-1] for line in handle if "libaudit.so.1" in line}
+    if AUDIT_PREFIX:
+        assert daemon == os.path.realpath(os.path.join(AUDIT_PREFIX, "sbin", "auditd"))
+        assert {os.path.dirname(os.path.realpath(path)) for path in loaded} == {os.path.realpath(os.path.join(AUDIT_PREFIX, "lib"))}
+    else:
+        assert not daemon.startswith("/var/cache/") and len(loaded) == 1
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_exe_with_0x7f_is_hex_and_ausearch_finds_it(backend, tmp_path):
-    directory = tmp_path / "ex\x7fe"
+def test_the_longest_comm_lands_as_sent_and_a_longer_one_is_refused(backend):
+    """libaudit 4.2.0 refuses a comm of 16 bytes or more and 4.2.1 cuts it to 15: the encoder allows 15, on all."""
+    marker = "%s-comm-%s" % (RUN, backend)
+    record = UserRecord("fz-comm", {"fz": marker}, comm="c" * 15)
+    with backends.select_backend(backend)[0] as chosen:
+        chosen.send(record)
+    assert [msg_text(line) for line in wait_for_lines(marker)] == [record.text]
+    assert " comm=%s " % ("c" * 15) in record.text or ' comm="%s" ' % ("c" * 15) in record.text
+    with pytest.raises(AuditInvalidInputError):
+        UserRecord("fz-comm", {"fz": marker}, comm="c" * 16)
+
+
+@pytest.mark.parametrize("directory_name", ["ex\x7fe", "ex\u00e9"], ids=["0x7f", "non-ascii"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_exe_with_0x7f_or_non_ascii_is_hex_and_ausearch_finds_it(backend, directory_name, tmp_path):
+    """libaudit before 4.2 tests exe bytes with a plain char: hex on x86 (signed), raw where char is unsigned; 4.2
+    always hex-encodes them, and so does the encoder."""
+    directory = tmp_path / directory_name
     directory.mkdir()
     python = directory / "python3"
     shutil.copy(os.path.realpath(SYSTEM_PYTHON), python)
-    marker = "%s-exe-%s" % (RUN, backend)
+    marker = "%s-exe-%s-%s" % (RUN, backend, "x7f" if "\x7f" in directory_name else "nonascii")
     outcome = run_probe({"op": "fz-exe", "fields": {"fz": marker}, "backend": backend}, python=str(python))
     assert outcome["ok"], outcome
     assert " exe=%s " % os.fsencode(str(python)).hex().upper() in outcome["record"]
     lines = wait_for_lines(marker)
     assert [msg_text(line) for line in lines] == [outcome["record"]]
     proc = subprocess.run(
-        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "--raw", "-w", "-x", os.fsencode(str(python))],
-        capture_output=True, check=False,
+        ausearch_command("-m", "USYS_CONFIG", "--raw", "-w", "-x") + [os.fsencode(str(python))], capture_output=True,
+        check=False,
     )
     assert marker.encode() in proc.stdout

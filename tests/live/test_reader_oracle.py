@@ -23,6 +23,7 @@ import time
 import uuid
 
 import pytest
+from livelib import audit_tool
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import encode_value, render_record
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.logline import split_message
@@ -131,7 +132,7 @@ def generate(path, seed=1111, events=3000):
 
 def ausearch(path, *options):
     proc = subprocess.run(
-        ["ausearch", "--input", str(path), "-m", "USYS_CONFIG"] + list(options),
+        [audit_tool("ausearch"), "--input", str(path), "-m", "USYS_CONFIG"] + list(options),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False,
     )
     assert proc.returncode in (0, 1), proc.stderr  # 1: no matches
@@ -265,7 +266,7 @@ def ausearch_with(args, tz="UTC"):
     """ausearch -m USYS_CONFIG with a fixed zone and the C locale (its dates are %x %T)."""
     env = dict(os.environ, LC_ALL="C", TZ=tz)
     proc = subprocess.run(
-        ["ausearch", "-m", "USYS_CONFIG"] + list(args),
+        [audit_tool("ausearch"), "-m", "USYS_CONFIG"] + list(args),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, check=False,
     )
     assert proc.returncode in (0, 1), proc.stderr  # 1: no matches

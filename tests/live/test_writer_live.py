@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 
-from livelib import COLLECTIONS, REPO, msg_text, wait_for_lines
+from livelib import COLLECTIONS, REPO, ausearch_command, library_env, log_reader, msg_text, wait_for_lines
 
 PLAYBOOK = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
 SSH_INVENTORY = os.path.join(REPO, ".build", "ssh", "inventory.yml")
@@ -57,6 +57,8 @@ def run_playbook(tmp_path, play: str, inventory: str = "localhost,", env: t.Opti
         ANSIBLE_RETRY_FILES_ENABLED="0",
     )
     run_env.pop("ANSIBLE_PYTHON_INTERPRETER", None)
+    # The writer on localhost loads libaudit.so.1 of the audit userspace under test.
+    run_env.update(library_env())
     run_env.update(env or {})
     args = [PLAYBOOK, "-i", inventory, str(path)] + (["-" + "v" * verbosity] if verbosity else [])
     proc = subprocess.run(args, env=run_env, capture_output=True, text=True, check=False, timeout=600)
@@ -162,8 +164,8 @@ def test_bundle_and_module_write_byte_identical_records(tmp_path, marker):
 
 def ausearch_event(serial: str, *view: str) -> t.List[str]:
     proc = subprocess.run(
-        ["ausearch", "--input-logs", "-m", "USYS_CONFIG", "-a", serial] + list(view),
-        capture_output=True, text=True, errors="replace", check=False,
+        ausearch_command("-m", "USYS_CONFIG", "-a", serial, *view), capture_output=True, text=True, errors="replace",
+        check=False,
     )
     return proc.stdout.splitlines()
 
@@ -204,6 +206,11 @@ def test_each_audit_tool_shows_the_task_the_object_and_the_user_readably(tmp_pat
     assert len(row.split(",")) == len(header.split(","))
     assert columns["ACTION"] == op and columns["RESULT"] == "success"
     assert urllib.parse.unquote(columns["ACTION"].split(":", 2)[2]) == str(target)
+
+    # aureport -c: "N. date time USYS_CONFIG auid success serial", one row for the change, counted as a success.
+    report = subprocess.run(log_reader("aureport", "-c"), capture_output=True, text=True, errors="replace", check=False)
+    rows = [line.split() for line in report.stdout.splitlines() if line.split()[-1:] == [serial]]
+    assert [(row[3], row[5]) for row in rows] == [("USYS_CONFIG", "yes")], report.stdout[-2000:]
 
 
 @pytest.mark.parametrize("pipelining", ["true", "false"])
