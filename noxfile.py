@@ -305,6 +305,9 @@ def audit_userspace(session: nox.Session) -> None:
     prefix = os.path.join(AUDIT_BUILDS, version)
     if not os.path.isfile(os.path.join(prefix, "BUILT")):
         session.error("audit %s is not built in %s: run scripts/audit-sources.sh --trees-only and scripts/audit-builds.sh" % (version, prefix))
+    with open(os.path.join(prefix, "BUILT"), encoding="utf-8") as handle:
+        # The exact Debian version and where its sources came from, for the CI log.
+        session.log("audit %s: %s" % (version, handle.read().split("; configure ", 1)[0]))
     require_venv(session)
     link_collection()
     with audit_lock(session) as env:

@@ -130,6 +130,28 @@ options:
       - name: CHANGEAUDIT_RECORD_CHANGES_VERIFY
     vars:
       - name: changeaudit_record_changes_verify
+  ledger_dir:
+    description:
+      - Where the run's ledger is kept on the controller, one directory per run (C(<ledger_dir>/<run_id>/), mode
+        0700) with C(ledger.jsonl) (mode 0600) in it. Before a task that may change a host runs on it, an C(intent)
+        line names the host, the task, the module and the object as its record does; after the task, an C(outcome)
+        line says what came of it (C(recorded), C(unchanged), C(not_recorded) with the reason, or
+        C(skipped_by_policy) for O(skip) and C(async) tasks with C(poll=0)). Both carry the host's number of the
+        change in the run, C(seq), which its audit record carries too, next to C(task_id).
+      - An intent without an outcome is a change whose end nobody saw, such as a worker killed between the change
+        and its record.
+      - A ledger that cannot be written stops the change, as a record that cannot be written does (O(mode=warn)
+        only warns). An empty value keeps no ledger.
+    type: str
+    default: ~/.ansible/changeaudit/ledger
+    version_added: 1.2.0
+    ini:
+      - section: changeaudit_record_changes
+        key: ledger_dir
+    env:
+      - name: CHANGEAUDIT_LEDGER_DIR
+    vars:
+      - name: changeaudit_ledger_dir
 notes:
   - The options under C(vars) are read from extra vars (C(-e)) only, once per run.
   - Each result the plugin wrote a record for gets a C(changeaudit_record) key (C(recorded), C(host), C(run_id),
@@ -144,6 +166,7 @@ seealso:
 
 import atexit
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -171,6 +194,21 @@ LOADING = (
     "%s is enabled but did not finish loading (see the warning 'Failed to load callback plugin' above), so no task "
     "that may change a host runs. %s" % (PLUGIN, DISABLE_HINT)
 )
+
+
+def ledger_directory(value: t.Any) -> t.Optional[str]:
+    """The ledger directory of the ledger_dir option, made (0700) now so that a path that cannot be written stops
+    the changes before any runs; None when the option is empty."""
+    if not value:
+        return None
+    path = os.path.abspath(os.path.expanduser(str(value)))
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise AnsibleError("%s: ledger_dir %s cannot be made: %s" % (PLUGIN, path, exc.strerror or exc)) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise AnsibleError("%s: ledger_dir %s cannot be written" % (PLUGIN, path))
+    return path
 
 
 def parse_fields(value: t.Any) -> t.Dict[str, t.Any]:
@@ -254,7 +292,10 @@ class CallbackModule(CallbackBase):
             backend=self.get_option("backend"),
             verify=bool(self.get_option("verify")),
             state_dir=self._state_dir,
+            ledger_dir=ledger_directory(self.get_option("ledger_dir")),
         )
+        # Before any worker forks: every worker of the run records, and notes in the ledger, the same run ID.
+        _every_change.fix_run_id()
         # A hash key from the environment or a key file is checked now; one from a variable before each change.
         _every_change.hasher_for(None, {})
         _every_change.install(settings)

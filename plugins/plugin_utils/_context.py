@@ -32,7 +32,7 @@ CI_COMMIT_ENV = ("CHANGEAUDIT_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMI
 # The most UTF-8 bytes a context value takes in a record (before encoding, which may double it as hex): no user
 # typed these values into the record, so a long one is cut, never refused (see bounded_text). Names and paths get
 # more room than identities and IDs.
-CONTEXT_TEXT_MAX = {"play": 256, "cmd": 256, "task_path": 256}
+CONTEXT_TEXT_MAX = {"play": 256, "cmd": 256, "task_path": 256, "seq": 10}
 CONTEXT_TEXT_DEFAULT_MAX = 96
 # What follows the kept part of a cut value: the sha256 of the whole value, so a search by exact value still works.
 CUT_MARK = _constants.CUT_MARK
@@ -88,9 +88,28 @@ def run_id(task_vars: t.Mapping[str, t.Any]) -> str:
     awx_job = task_vars.get("awx_job_id") or task_vars.get("tower_job_id")
     if awx_job:
         return "awx-%s" % awx_job
-    parent = os.getppid()
-    seed = "%s:%d:%s" % (socket.gethostname(), parent, _process_start_ticks(parent))
+    # Fixed in the ansible-playbook process before any worker forks (fix_run_id): a worker whose parent died would
+    # otherwise derive another ID from its new parent.
+    fixed = os.environ.get(FIXED_RUN_ID_ENV)
+    if fixed:
+        return fixed
+    return derived_run_id(os.getppid())
+
+
+def derived_run_id(process: int) -> str:
+    """The run ID of the ansible-playbook process ``process``: its PID and start time on this host."""
+    seed = "%s:%d:%s" % (socket.gethostname(), process, _process_start_ticks(process))
     return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+# Where the ansible-playbook process leaves the run ID it derived for its workers (they inherit its environment).
+FIXED_RUN_ID_ENV = "_CHANGEAUDIT_FIXED_RUN_ID"
+
+
+def fix_run_id() -> None:
+    """Called in the ansible-playbook process (by the record_changes callback, as it loads): the ID every worker of
+    this run records unless CHANGEAUDIT_RUN_ID or an AWX job ID says otherwise."""
+    os.environ[FIXED_RUN_ID_ENV] = derived_run_id(os.getpid())
 
 
 def controller_login(loginuid_path: str = "/proc/self/loginuid") -> t.Dict[str, t.Any]:
@@ -162,7 +181,8 @@ def controller_origin(timeout: float = ADDR_RESOLVE_TIMEOUT) -> t.Dict[str, t.Op
 
 # Every field task_context may write, in its order: the names a play's own fields may not take.
 CONTEXT_FIELDS = (
-    ("play", "cmd", "loop_label", "task_path", "task_id", "ctl_user", "ctl_login_id", "ctl_login", "become_user", "awx_job_id")
+    ("play", "cmd", "loop_label", "task_path", "task_id", "seq", "ctl_user", "ctl_login_id", "ctl_login", "become_user",
+     "awx_job_id")
     + AWX_VARS
     + ("ci_actor", "ci_commit", "run_id")
 )
@@ -190,9 +210,10 @@ def loop_label(task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any = N
 
 
 def task_context(
-    task: t.Any, play_context: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any = None
+    task: t.Any, play_context: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any = None, seq: t.Optional[int] = None
 ) -> t.Dict[str, t.Any]:
-    """Uses task.get_name/get_path/_uuid/no_log/loop_control/become/become_user and the play name from task_vars."""
+    """Uses task.get_name/get_path/_uuid/no_log/loop_control/become/become_user and the play name from task_vars.
+    ``seq``: the host's sequence number of the change in the run's ledger (record_changes), next to the task id."""
     context = {
         "play": task_vars.get("ansible_play_name") or "",
         # cmd, not task: auparse decodes cmd= under ausearch -i (it is in its field table), and a task name
@@ -206,8 +227,10 @@ def task_context(
     context.update({
         "task_path": task.get_path() or "",
         "task_id": task._uuid,
-        "ctl_user": getpass.getuser(),
     })
+    if seq is not None:
+        context["seq"] = str(seq)
+    context["ctl_user"] = getpass.getuser()
     context.update(controller_login())
     if play_context.become:
         context["become_user"] = play_context.become_user or "root"
@@ -270,6 +293,9 @@ __all__ = [
     "loop_label",
     "controller_origin",
     "run_id",
+    "derived_run_id",
+    "FIXED_RUN_ID_ENV",
+    "fix_run_id",
     "task_context",
     "merge_fields",
     "with_context",

@@ -235,6 +235,12 @@ class Execution:
     # The action handler of this execution; None before one was made.
     handler = property(lambda self: getattr(self._executor, "_handler", None))
 
+    @property
+    def notes(self) -> t.Dict[str, t.Any]:
+        """What the hook before the action leaves for the hook after it: kept on the TaskExecutor, which runs one
+        task on one host (its loop items one after the other) in one worker."""
+        return self._executor.__dict__.setdefault("_changeaudit_notes", {})
+
 
 class DictResult:
     """A 2.19/2.20 task result (dict)."""

@@ -42,10 +42,20 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import 
     CONTEXT_TEXT_DEFAULT_MAX,
     CONTEXT_TEXT_MAX,
     RETIRED_CONTEXT_FIELDS,
+    fix_run_id,
     run_id,
     task_context,
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import Hasher, hasher_for
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import (
+    NOT_RECORDED,
+    RECORDED,
+    SKIPPED_BY_POLICY,
+    UNCHANGED,
+    Ledger,
+    LedgerError,
+    read_ledger,
+)
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import with_origin, write_on_target
 
 display = Display()
@@ -83,6 +93,7 @@ class Settings:
         backend: str = "auto",
         verify: bool = False,
         state_dir: t.Optional[str] = None,
+        ledger_dir: t.Optional[str] = None,
     ) -> None:
         if mode not in ("fail", "warn"):
             raise AnsibleError("%s: mode must be fail or warn, not %r" % (PLUGIN, mode))
@@ -94,6 +105,8 @@ class Settings:
         self.backend = backend
         self.verify = verify
         self.state_dir = state_dir
+        # None: no ledger is kept.
+        self.ledger_dir = ledger_dir
         self._skips: t.Dict[t.Tuple[str, str], bool] = {}
 
     def skips(self, resolved: str, written: str) -> bool:
@@ -344,7 +357,9 @@ def record_params(
         extra_fields=settings.fields,
         extra_source="by the fields option of %s" % PLUGIN,
         hash_extra=False,
-        context=task_context(task, execution.play_context, task_vars, getattr(execution.handler, "_templar", None)),
+        context=task_context(
+            task, execution.play_context, task_vars, getattr(execution.handler, "_templar", None), ledger_seq(execution)
+        ),
         inventory_host=task_vars.get("inventory_hostname"),
         delegated_to=task.delegate_to or None,
         backend=settings.backend,
@@ -371,9 +386,20 @@ def before_task(execution: _core.Execution, handler: ActionBase, task_vars: t.Di
     """Before a task that may change a host runs: its record can be built (every task), and, once per play, target
     host and acting user, the host can keep records. Fails the task (mode fail) before its action runs when not."""
     task = execution.task
+    execution.notes.pop(LEDGER_NOTE, None)
     if not recordable(task, settings):
+        if _core.may_change_hosts(task) and not action_names(task)[0].startswith(OWN_PREFIX):
+            # Skipped by policy (the skip list, async with poll 0): the ledger still says the change happened.
+            _ledger_intent(execution, settings, task_vars, None)
         return
     check_record(execution, handler, task_vars, settings)
+    check_host(execution, handler, task_vars, settings)
+    _ledger_intent(execution, settings, task_vars, handler)
+
+
+def check_host(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
+    """Once per play, target host and acting user: a check mode write through the task's connection."""
+    task = execution.task
     key = (_play_uuid(task), _target(task, task_vars), _acting_user(execution.play_context))
     if key in _CHECKED:
         return
@@ -400,6 +426,62 @@ def before_task(execution: _core.Execution, handler: ActionBase, task_vars: t.Di
     _note(settings, "checked", *key)
 
 
+# The collection's own modules record themselves; their tasks are not in the ledger.
+OWN_PREFIX = "changeaudit.linux."
+
+
+# Where before_task leaves the ledger entry of the change for after_task: (ledger, host, seq).
+LEDGER_NOTE = "ledger"
+
+
+def _ledger_intent(execution: _core.Execution, settings: Settings, task_vars: t.Dict[str, t.Any], handler: t.Any) -> None:
+    """Notes in the run's ledger that the task may now change the host, with what its record says of the change
+    (under no_log the same names and keyed hashes). A ledger that cannot be written stops the change (mode fail)."""
+    if not settings.ledger_dir:
+        return
+    task = execution.task
+    target = _target(task, task_vars)
+    try:
+        ledger = Ledger(settings.ledger_dir, run_id(task_vars))
+        described = {"task_id": task._uuid, "module": action_names(task)[0]}
+        if handler is not None:
+            fields = record_params(
+                execution, settings, task_vars, {}, "success", hasher_for(handler._templar, task_vars)
+            )["fields"]
+            described.update({
+                name: fields[name]
+                for name in ("object", "object_arg", "withheld", "play", "cmd", "loop_label", "task_path", "become_user",
+                             "inventory_host")
+                if name in fields
+            })
+        else:
+            described["policy"] = "skip list" if settings.skips(*action_names(task)) else "async with poll 0"
+        seq = ledger.intent(target, described)
+    except (LedgerError, AnsibleError) as exc:
+        message = "%s: the run's ledger cannot be written, so this task was not run: %s" % (PLUGIN, exc)
+        if settings.mode == "fail":
+            raise RecordKeepingError(message) from None
+        display.warning(message)
+        return
+    execution.notes[LEDGER_NOTE] = (ledger, target, seq, handler is None)
+
+
+def ledger_seq(execution: _core.Execution) -> t.Optional[int]:
+    noted = execution.notes.get(LEDGER_NOTE)
+    return noted[2] if noted else None
+
+
+def _ledger_outcome(execution: _core.Execution, outcome: str, settings: Settings, **details: t.Any) -> None:
+    noted = execution.notes.pop(LEDGER_NOTE, None)
+    if not noted:
+        return
+    ledger, target, seq, _by_policy = noted
+    try:
+        ledger.outcome(target, seq, outcome, **details)
+    except LedgerError as exc:
+        display.warning("%s: %s: the outcome of change %d is not in the run's ledger: %s" % (PLUGIN, target, seq, exc))
+
+
 def _count_own(view: t.Any, task: t.Any, settings: Settings, task_vars: t.Mapping[str, t.Any]) -> None:
     """Records the collection's own modules wrote count in the summary too."""
     resolved, _written = action_names(task)
@@ -424,12 +506,15 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
         view.not_ignorable()
         return
     if view.skipped:
+        _ledger_outcome(execution, UNCHANGED, settings, skipped=True)
         return
     if not recordable(task, settings):
         _count_own(view, task, settings, task_vars)
+        _ledger_outcome(execution, SKIPPED_BY_POLICY if view.changed else UNCHANGED, settings, failed=view.failed or None)
         return
     res = record_result(view.changed, view.failed)
     if res is None:
+        _ledger_outcome(execution, UNCHANGED, settings, failed=view.failed or None)
         return
     handler = execution.handler
     if handler is None:
@@ -449,10 +534,13 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
     if recorded:
         summary.update(record=outcome.get("record"), sequence=outcome.get("sequence"), verified=outcome.get("verified"))
         _note(settings, "records", "written", target, this_run)
+        verified = outcome.get("verified") or {}
+        _ledger_outcome(execution, RECORDED, settings, res=res, serial=verified.get("serial"))
     else:
         error = outcome.get("msg") or "; ".join(str(w) for w in outcome.get("warnings") or []) or "no record"
         summary.update(error=error, cause=outcome.get("cause"))
         _note(settings, "records", "failed", target, this_run)
+        _ledger_outcome(execution, NOT_RECORDED, settings, res=res, reason=error, cause=outcome.get("cause"))
         message = "The change was applied on %s but could not be recorded in its audit trail: %s" % (target, error)
         if settings.mode == "fail":
             original = view.get("msg")
@@ -504,4 +592,9 @@ __all__ = [
     "worst_case_params",
     "after_task",
     "record_counts",
+    "fix_run_id",
+    "check_host",
+    "ledger_seq",
+    "LEDGER_NOTE",
+    "read_ledger",
 ]

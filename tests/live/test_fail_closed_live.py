@@ -59,6 +59,8 @@ from ansible.cli.playbook import main
 sys.argv[0] = "ansible-playbook"
 main()
 '''
+# The callback's ledgers of these tests: in the build tree, not the home directory of whoever runs them.
+LEDGER_DIR = os.path.join(REPO, ".build", "test-ledgers")
 HEADER = """
 - hosts: localhost
   connection: local
@@ -73,7 +75,7 @@ def ansible_env(callback: bool = True, **extra: str) -> t.Dict[str, str]:
     env = {name: value for name, value in os.environ.items()
            if name not in DROPPED_ENV and not name.startswith("CHANGEAUDIT_")}
     env.update(ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
-               ANSIBLE_FORCE_COLOR="0")
+               ANSIBLE_FORCE_COLOR="0", CHANGEAUDIT_LEDGER_DIR=LEDGER_DIR)
     if callback:
         env["ANSIBLE_CALLBACKS_ENABLED"] = CALLBACK
     env.update(extra)
@@ -166,7 +168,7 @@ def expected_names(*change: str, loop: bool = False) -> t.List[str]:
     """The field names after op= of a record_changes record of a copy by root on localhost, without become."""
     return (
         list(change)
-        + ["play", "cmd"] + (["loop_label"] if loop else []) + ["task_path", "task_id", "ctl_user"]
+        + ["play", "cmd"] + (["loop_label"] if loop else []) + ["task_path", "task_id", "seq", "ctl_user"]
         + loginuid_fields() + ["run_id"]
         + ["comm", "exe", "hostname", "addr", "terminal", "res"]
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 import types
 
@@ -10,6 +11,7 @@ from ansible.errors import AnsibleError
 from ansible_collections.changeaudit.linux.plugins.callback import record_changes
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _every_change as hook
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import FIXED_RUN_ID_ENV
 
 
 @pytest.mark.parametrize(
@@ -44,10 +46,13 @@ def test_bad_fields_are_refused_naming_the_fix(value, message):
 
 
 @pytest.fixture(autouse=True)
-def no_refusal_left():
-    """Making the callback refuses changes in this process until it loads: not for the tests after this one."""
+def no_refusal_left(tmp_path, monkeypatch):
+    """Making the callback refuses changes in this process until it loads, and loading it fixes the run ID in the
+    environment: neither for the tests after this one. The ledger goes to the test's directory."""
+    monkeypatch.setenv("CHANGEAUDIT_LEDGER_DIR", str(tmp_path / "ledger"))
     yield
     _core.remove_refusal_wrapper()
+    os.environ.pop(FIXED_RUN_ID_ENV, None)
 
 
 def test_the_summary_has_one_line_per_host(tmp_path, monkeypatch):

@@ -135,12 +135,13 @@ def test_the_guide_states_each_bound_the_code_cuts_at():
     for parts, bound in (
         ("``play``, ``cmd``", _context.CONTEXT_TEXT_MAX["cmd"]),
         ("``delegated_to``, ``run_id``", _context.CONTEXT_TEXT_DEFAULT_MAX),
+        ("``seq``", _context.CONTEXT_TEXT_MAX["seq"]),
         ("``object``", _audited.OBJECT_TEXT_MAX),
         ("``arg_names`` (under ``no_log``)", _audited.ARG_NAMES_MAX),
         ("``module``", _audited.MODULE_NAME_MAX),
     ):
         assert re.search(re.escape(parts) + r"[^*]* - %d bytes" % bound, text), parts
-    assert set(_context.CONTEXT_TEXT_MAX) == {"play", "cmd", "task_path"}
+    assert set(_context.CONTEXT_TEXT_MAX) == {"play", "cmd", "task_path", "seq"}
     assert "``[cut:sha256:<hex>]``" in text and _context.CUT_MARK == "[cut:sha256:%s]"
 
 

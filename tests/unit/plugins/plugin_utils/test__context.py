@@ -19,6 +19,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import 
     CI_ACTOR_ENV,
     CI_COMMIT_ENV,
     CONTEXT_SOURCE,
+    FIXED_RUN_ID_ENV,
     controller_login,
     controller_origin,
     merge_fields,
@@ -30,7 +31,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import 
 @pytest.fixture
 def clean_env(monkeypatch):
     """No run id, AWX or CI variable from the environment the tests run in."""
-    for name in ("CHANGEAUDIT_RUN_ID",) + CI_ACTOR_ENV + CI_COMMIT_ENV:
+    for name in ("CHANGEAUDIT_RUN_ID", FIXED_RUN_ID_ENV) + CI_ACTOR_ENV + CI_COMMIT_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LOGNAME", "alice")
     return monkeypatch

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import types
 
 import pytest
@@ -300,3 +301,77 @@ def test_the_record_holds_the_contents_checksum_as_audited_writes_it(settings, w
     result = {"changed": True, "checksum": "a7a667f16c07d27e921e55f4e2a779e8e6e96ec9"}
     hook.after_task(make_te(task), _core.DictResult(make_te(task), result), dict(TASK_VARS), settings)
     assert writes[0][1]["fields"]["checksum"] == "sha1:a7a667f16c07d27e921e55f4e2a779e8e6e96ec9"
+
+
+# --- the run's ledger ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ledger_settings(tmp_path):
+    return hook.Settings(state_dir=str(tmp_path), ledger_dir=str(tmp_path / "ledger"), skip=["my.ns.deploy"])
+
+
+def run_task(te, settings, result):
+    hook.before_task(te, te.handler, dict(TASK_VARS), settings)
+    hook.after_task(te, _core.DictResult(te, result), dict(TASK_VARS), settings)
+
+
+def ledger_of(settings):
+    return [
+        {key: entry[key] for key in ("kind", "host", "seq", "outcome", "policy", "object", "module") if key in entry}
+        for entry in hook.read_ledger(settings.ledger_dir, "unit-run")
+    ]
+
+
+def test_each_change_has_an_intent_and_an_outcome_and_its_record_the_same_seq(ledger_settings, writes):
+    te = make_te(FakeTask())
+    run_task(te, ledger_settings, {"changed": True})
+    run_task(te, ledger_settings, {"changed": False})
+    run_task(te, ledger_settings, {"changed": True})
+    records = [params["fields"] for check_mode, params in writes if not check_mode]
+    assert [fields["seq"] for fields in records] == ["1", "3"]
+    # Next to the task id, where a reader of the record looks for what tells two changes of one task apart.
+    assert list(records[0])[list(records[0]).index("task_id") + 1] == "seq"
+    assert ledger_of(ledger_settings) == [
+        {"kind": "intent", "host": "web1", "seq": 1, "object": "/etc/motd", "module": "ansible.builtin.copy"},
+        {"kind": "outcome", "host": "web1", "seq": 1, "outcome": "recorded"},
+        {"kind": "intent", "host": "web1", "seq": 2, "object": "/etc/motd", "module": "ansible.builtin.copy"},
+        {"kind": "outcome", "host": "web1", "seq": 2, "outcome": "unchanged"},
+        {"kind": "intent", "host": "web1", "seq": 3, "object": "/etc/motd", "module": "ansible.builtin.copy"},
+        {"kind": "outcome", "host": "web1", "seq": 3, "outcome": "recorded"},
+    ]
+
+
+def test_a_change_that_could_not_be_recorded_says_why_in_the_ledger(ledger_settings, writes):
+    te = make_te(FakeTask())
+    writes.outcomes.extend([{"recorded": True}, {"failed": True, "msg": "auditd is not running", "cause": "AuditdNotRunningError"}])
+    result = {"changed": True}
+    run_task(te, ledger_settings, result)
+    assert result["failed"] is True
+    entries = hook.read_ledger(ledger_settings.ledger_dir, "unit-run")
+    assert entries[-1]["outcome"] == "not_recorded" and entries[-1]["reason"] == "auditd is not running"
+    assert entries[-1]["cause"] == "AuditdNotRunningError"
+
+
+def test_a_change_skipped_by_policy_is_in_the_ledger_but_not_recorded(ledger_settings, writes):
+    te = make_te(FakeTask(action="my.ns.deploy"))
+    run_task(te, ledger_settings, {"changed": True})
+    assert writes == []
+    assert ledger_of(ledger_settings) == [
+        {"kind": "intent", "host": "web1", "seq": 1, "policy": "skip list", "module": "my.ns.deploy"},
+        {"kind": "outcome", "host": "web1", "seq": 1, "outcome": "skipped_by_policy"},
+    ]
+
+
+def test_controller_only_actions_and_the_collections_own_modules_are_not_in_the_ledger(ledger_settings, writes):
+    for action in ("ansible.builtin.debug", "changeaudit.linux.audited"):
+        run_task(make_te(FakeTask(action=action)), ledger_settings, {"changed": True})
+    assert not os.path.exists(os.path.join(ledger_settings.ledger_dir, "unit-run", "ledger.jsonl"))
+
+
+def test_a_ledger_that_cannot_be_written_stops_the_change(tmp_path, writes):
+    (tmp_path / "ledger").write_text("not a directory")
+    settings = hook.Settings(state_dir=str(tmp_path), ledger_dir=str(tmp_path / "ledger"))
+    te = make_te(FakeTask())
+    with pytest.raises(hook.RecordKeepingError, match="ledger cannot be written, so this task was not run"):
+        hook.before_task(te, te.handler, dict(TASK_VARS), settings)
