@@ -49,8 +49,21 @@ AUDITED_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
 )
 
 
+# changeaudit.linux.evidence_report, an action that runs on the controller only.
+EVIDENCE_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
+    run_id={"type": "str"},
+    report_dir={"type": "path"},
+    ledger_dir={"type": "path", "default": "~/.ansible/changeaudit/ledger"},
+    hosts={"type": "list", "elements": "str", "default": []},
+    records_var={"type": "str", "default": "changeaudit_evidence_records"},
+    fail_on_gaps={"type": "bool", "default": True},
+    window_only={"type": "bool", "default": False},
+)
+
+
 __all__ = [
     "BACKEND_ARGUMENT_SPEC",
     "WRITER_ARGUMENT_SPEC",
     "AUDITED_ARGUMENT_SPEC",
+    "EVIDENCE_ARGUMENT_SPEC",
 ]

@@ -72,6 +72,8 @@ OWN_ACTIONS = (
     "changeaudit.linux.usys_config",
     "changeaudit.linux.usys_config_info",
     "changeaudit.linux.audit_status_info",
+    # Writes the evidence report on the controller.
+    "changeaudit.linux.evidence_report",
 )
 # Never recorded: they run on the controller, or only read, or their change is recorded by themselves.
 # Matched against the resolved FQCN and the action as written.

@@ -1,24 +1,35 @@
-"""Issue 19, the run's ledger, for real: ansible-playbook with the record_changes callback on localhost.
+"""Issue 19, proving a run, for real: ansible-playbook with the record_changes callback on localhost, then the
+changeaudit.linux.evidence playbook.
 
 - Every record the run wrote carries the host's sequence number of its change (seq=, next to task_id); the ledger
   holds an intent and an outcome line for each change with the same number, one to one: loop items and a handler
   flushed twice each get their own; an unchanged item is "unchanged"; a task on the skip list that changed the host
-  is "skipped_by_policy" and has no record.
-- A worker killed between its change and the record leaves the intent of that change without an outcome.
+  is "skipped_by_policy" and has no record. The evidence playbook proves every change recorded and passes.
+- A record dropped by an exclude rule (the callback in warn mode): exactly that change is reported missing, and the
+  evidence playbook fails.
+- A worker killed between its change and the record leaves the intent of that change without an outcome, reported
+  as an unknown outcome.
+- The HTML report in a real headless browser (Debian's chromium): a screenshot, and the page's text.
 
 Records are read back with ausearch (the independent oracle), by the run's ID.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
+import shutil
+import subprocess
 import textwrap
 import typing as t
+from xml.etree import ElementTree
+
+import pytest
 
 from livelib import ausearch_raw, msg_text
-from test_fail_closed_live import HEADER, LEDGER_DIR, ansible_env, fence, output, run_playbook
+from test_fail_closed_live import HEADER, LEDGER_DIR, PLAYBOOK, ansible_env, fence, output, run_playbook
 
 KILL_MY_WORKER = '''
 import os
@@ -119,6 +130,36 @@ def test_every_change_has_its_ledger_lines_and_its_record_the_same_seq(tmp_path,
         assert re.search(r' task_id="[^"]+" seq="?%d"? ' % seq, text), text
         assert field(text, "object") in (intents[seq]["object"], intents[seq]["object"].encode().hex().upper())
 
+    proved = prove(run_id, str(tmp_path / "report"))
+    assert proved.returncode == 0, output(proved)
+    evidence = report(tmp_path / "report")
+    assert evidence["run_id"] == run_id and evidence["ledger"] is True
+    assert {key: evidence["summary"][key] for key in ("changes", "recorded", "skipped_by_policy", "gaps")} == {
+        "changes": 6, "recorded": 5, "skipped_by_policy": 1, "gaps": 0,
+    }
+    by_seq = {row["seq"]: row for row in evidence["changes"]}
+    for seq in by_outcome["recorded"]:
+        assert by_seq[seq]["status"] == "recorded" and by_seq[seq]["audit_serial"], by_seq[seq]
+    with open(str(tmp_path / "report" / "evidence.csv"), encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == 6
+    suite = ElementTree.parse(str(tmp_path / "report" / "junit.xml")).getroot()[0]
+    assert (suite.get("name"), suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("localhost", "6", "0", "1")
+    subprocess.run(["sha256sum", "-c", "--quiet", "MANIFEST.sha256"], cwd=str(tmp_path / "report"), check=True)
+
+
+def prove(run_id: str, report_dir: str, *extra: str) -> subprocess.CompletedProcess:
+    """ansible-playbook changeaudit.linux.evidence on localhost, as the README says to run it."""
+    return subprocess.run(
+        [PLAYBOOK, "changeaudit.linux.evidence", "-i", "localhost,", "-c", "local", "-e", "run_id=%s" % run_id,
+         "-e", "report_dir=%s" % report_dir, "-e", "ansible_python_interpreter=/usr/bin/python3", *extra],
+        env=ansible_env(callback=False), capture_output=True, text=True, check=False, timeout=300,
+    )
+
+
+def report(report_dir) -> t.Dict[str, t.Any]:
+    with open(os.path.join(str(report_dir), "evidence.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
 
 def stat_mode(path: str) -> int:
     return os.stat(path).st_mode & 0o777
@@ -144,3 +185,104 @@ def test_a_worker_killed_between_its_change_and_the_record_leaves_an_intent_with
     entries = ledger(run_id)
     assert [(entry["kind"], entry["seq"], entry["module"]) for entry in entries] == [("intent", 1, "kill_my_worker")], entries
     assert records(run_id) == []
+
+    proved = prove(run_id, str(tmp_path / "report"))
+    assert proved.returncode != 0 and "1 change of run %s lacks proof" % run_id in proved.stdout, output(proved)
+    [row] = report(tmp_path / "report")["changes"]
+    assert (row["seq"], row["status"], row["module"]) == (1, "unknown_outcome", "kill_my_worker")
+
+
+def test_a_record_an_exclude_rule_dropped_is_reported_missing(tmp_path, marker):
+    """The callback in warn mode lets the change through when its record cannot be kept; the proof finds the gap."""
+    run_id = "ledger-missing-" + marker
+    rule = ["-a", "always,exclude", "-F", "msgtype=USYS_CONFIG"]
+    play = HEADER + textwrap.indent(textwrap.dedent("""\
+        vars:
+          ansible_python_interpreter: "{{ ansible_playbook_python }}"
+        tasks:
+          - name: Recorded before the rule
+            ansible.builtin.copy: {dest: "%(dir)s/before", content: "x"}
+          - name: Load a rule that drops every USYS_CONFIG record
+            ansible.builtin.command: auditctl %(rule)s
+            changed_when: true
+          - name: Changed while the rule drops its record
+            ansible.builtin.copy: {dest: "%(dir)s/dropped", content: "x"}
+          - name: Delete the rule
+            ansible.builtin.command: auditctl %(delete)s
+            changed_when: true
+          - name: Recorded after the rule
+            ansible.builtin.copy: {dest: "%(dir)s/after", content: "x"}
+    """ % {"dir": tmp_path, "rule": " ".join(rule), "delete": " ".join(["-d"] + rule[1:])}), "  ")
+    env = ansible_env(CHANGEAUDIT_RUN_ID=run_id, CHANGEAUDIT_RECORD_CHANGES_SKIP="ansible.builtin.command",
+                      CHANGEAUDIT_RECORD_CHANGES_MODE="warn")
+    try:
+        proc = run_playbook(tmp_path, play, env)
+    finally:
+        subprocess.run(["auditctl", "-d"] + rule[1:], capture_output=True, check=False)
+    assert proc.returncode == 0, output(proc)
+    assert (tmp_path / "dropped").exists()
+    proved = prove(run_id, str(tmp_path / "report"))
+    assert proved.returncode != 0, output(proved)
+    evidence = report(tmp_path / "report")
+    gaps = [(row["status"], row["object"]) for row in evidence["changes"] if row["status"] not in ("recorded", "skipped_by_policy")]
+    assert gaps == [("missing", str(tmp_path / "dropped"))], evidence["changes"]
+    assert "exclude" in [row for row in evidence["changes"] if row["status"] == "missing"][0]["reason"]
+    # A gap is a warning when asked.
+    assert prove(run_id, str(tmp_path / "report2"), "-e", "evidence_fail_on_gaps=false").returncode == 0
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium (Debian's package) is not installed; scripts/setup.sh installs it")
+def test_the_html_report_in_a_real_browser(tmp_path, marker):
+    run_id = "ledger-html-" + marker
+    play = HEADER + textwrap.indent(textwrap.dedent("""\
+        vars:
+          ansible_python_interpreter: "{{ ansible_playbook_python }}"
+        tasks:
+          - name: 'Write <b>the</b> file & its "quotes"'
+            ansible.builtin.copy: {dest: "%(dir)s/page", content: "x"}
+    """ % {"dir": tmp_path}), "  ")
+    proc = run_playbook(tmp_path, play, ansible_env(CHANGEAUDIT_RUN_ID=run_id))
+    assert proc.returncode == 0, output(proc)
+    proved = prove(run_id, str(tmp_path / "report"))
+    assert proved.returncode == 0, output(proved)
+    page = "file://%s" % (tmp_path / "report" / "evidence.html")
+    browser = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=%s" % (tmp_path / "profile")]
+    shot = tmp_path / "evidence.png"
+    subprocess.run(browser + ["--screenshot=%s" % shot, "--window-size=1280,900", page], capture_output=True, timeout=120,
+                   check=False)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 5000
+    dom = subprocess.run(browser + ["--dump-dom", page], capture_output=True, text=True, timeout=120, check=False).stdout
+    text = re.sub(r"<[^>]+>", " ", dom)
+    assert "Every change of the run has its record." in text
+    assert "Audit evidence of run" in text and run_id in text
+    # The task name is text on the page, not markup.
+    assert "&lt;b&gt;the&lt;/b&gt; file" in dom and "<b>the</b>" not in dom
+    assert "recorded" in text and "ansible.builtin.copy" in text
+
+
+def test_imported_at_the_end_of_the_deploy_it_proves_the_run_it_is_part_of(tmp_path, marker):
+    """No run ID given anywhere: the run derives one, and the imported proof finds it."""
+    play = HEADER + textwrap.indent(textwrap.dedent("""\
+        vars:
+          ansible_python_interpreter: "{{ ansible_playbook_python }}"
+        tasks:
+          - name: Deploy %(m)s
+            ansible.builtin.copy: {dest: "%(dir)s/deployed", content: "x"}
+    """ % {"dir": tmp_path, "m": marker}), "  ") + textwrap.dedent("""
+        - name: Prove it
+          ansible.builtin.import_playbook: changeaudit.linux.evidence
+          vars:
+            report_dir: %(dir)s/report
+            ansible_python_interpreter: /usr/bin/python3
+            ansible_connection: local
+    """ % {"dir": tmp_path})
+    proc = run_playbook(tmp_path, play, ansible_env())
+    assert proc.returncode == 0, output(proc)
+    evidence = report(tmp_path / "report")
+    [row] = evidence["changes"]
+    assert row["status"] == "recorded" and row["object"] == str(tmp_path / "deployed")
+    [text] = [msg_text(line) for line in ausearch_raw(str(tmp_path / "deployed"))]
+    assert field(text, "run_id") == evidence["run_id"]

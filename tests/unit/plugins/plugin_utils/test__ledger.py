@@ -61,7 +61,7 @@ def test_a_ledger_that_cannot_be_written_says_where(tmp_path):
 
 def _worker(directory: str, host: str, count: int) -> None:
     ledger = Ledger(directory, "run-1")
-    for _ in range(count):
+    for _round in range(count):
         seq = ledger.intent(host, {"filler": "x" * 3000})
         ledger.outcome(host, seq, RECORDED)
 

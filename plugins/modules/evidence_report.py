@@ -1,0 +1,120 @@
+#!/usr/bin/python
+# Copyright: changeaudit.linux developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This is a documentation-only file: the work is done by the action plugin of the same name, on the controller.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: evidence_report
+short_description: Match a run's ledger with the audit records each host holds, and write the evidence report
+version_added: 1.2.0
+author: changeaudit.linux developers (!UNKNOWN)
+description:
+  - Runs on the controller. Reads the ledger the P(changeaudit.linux.record_changes#callback) callback kept for the
+    run O(run_id) (what the controller was about to change, and what came of it) and the records of that run that
+    M(changeaudit.linux.usys_config_info) read on each host of O(hosts), registered there as O(records_var), and
+    matches them one to one by host and C(seq).
+  - "Each change is V(recorded), V(missing) (the ledger says it was changed and no record is there),
+    V(unknown_outcome) (an intent and no outcome: a worker that died between the change and its record),
+    V(skipped_by_policy), V(host_unreachable) (the host's trail could not be read), or, for a record the ledger
+    does not know, V(unexpected). Records of M(changeaudit.linux.audited) and M(changeaudit.linux.usys_config)
+    tasks, which record themselves, are listed as V(own_record). A run without a ledger gets an inventory of its
+    records per host."
+  - Writes into O(report_dir) C(evidence.json) (the whole reconciliation; its C(format) is 1), C(evidence.csv) (a row
+    per change), C(junit.xml) (a test case per change of the ledger; a failure for each without its record or with
+    an unknown outcome), C(evidence.html) (one page with no external asset) and C(MANIFEST.sha256) over them. Times
+    are UTC.
+  - Fails when any change lacks its proof, unless O(fail_on_gaps=false).
+  - The playbook C(changeaudit.linux.evidence) runs the read on every host and this module; see the guide
+    R(Proving a run,ansible_collections.changeaudit.linux.docsite.guide_evidence).
+extends_documentation_fragment:
+  - changeaudit.linux._attributes
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+  check_mode:
+    support: full
+    details:
+      - In check mode the report is reconciled and returned, and no file is written.
+  diff_mode:
+    support: none
+options:
+  run_id:
+    description:
+      - The run to prove, as its records and ledger name it.
+      - Without it, the run this task is part of (its C(run_id), as the records of its tasks carry it), for a proof
+        at the end of the deploy playbook itself.
+    type: str
+  report_dir:
+    description: Where the report is written (made if needed). Required unless O(window_only=true).
+    type: path
+  ledger_dir:
+    description: Where the callback keeps its ledgers (its C(ledger_dir) option).
+    type: path
+    default: ~/.ansible/changeaudit/ledger
+  hosts:
+    description: The inventory hosts whose records were read (usually C(ansible_play_hosts_all)).
+    type: list
+    elements: str
+    default: []
+  records_var:
+    description: The variable each host registered the result of M(changeaudit.linux.usys_config_info) in.
+    type: str
+    default: changeaudit_evidence_records
+  fail_on_gaps:
+    description: Fail when a change lacks its record, has an unknown outcome, a host could not be read, or a record is unexpected.
+    type: bool
+    default: true
+  window_only:
+    description: Only return the time span of the run's ledger (RV(window)), for the read on each host.
+    type: bool
+    default: false
+seealso:
+  - module: changeaudit.linux.usys_config_info
+  - plugin: changeaudit.linux.record_changes
+    plugin_type: callback
+"""
+
+EXAMPLES = r"""
+- name: Write the evidence of the run the records were read for
+  changeaudit.linux.evidence_report:
+    run_id: "{{ run_id }}"
+    report_dir: /srv/evidence/{{ run_id }}
+    hosts: "{{ ansible_play_hosts_all }}"
+  run_once: true
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+window:
+  description:
+    - The span of the run's ledger, widened by 5 minutes each side, as C(since) and C(until) for
+      M(changeaudit.linux.usys_config_info); both V(null) without a ledger.
+  type: dict
+  returned: always
+summary:
+  description: How many changes have each status, and C(changes) and C(gaps) in all.
+  type: dict
+  returned: unless O(window_only=true)
+  sample: {"changes": 12, "gaps": 1, "recorded": 10, "missing": 1, "unknown_outcome": 0, "skipped_by_policy": 1}
+report_dir:
+  description: Where the report was written.
+  type: str
+  returned: unless O(window_only=true)
+files:
+  description: The report's files and their sha256, as in C(MANIFEST.sha256).
+  type: dict
+  returned: when the report was written
+run_id:
+  description: The run the report is about.
+  type: str
+  returned: always
+ledger:
+  description: Whether the run kept a ledger.
+  type: bool
+  returned: always
+"""

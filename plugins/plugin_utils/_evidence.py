@@ -1,0 +1,323 @@
+# PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
+"""Proving a run: the run's ledger (what the controller changed) matched with what each host's audit trail holds,
+and the report an auditor reads and a pipeline gates on.
+
+A change is one (host, seq) of the ledger; a record is matched to it by the host it was read on, its ``run_id``
+and its ``seq``. The report is written as evidence.json (the whole reconciliation, ``EVIDENCE_FORMAT``),
+evidence.csv (a row per change), junit.xml (a test case per change of the ledger), evidence.html (one page with
+no external asset) and MANIFEST.sha256 over them; times are UTC.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import html
+import io
+import json
+import os
+import typing as t
+from xml.etree import ElementTree
+
+EVIDENCE_FORMAT = 1
+
+# Per change.
+RECORDED = "recorded"
+MISSING = "missing"
+UNKNOWN_OUTCOME = "unknown_outcome"
+SKIPPED_BY_POLICY = "skipped_by_policy"
+HOST_UNREACHABLE = "host_unreachable"
+UNEXPECTED = "unexpected"
+# A record of the collection's own modules (audited, usys_config): they record themselves and are not in a ledger.
+OWN_RECORD = "own_record"
+STATUSES = (RECORDED, MISSING, UNKNOWN_OUTCOME, SKIPPED_BY_POLICY, HOST_UNREACHABLE, UNEXPECTED, OWN_RECORD)
+# What fails the proof: a change of the ledger without its record, or whose end nobody saw, or a record nobody
+# ordered, or a host whose trail could not be read.
+GAPS = (MISSING, UNKNOWN_OUTCOME, HOST_UNREACHABLE, UNEXPECTED)
+
+REPORT_FILES = ("evidence.json", "evidence.csv", "junit.xml", "evidence.html")
+MANIFEST = "MANIFEST.sha256"
+CSV_COLUMNS = ("host", "seq", "status", "time", "task", "module", "object", "user", "audit_serial", "event_id",
+               "task_id", "reason")
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _utc(epoch: t.Any) -> t.Optional[str]:
+    if not isinstance(epoch, (int, float)):
+        return None
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _int(value: t.Any) -> t.Optional[int]:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def ledger_changes(entries: t.Iterable[t.Mapping[str, t.Any]]) -> t.Dict[t.Tuple[str, int], t.Dict[str, t.Any]]:
+    """(host, seq) -> {"intent": line, "outcome": line or None}, in the ledger's order."""
+    changes: t.Dict[t.Tuple[str, int], t.Dict[str, t.Any]] = {}
+    for entry in entries:
+        host, seq = entry.get("host"), _int(entry.get("seq"))
+        if not isinstance(host, str) or seq is None:
+            continue
+        slot = changes.setdefault((host, seq), {"intent": None, "outcome": None})
+        if entry.get("kind") in ("intent", "outcome"):
+            slot[entry["kind"]] = dict(entry)
+    return changes
+
+
+def window(entries: t.Sequence[t.Mapping[str, t.Any]], margin: float = 300.0) -> t.Dict[str, t.Optional[str]]:
+    """The span of the run's ledger, widened by ``margin`` seconds each side (clocks of hosts drift), as ISO-8601
+    UTC times usys_config_info takes for since/until; both None for an empty ledger."""
+    times = []
+    for entry in entries:
+        try:
+            times.append(datetime.datetime.fromisoformat(str(entry.get("time"))))
+        except ValueError:
+            continue
+    if not times:
+        return {"since": None, "until": None}
+    delta = datetime.timedelta(seconds=margin)
+    return {"since": (min(times) - delta).isoformat(timespec="seconds"), "until": (max(times) + delta).isoformat(timespec="seconds")}
+
+
+def _change_row(host: str, seq: t.Optional[int], status: str, intent: t.Optional[t.Mapping[str, t.Any]],
+                record: t.Optional[t.Mapping[str, t.Any]], reason: t.Optional[str]) -> t.Dict[str, t.Any]:
+    intent = intent or {}
+    fields = (record or {}).get("fields") or {}
+    return {
+        "host": host,
+        "seq": seq,
+        "status": status,
+        "time": (record and _utc(record.get("timestamp"))) or intent.get("time"),
+        "task": fields.get("cmd", intent.get("cmd")),
+        "module": fields.get("module", intent.get("module")),
+        "object": fields.get("object", intent.get("object")),
+        "user": fields.get("become_user", intent.get("become_user")),
+        "login": (record or {}).get("auid_name"),
+        "audit_serial": (record or {}).get("serial"),
+        "event_id": (record or {}).get("event_id"),
+        "task_id": fields.get("task_id", intent.get("task_id")),
+        "reason": reason,
+    }
+
+
+def reconcile(
+    run_id: str,
+    entries: t.Optional[t.Sequence[t.Mapping[str, t.Any]]],
+    reads: t.Mapping[str, t.Mapping[str, t.Any]],
+) -> t.Dict[str, t.Any]:
+    """The evidence of one run. ``entries``: its ledger lines (None: the run kept no ledger, so the report is an
+    inventory of its records). ``reads``: inventory host -> {"reachable": bool, "records": [...],
+    "error": str}, the records usys_config_info read there."""
+    changes = ledger_changes(entries or [])
+    found: t.Dict[t.Tuple[str, int], t.Mapping[str, t.Any]] = {}
+    rows: t.List[t.Dict[str, t.Any]] = []
+    nodes: t.Dict[str, t.List[str]] = {}
+    for host, read in reads.items():
+        names = set()
+        for record in read.get("records") or []:
+            fields = record.get("fields") or {}
+            if fields.get("run_id") != run_id:
+                continue
+            # node= names the host that logged the record (auditd's name_format); hostname= is where the change
+            # came from, the controller.
+            if record.get("node"):
+                names.add(str(record["node"]))
+            seq = _int(fields.get("seq"))
+            if seq is None:
+                rows.append(_change_row(host, None, OWN_RECORD if entries is not None else RECORDED, None, record, None))
+            elif (host, seq) in changes and (host, seq) not in found:
+                found[(host, seq)] = record
+            else:
+                why = "a second record of this change" if (host, seq) in found else "the ledger of the run has no such change"
+                rows.append(_change_row(host, seq, UNEXPECTED, None, record, why))
+        nodes[host] = sorted(names)
+    for (host, seq), slot in changes.items():
+        intent, outcome = slot["intent"], slot["outcome"] or {}
+        said = outcome.get("outcome")
+        record = found.get((host, seq))
+        if said == "unchanged":
+            continue
+        reason = None
+        if record is not None:
+            status = RECORDED
+            if not slot["outcome"]:
+                reason = "the record is there; the ledger has no outcome for this change"
+        elif host in reads and not reads[host].get("reachable", True):
+            status, reason = HOST_UNREACHABLE, reads[host].get("error") or "the host could not be reached"
+        elif host not in reads:
+            status, reason = HOST_UNREACHABLE, "the host's audit trail was not read (not in the inventory of this report)"
+        elif said == "skipped_by_policy":
+            status, reason = SKIPPED_BY_POLICY, (intent or {}).get("policy")
+        elif not slot["outcome"]:
+            status, reason = UNKNOWN_OUTCOME, "the ledger has the intent of this change and no outcome"
+        else:
+            status = MISSING
+            reason = outcome.get("reason") or "no record of this change in the host's audit trail"
+        rows.append(_change_row(host, seq, status, intent, record, reason))
+    rows.sort(key=lambda row: (row["host"], row["seq"] if row["seq"] is not None else 1 << 62, STATUSES.index(row["status"]),
+                               row["time"] or ""))
+    summary = {status: 0 for status in STATUSES}
+    for row in rows:
+        summary[row["status"]] += 1
+    hosts = {}
+    for host in sorted(set(reads) | {row["host"] for row in rows}):
+        read = reads.get(host, {})
+        host_rows = [row for row in rows if row["host"] == host]
+        hosts[host] = {
+            "reachable": bool(read.get("reachable", host in reads)) and host in reads,
+            "error": read.get("error"),
+            "nodes": nodes.get(host, []),
+            "records_read": len(read.get("records") or []),
+            "changes": len(host_rows),
+            "gaps": sum(1 for row in host_rows if row["status"] in GAPS),
+        }
+    return {
+        "format": EVIDENCE_FORMAT,
+        "run_id": run_id,
+        "generated": utc_now(),
+        "ledger": entries is not None,
+        "window": window(entries or []),
+        "summary": dict(summary, changes=len(rows), gaps=sum(summary[status] for status in GAPS)),
+        "hosts": hosts,
+        "changes": rows,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- the report
+
+
+def render_csv(evidence: t.Mapping[str, t.Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in evidence["changes"]:
+        writer.writerow(["" if row.get(column) is None else _spreadsheet_safe(str(row[column])) for column in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def _spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet would run as a formula (a task name is anyone's text) starts with a quote instead."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def render_junit(evidence: t.Mapping[str, t.Any]) -> str:
+    """A test suite per host, a test case per change of the ledger: a failure for each without its record or with an
+    unknown outcome, an error for a host whose trail was not read, skipped for the skip list."""
+    suites = ElementTree.Element("testsuites", name="changeaudit evidence %s" % evidence["run_id"])
+    for host in evidence["hosts"]:
+        cases = [row for row in evidence["changes"] if row["host"] == host and row["seq"] is not None]
+        suite = ElementTree.SubElement(suites, "testsuite", name=host, tests=str(len(cases)))
+        counts = {"failures": 0, "errors": 0, "skipped": 0}
+        for row in cases:
+            case = ElementTree.SubElement(
+                suite, "testcase", classname="%s.%s" % (evidence["run_id"], host),
+                name="#%s %s: %s %s" % (row["seq"], row["task"] or "", row["module"] or "", row["object"] or ""),
+            )
+            if row["status"] in (MISSING, UNKNOWN_OUTCOME, UNEXPECTED):
+                ElementTree.SubElement(case, "failure", message=row["status"], type=row["status"]).text = row["reason"] or ""
+                counts["failures"] += 1
+            elif row["status"] == HOST_UNREACHABLE:
+                ElementTree.SubElement(case, "error", message=row["status"], type=row["status"]).text = row["reason"] or ""
+                counts["errors"] += 1
+            elif row["status"] == SKIPPED_BY_POLICY:
+                ElementTree.SubElement(case, "skipped", message=row["reason"] or row["status"])
+                counts["skipped"] += 1
+        for name, value in counts.items():
+            suite.set(name, str(value))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(suites, encoding="unicode") + "\n"
+
+
+_STYLE = """
+body{font-family:sans-serif;margin:2em;color:#111}h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em}
+table{border-collapse:collapse;margin-top:.5em}td,th{border:1px solid #bbb;padding:.25em .5em;text-align:left;
+vertical-align:top;font-size:.9em}th{background:#eee}.recorded{background:#e3f4e1}.missing,.unknown_outcome,
+.unexpected,.host_unreachable{background:#fbe0e0;font-weight:bold}.skipped_by_policy,.own_record{background:#f4f1dc}
+.verdict{font-size:1.2em;font-weight:bold}.ok{color:#176b1e}.bad{color:#a31515}code{font-size:.95em}
+"""
+
+
+def render_html(evidence: t.Mapping[str, t.Any]) -> str:
+    """One page, no external asset: the verdict and summary, then each host's changes."""
+    esc = html.escape
+    summary = evidence["summary"]
+    verdict = (
+        '<p class="verdict ok">Every change of the run has its record.</p>' if not summary["gaps"]
+        else '<p class="verdict bad">%d change%s without proof: see the rows in red.</p>'
+        % (summary["gaps"], "" if summary["gaps"] == 1 else "s")
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8"><title>Audit evidence of run %s</title>' % esc(evidence["run_id"]),
+        "<style>%s</style></head><body>" % _STYLE,
+        "<h1>Audit evidence of run <code>%s</code></h1>" % esc(evidence["run_id"]),
+        verdict,
+        "<table><tr><th>hosts</th><th>changes</th><th>recorded</th><th>gaps</th><th>skipped by policy</th>"
+        "<th>records of audited tasks</th><th>generated (UTC)</th></tr>",
+        "<tr><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%s</td></tr></table>" % (
+            len(evidence["hosts"]), summary["changes"], summary[RECORDED], summary["gaps"], summary[SKIPPED_BY_POLICY],
+            summary[OWN_RECORD], esc(evidence["generated"])),
+    ]
+    if not evidence["ledger"]:
+        parts.append("<p>The run kept no ledger: this is the inventory of its records per host.</p>")
+    columns = ("time", "task", "module", "object", "user", "login", "audit_serial", "status", "reason")
+    for host, about in evidence["hosts"].items():
+        parts.append("<h2>%s</h2>" % esc(host))
+        parts.append("<p>%d change%s, %d gap%s, %d record%s read%s.</p>" % (
+            about["changes"], "" if about["changes"] == 1 else "s", about["gaps"], "" if about["gaps"] == 1 else "s",
+            about["records_read"], "" if about["records_read"] == 1 else "s",
+            "; its log names it node %s" % esc(", ".join(about["nodes"])) if about["nodes"] else ""))
+        parts.append("<table><tr><th>#</th>%s</tr>" % "".join("<th>%s</th>" % esc(c.replace("_", " ")) for c in columns))
+        for row in evidence["changes"]:
+            if row["host"] != host:
+                continue
+            parts.append('<tr class="%s"><td>%s</td>%s</tr>' % (
+                esc(row["status"]), "" if row["seq"] is None else row["seq"],
+                "".join("<td>%s</td>" % esc("" if row.get(c) is None else str(row[c])) for c in columns)))
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report(evidence: t.Mapping[str, t.Any], directory: str) -> t.Dict[str, str]:
+    """Writes the report files and MANIFEST.sha256 into ``directory``; returns file name -> sha256."""
+    os.makedirs(directory, mode=0o750, exist_ok=True)
+    texts = {
+        "evidence.json": json.dumps(evidence, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+        "evidence.csv": render_csv(evidence),
+        "junit.xml": render_junit(evidence),
+        "evidence.html": render_html(evidence),
+    }
+    sums = {}
+    for name in REPORT_FILES:
+        data = texts[name].encode("utf-8")
+        with open(os.path.join(directory, name), "wb") as handle:
+            handle.write(data)
+        sums[name] = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(directory, MANIFEST), "w", encoding="ascii") as handle:
+        handle.write("".join("%s  %s\n" % (sums[name], name) for name in REPORT_FILES))
+    return sums
+
+
+__all__ = [
+    "EVIDENCE_FORMAT",
+    "STATUSES",
+    "GAPS",
+    "REPORT_FILES",
+    "MANIFEST",
+    "CSV_COLUMNS",
+    "ledger_changes",
+    "window",
+    "reconcile",
+    "render_csv",
+    "render_junit",
+    "render_html",
+    "write_report",
+]

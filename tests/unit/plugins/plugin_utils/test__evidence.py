@@ -1,0 +1,154 @@
+"""Reconciling a run's ledger with the records each host holds, and the report's files."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from xml.etree import ElementTree
+
+import pytest
+
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _evidence as evidence
+
+RUN = "run-9"
+
+
+def intent(host, seq, **extra):
+    return dict({"kind": "intent", "host": host, "seq": seq, "time": "2026-12-03T10:00:%02d.000+00:00" % seq,
+                 "task_id": "t-%d" % seq, "module": "ansible.builtin.copy", "object": "/etc/f%d" % seq, "cmd": "Task %d" % seq},
+                **extra)
+
+
+def outcome(host, seq, said, **extra):
+    return dict({"kind": "outcome", "host": host, "seq": seq, "outcome": said}, **extra)
+
+
+def record(seq, run=RUN, serial=100, **fields):
+    values = {"run_id": run, "module": "ansible.builtin.copy", "object": "/etc/f%s" % seq, "cmd": "Task %s" % seq,
+              "task_id": "t-%s" % seq}
+    if seq is not None:
+        values["seq"] = str(seq)
+    values.update(fields)
+    return {"timestamp": 1796292000.5 + (seq or 0), "serial": serial + (seq or 0), "event_id": "x:%s" % serial,
+            "hostname": "ctl", "node": None, "auid_name": "alice", "fields": values}
+
+
+def statuses(result):
+    return [(row["host"], row["seq"], row["status"]) for row in result["changes"]]
+
+
+def test_each_change_gets_its_status():
+    ledger = [
+        intent("web1", 1), outcome("web1", 1, "recorded"),
+        intent("web1", 2), outcome("web1", 2, "unchanged"),
+        intent("web1", 3), outcome("web1", 3, "recorded"),
+        intent("web1", 4),
+        intent("web1", 5, policy="skip list"), outcome("web1", 5, "skipped_by_policy"),
+        intent("web1", 6), outcome("web1", 6, "not_recorded", reason="auditd is not running"),
+        intent("db1", 1), outcome("db1", 1, "recorded"),
+    ]
+    reads = {
+        "web1": {"reachable": True, "records": [
+            record(1), record(7), record(None, module="changeaudit.linux.usys_config"), record(1, serial=500),
+            record(2, run="other-run"),
+        ]},
+        "db1": {"reachable": False, "records": [], "error": "ssh: connection refused"},
+    }
+    result = evidence.reconcile(RUN, ledger, reads)
+    assert statuses(result) == [
+        ("db1", 1, "host_unreachable"),
+        ("web1", 1, "recorded"),
+        ("web1", 1, "unexpected"),
+        ("web1", 3, "missing"),
+        ("web1", 4, "unknown_outcome"),
+        ("web1", 5, "skipped_by_policy"),
+        ("web1", 6, "missing"),
+        ("web1", 7, "unexpected"),
+        ("web1", None, "own_record"),
+    ]
+    rows = {(row["host"], row["seq"], row["status"]): row for row in result["changes"]}
+    assert rows[("web1", 6, "missing")]["reason"] == "auditd is not running"
+    assert rows[("web1", 1, "unexpected")]["reason"] == "a second record of this change"
+    assert rows[("web1", 1, "recorded")]["audit_serial"] == 101 and rows[("web1", 1, "recorded")]["login"] == "alice"
+    assert rows[("db1", 1, "host_unreachable")]["reason"] == "ssh: connection refused"
+    assert result["summary"]["gaps"] == 6 and result["summary"]["recorded"] == 1
+    assert result["hosts"]["web1"]["nodes"] == [] and result["hosts"]["db1"]["reachable"] is False
+    forwarded = evidence.reconcile(RUN, None, {"web1": {"reachable": True, "records": [dict(record(None), node="web1.example")]}})
+    assert forwarded["hosts"]["web1"]["nodes"] == ["web1.example"]
+    assert result["window"] == {"since": "2026-12-03T09:55:01+00:00", "until": "2026-12-03T10:05:06+00:00"}
+
+
+def test_a_record_whose_outcome_was_lost_still_proves_the_change():
+    result = evidence.reconcile(RUN, [intent("web1", 1)], {"web1": {"reachable": True, "records": [record(1)]}})
+    [row] = result["changes"]
+    assert row["status"] == "recorded" and "no outcome" in row["reason"]
+    assert result["summary"]["gaps"] == 0
+
+
+def test_a_host_of_the_ledger_that_was_not_read_is_a_gap():
+    result = evidence.reconcile(RUN, [intent("web9", 1), outcome("web9", 1, "recorded")], {})
+    assert statuses(result) == [("web9", 1, "host_unreachable")]
+
+
+def test_without_a_ledger_the_report_is_an_inventory():
+    result = evidence.reconcile(RUN, None, {"web1": {"reachable": True, "records": [record(None), record(None, serial=7)]}})
+    assert [row["status"] for row in result["changes"]] == ["recorded", "recorded"]
+    assert result["ledger"] is False and result["summary"]["gaps"] == 0
+
+
+HOSTILE = '<script>alert(1)</script>=cmd|" ,\n&amp;'
+
+
+@pytest.fixture
+def written(tmp_path):
+    ledger = [intent("web1", 1, cmd=HOSTILE), outcome("web1", 1, "recorded"), intent("web1", 2), intent("web2", 1),
+              outcome("web2", 1, "skipped_by_policy")]
+    result = evidence.reconcile(RUN, ledger, {"web1": {"reachable": True, "records": [record(1, cmd=HOSTILE)]},
+                                              "web2": {"reachable": True, "records": []}})
+    sums = evidence.write_report(result, str(tmp_path / "report"))
+    return tmp_path / "report", result, sums
+
+
+def test_the_json_is_the_whole_reconciliation(written):
+    directory, result, _sums = written
+    loaded = json.loads((directory / "evidence.json").read_text())
+    assert loaded == json.loads(json.dumps(result)) and loaded["format"] == 1
+
+
+def test_the_csv_has_a_row_per_change_and_no_formula(written):
+    directory, result, _sums = written
+    rows = list(csv.DictReader(io.StringIO((directory / "evidence.csv").read_text())))
+    assert len(rows) == len(result["changes"]) == 3
+    assert rows[0]["task"] == "'" + HOSTILE if HOSTILE[0] in "=+-@" else rows[0]["task"] == HOSTILE
+    assert all(not value.startswith(("=", "+", "-", "@")) for row in rows for value in row.values())
+
+
+def test_junit_fails_the_change_without_its_record(written):
+    directory, _result, _sums = written
+    root = ElementTree.parse(str(directory / "junit.xml")).getroot()
+    suites = {suite.get("name"): suite for suite in root}
+    assert suites["web1"].get("tests") == "2" and suites["web1"].get("failures") == "1"
+    assert suites["web2"].get("skipped") == "1"
+    failed = [case for case in suites["web1"] if case.find("failure") is not None]
+    assert len(failed) == 1 and failed[0].find("failure").get("type") == "unknown_outcome"
+
+
+def test_the_html_page_escapes_every_value_and_needs_nothing_else(written):
+    directory, _result, _sums = written
+    page = (directory / "evidence.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "src=" not in page and "href=" not in page and "@import" not in page
+    assert "1 change without proof" in page
+
+
+def test_the_manifest_holds_the_sha256_of_each_file(written):
+    directory, _result, sums = written
+    lines = (directory / "MANIFEST.sha256").read_text().splitlines()
+    assert [line.split("  ")[1] for line in lines] == list(evidence.REPORT_FILES)
+    for line in lines:
+        digest, name = line.split("  ")
+        assert hashlib.sha256((directory / name).read_bytes()).hexdigest() == digest == sums[name]
+    assert sorted(os.listdir(str(directory))) == sorted(list(evidence.REPORT_FILES) + [evidence.MANIFEST])
