@@ -42,6 +42,12 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("report_dir is required: the directory the report is written to")
         evidence = reconcile(run_id, entries, self._reads(options["hosts"], options["records_var"], task_vars))
         result.update(summary=evidence["summary"], report_dir=options["report_dir"])
+        # set_stats' way of handing data out of a run: AWX and AAP keep it as the job's artifacts.
+        result["ansible_stats"] = {
+            "data": {"changeaudit_evidence": {"run_id": run_id, "report_dir": options["report_dir"], "summary": evidence["summary"]}},
+            "per_host": False,
+            "aggregate": False,
+        }
         if not self._task.check_mode:
             result["files"] = write_report(evidence, os.path.abspath(options["report_dir"]))
             result["changed"] = True

@@ -28,6 +28,8 @@ description:
     an unknown outcome), C(evidence.html) (one page with no external asset) and C(MANIFEST.sha256) over them. Times
     are UTC.
   - Fails when any change lacks its proof, unless O(fail_on_gaps=false).
+  - The run ID, the report's directory and RV(summary) are also the run's custom statistic C(changeaudit_evidence),
+    as M(ansible.builtin.set_stats) sets them, which AWX and AAP keep as the job's artifacts.
   - The playbook C(changeaudit.linux.evidence) runs the read on every host and this module; see the guide
     R(Proving a run,ansible_collections.changeaudit.linux.docsite.guide_evidence).
 extends_documentation_fragment:

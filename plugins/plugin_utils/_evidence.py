@@ -120,11 +120,19 @@ def reconcile(
     found: t.Dict[t.Tuple[str, int], t.Mapping[str, t.Any]] = {}
     rows: t.List[t.Dict[str, t.Any]] = []
     nodes: t.Dict[str, t.List[str]] = {}
+    foreign: t.Dict[str, int] = {}
     for host, read in reads.items():
         names = set()
         for record in read.get("records") or []:
             fields = record.get("fields") or {}
             if fields.get("run_id") != run_id:
+                continue
+            # A record is written on the host it changed, which it names (delegated_to, else inventory_host): one
+            # naming another host of this report is that host's, read here from a log that holds several hosts'
+            # records (a log forwarded to one place, or test hosts sharing one machine), and is matched there.
+            target = fields.get("delegated_to") or fields.get("inventory_host")
+            if target and target != host and target in reads:
+                foreign[host] = foreign.get(host, 0) + 1
                 continue
             # node= names the host that logged the record (auditd's name_format); hostname= is where the change
             # came from, the controller.
@@ -176,6 +184,7 @@ def reconcile(
             "error": read.get("error"),
             "nodes": nodes.get(host, []),
             "records_read": len(read.get("records") or []),
+            "records_of_other_hosts": foreign.get(host, 0),
             "changes": len(host_rows),
             "gaps": sum(1 for row in host_rows if row["status"] in GAPS),
         }

@@ -30,7 +30,7 @@ UNWANTED = re.compile(
 )
 WANTED = (
     "MANIFEST.json", "FILES.json", "README.md", "COPYING", "meta/runtime.yml", "demo/demo.yml",
-    "plugins/modules/usys_config.py", "plugins/action/usys_config.py", "plugins/action/audited.py",
+    "plugins/modules/usys_config.py", "plugins/action/usys_config.py", "plugins/action/audited.py", "playbooks/evidence.yml",
 )
 DOC_PROBLEM = re.compile(r"^\[(WARNING|ERROR|DEPRECATION WARNING)\]", re.MULTILINE)
 

@@ -146,6 +146,14 @@ def test_every_change_has_its_ledger_lines_and_its_record_the_same_seq(tmp_path,
     assert (suite.get("name"), suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("localhost", "6", "0", "1")
     subprocess.run(["sha256sum", "-c", "--quiet", "MANIFEST.sha256"], cwd=str(tmp_path / "report"), check=True)
 
+    # The same proof from an exported log (a site that forwards to a SIEM), read on the controller.
+    exported = tmp_path / "exported"
+    exported.mkdir()
+    shutil.copyfile("/var/log/audit/audit.log", str(exported / "localhost"))
+    proved = prove(run_id, str(tmp_path / "report-exported"), "-e", "evidence_log_dir=%s" % exported)
+    assert proved.returncode == 0, output(proved)
+    assert report(tmp_path / "report-exported")["summary"]["recorded"] == 5
+
 
 def prove(run_id: str, report_dir: str, *extra: str) -> subprocess.CompletedProcess:
     """ansible-playbook changeaudit.linux.evidence on localhost, as the README says to run it."""

@@ -88,6 +88,17 @@ def test_a_record_whose_outcome_was_lost_still_proves_the_change():
     assert result["summary"]["gaps"] == 0
 
 
+def test_a_record_naming_another_host_is_that_hosts_even_in_a_shared_log():
+    shared = [record(1, inventory_host="web1"), record(1, inventory_host="web2", serial=200),
+              record(2, inventory_host="web2", delegated_to="web1", serial=300)]
+    ledger = [intent("web1", 1), outcome("web1", 1, "recorded"), intent("web2", 1), outcome("web2", 1, "recorded"),
+              intent("web1", 2), outcome("web1", 2, "recorded")]
+    result = evidence.reconcile(RUN, ledger, {"web1": {"reachable": True, "records": shared},
+                                              "web2": {"reachable": True, "records": shared}})
+    assert statuses(result) == [("web1", 1, "recorded"), ("web1", 2, "recorded"), ("web2", 1, "recorded")]
+    assert result["hosts"]["web1"]["records_of_other_hosts"] == 1 and result["hosts"]["web2"]["records_of_other_hosts"] == 2
+
+
 def test_a_host_of_the_ledger_that_was_not_read_is_a_gap():
     result = evidence.reconcile(RUN, [intent("web9", 1), outcome("web9", 1, "recorded")], {})
     assert statuses(result) == [("web9", 1, "host_unreachable")]
