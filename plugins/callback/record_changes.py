@@ -23,7 +23,7 @@ description:
   - The record is the one M(changeaudit.linux.audited) writes for the same change (C(op=ansible-change:<module>:<object>)), with the module
     FQCN, the object changed (its C(path), C(dest), C(name) or C(key) argument), the C(sha1) checksum of the content
     and a hash of the diff when the module returned them, the task context (play, task, loop label, task path, task
-    UUID, controller user, become user, AWX job ID and the C(run_id) that M(changeaudit.linux.audited) tasks of the same run record too), and the fields of
+    UUID, the host's number of the change in the run's ledger C(seq), controller user, become user, AWX job ID and the C(run_id) that M(changeaudit.linux.audited) tasks of the same run record too), and the fields of
     O(fields).
   - The B(final) result counts, after C(changed_when), C(failed_when) and C(until); V(changed_when=false) writes
     nothing. A change whose task then failed is recorded with C(res=failed).
@@ -53,7 +53,9 @@ description:
     running). When it cannot, that task fails without running and the host runs nothing more. A record that cannot
     be written after a change fails the task with the cause and the fix; C(ignore_errors) does not hide either
     failure (a C(rescue) section still runs). O(mode=warn) turns both into warnings.
-  - At the end of the run it prints one line per host with the number of records written there.
+  - At the end of the run it prints one line per host with the number of records written there. The playbook
+    C(changeaudit.linux.evidence) proves the run afterwards, matching the ledger (O(ledger_dir)) with each host's
+    records.
 requirements:
   - ansible-core 2.19, 2.20 or 2.21 on the controller. The plugin wraps private methods of ansible-core's task
     executor (C(TaskExecutor._execute), C(_get_action_handler_with_module_context) and, on 2.21, C(run)); with any

@@ -89,11 +89,13 @@ def run_id(task_vars: t.Mapping[str, t.Any]) -> str:
     if awx_job:
         return "awx-%s" % awx_job
     # Fixed in the ansible-playbook process before any worker forks (fix_run_id): a worker whose parent died would
-    # otherwise derive another ID from its new parent.
-    fixed = os.environ.get(FIXED_RUN_ID_ENV)
-    if fixed:
+    # otherwise derive another ID from its new parent. It is that process's: an ansible-playbook a task started
+    # (a live parent of another PID) inherits the variable and derives its own.
+    process, _sep, fixed = os.environ.get(FIXED_RUN_ID_ENV, "").partition(" ")
+    parent = os.getppid()
+    if fixed and process.isdigit() and (int(process) == parent or not os.path.exists("/proc/%s" % process)):
         return fixed
-    return derived_run_id(os.getppid())
+    return derived_run_id(parent)
 
 
 def derived_run_id(process: int) -> str:
@@ -109,7 +111,7 @@ FIXED_RUN_ID_ENV = "_CHANGEAUDIT_FIXED_RUN_ID"
 def fix_run_id() -> None:
     """Called in the ansible-playbook process (by the record_changes callback, as it loads): the ID every worker of
     this run records unless CHANGEAUDIT_RUN_ID or an AWX job ID says otherwise."""
-    os.environ[FIXED_RUN_ID_ENV] = derived_run_id(os.getpid())
+    os.environ[FIXED_RUN_ID_ENV] = "%d %s" % (os.getpid(), derived_run_id(os.getpid()))
 
 
 def controller_login(loginuid_path: str = "/proc/self/loginuid") -> t.Dict[str, t.Any]:

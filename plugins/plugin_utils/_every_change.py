@@ -465,7 +465,7 @@ def _ledger_intent(execution: _core.Execution, settings: Settings, task_vars: t.
             raise RecordKeepingError(message) from None
         display.warning(message)
         return
-    execution.notes[LEDGER_NOTE] = (ledger, target, seq, handler is None)
+    execution.notes[LEDGER_NOTE] = (ledger, target, seq)
 
 
 def ledger_seq(execution: _core.Execution) -> t.Optional[int]:
@@ -477,7 +477,7 @@ def _ledger_outcome(execution: _core.Execution, outcome: str, settings: Settings
     noted = execution.notes.pop(LEDGER_NOTE, None)
     if not noted:
         return
-    ledger, target, seq, _by_policy = noted
+    ledger, target, seq = noted
     try:
         ledger.outcome(target, seq, outcome, **details)
     except LedgerError as exc:
@@ -520,6 +520,7 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
         return
     handler = execution.handler
     if handler is None:
+        _ledger_outcome(execution, NOT_RECORDED, settings, res=res, reason="the task ended before its action was made")
         return
     target = _target(task, task_vars)
     this_run = run_id(task_vars)

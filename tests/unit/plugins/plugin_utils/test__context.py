@@ -20,6 +20,8 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import 
     CI_COMMIT_ENV,
     CONTEXT_SOURCE,
     FIXED_RUN_ID_ENV,
+    derived_run_id,
+    fix_run_id,
     controller_login,
     controller_origin,
     merge_fields,
@@ -86,6 +88,23 @@ def test_run_id_is_the_same_in_every_worker_of_one_run_and_new_in_the_next(clean
     assert len(workers[0]) == 16 and int(workers[0], 16) >= 0
     assert run_id({}) != workers[0]
     assert run_id({}) == run_id({})
+
+
+def test_a_worker_whose_parent_died_keeps_the_runs_id_and_a_nested_run_derives_its_own(clean_env):
+    # fix_run_id in this process (the ansible-playbook process of a run), then a worker of it; the test's
+    # environment comes back as it was.
+    clean_env.setenv(FIXED_RUN_ID_ENV, "")
+    fix_run_id()
+    expected = derived_run_id(os.getpid())
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    worker = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, check=True, timeout=60)
+    assert json.loads(worker.stdout) == expected
+    # An orphan: the process that fixed the ID is gone (a PID no process has), its worker still records it.
+    clean_env.setenv(FIXED_RUN_ID_ENV, "%d %s" % (2 ** 22 + 7, "run-of-a-dead-parent"))
+    assert run_id({}) == "run-of-a-dead-parent"
+    # A run started by a task of another (a live parent that is not the one that fixed it) derives its own.
+    clean_env.setenv(FIXED_RUN_ID_ENV, "1 run-of-init")
+    assert run_id({}) == derived_run_id(os.getppid())
 
 
 # --- controller_login ---------------------------------------------------------------------------------------------
