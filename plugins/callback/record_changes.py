@@ -23,7 +23,8 @@ description:
   - The record is the one M(changeaudit.linux.audited) writes for the same change (C(op=ansible-change:<module>:<object>)), with the module
     FQCN, the object changed (its C(path), C(dest), C(name) or C(key) argument), the C(sha1) checksum of the content
     and a hash of the diff when the module returned them, the task context (play, task, loop label, task path, task
-    UUID, the host's number of the change in the run's ledger C(seq), controller user, become user, AWX job ID and the C(run_id) that M(changeaudit.linux.audited) tasks of the same run record too), and the fields of
+    UUID, the host's number of the change in the run's ledger C(seq), controller user, become user, AWX job ID
+    and the C(run_id) that M(changeaudit.linux.audited) tasks of the same run record too), and the fields of
     O(fields).
   - The B(final) result counts, after C(changed_when), C(failed_when) and C(until); V(changed_when=false) writes
     nothing. A change whose task then failed is recorded with C(res=failed).

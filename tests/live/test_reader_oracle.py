@@ -23,7 +23,7 @@ import time
 import uuid
 
 import pytest
-from livelib import audit_tool
+from livelib import AUDIT_PREFIX, audit_tool
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import encode_value, render_record
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.logline import split_message
@@ -38,6 +38,8 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader im
 pytestmark = pytest.mark.skipif(shutil.which("ausearch") is None, reason="ausearch (auditd package) not installed")
 
 SYSTEM_PYTHON = "/usr/bin/python3"
+# Under nox -s audit-userspace -- 3.0: that version's ausearch is the oracle.
+THREE_OH = bool(AUDIT_PREFIX) and os.path.basename(os.path.normpath(AUDIT_PREFIX)) == "3.0"
 HOSTILE = [
     "", " ", "'", "it's", '"', 'say "hi"', "=", "a=b c=d", "line1\nline2", "gs\x1dsep", "\t\r\x7f\x01",
     "héllo wörld ✓", "日本語", "/etc/x y", "msg='x' res=failed", "type=USYS_CONFIG msg=audit(1.0:1): op=x",
@@ -180,6 +182,11 @@ def test_matches_ausearch_interpreted(generated):
     for record in records:
         line = by_serial[record.serial]
         assert re.search(r"msg='op=(\S+) ", line).group(1) == record.op
+        if THREE_OH and re.search(r" key=(?:[0-9A-F]{2})*01 ", record.line):
+            # audit 3.0's auparse reads past an empty last key (key= ending in the 0x01 separator), so ausearch -i
+            # prints whatever memory follows, a different line each run. The writer refuses 0x01 in key= on every
+            # version; such a line comes from a rule's key, and only the serial and op= can be compared here.
+            continue
         assert line.rstrip().endswith("res=%s'" % record.res)
         if record.node:
             assert line.startswith("node=%s " % record.node)
