@@ -50,12 +50,12 @@ def require_venv(session: nox.Session, venv: str = VENV) -> None:
 def controller_venv(session: nox.Session, core: str) -> str:
     """The controller venv of an ansible-core release (toolchain.ensure_controller); the session is skipped when its
     Python is not installed, and says so."""
-    venv, why_not = ensure_controller(core)
-    if venv is None:
-        if why_not.startswith("skip: "):
-            session.skip(why_not[len("skip: "):])
-        session.error(why_not[len("fail: "):])
-    return venv
+    made = ensure_controller(core)
+    if made.skip:
+        session.skip(made.skip)
+    if made.fail:
+        session.error(made.fail)
+    return made.venv
 
 
 @contextlib.contextmanager
@@ -239,19 +239,19 @@ def unit(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "-q", "tests/unit", *session.posargs, env=tools_env(), external=True)
 
 
-def live_pytest(session: nox.Session, *args: str) -> None:
-    """pytest ARGS (then the posargs) from .venv, holding the audit lock."""
+def live_pytest(session: nox.Session, *args: str, extra_env: t.Optional[t.Dict[str, str]] = None) -> None:
+    """pytest ARGS from .venv, holding the audit lock."""
     require_venv(session)
     link_collection()
     with audit_lock(session) as env:
-        session.run("python", "-m", "pytest", "-q", *args, *session.posargs, env=tools_env(**env), external=True)
+        session.run("python", "-m", "pytest", "-q", *args, env=tools_env(**env, **(extra_env or {})), external=True)
 
 
 @nox.session(python=False, default=False)
 def live(session: nox.Session) -> None:
     """tests/live: pytest against the real kernel audit subsystem and auditd (but the target-matrix and galaxy suites,
     sessions of their own); holds the audit lock."""
-    live_pytest(session, "-m", "not target_matrix and not galaxy", "tests/live")
+    live_pytest(session, "-m", "not target_matrix and not galaxy", "tests/live", *session.posargs)
 
 
 @nox.session(python=False, default=False)
@@ -308,28 +308,21 @@ def audit_userspace(session: nox.Session) -> None:
     with open(os.path.join(prefix, "BUILT"), encoding="utf-8") as handle:
         # The exact Debian version and where its sources came from, for the CI log.
         session.log("audit %s: %s" % (version, handle.read().split("; configure ", 1)[0]))
-    require_venv(session)
-    link_collection()
-    with audit_lock(session) as env:
-        env["CHANGEAUDIT_AUDIT_PREFIX"] = prefix
-        session.run(
-            "python", "-m", "pytest", "-q", "-k", "not test_live_", *AUDIT_USERSPACE_SUITES, *rest,
-            env=tools_env(**env), external=True,
-        )
+    live_pytest(session, "-k", "not test_live_", *AUDIT_USERSPACE_SUITES, *rest, extra_env={"CHANGEAUDIT_AUDIT_PREFIX": prefix})
 
 
 @nox.session(name="target-matrix", python=False, default=False)
 def target_matrix(session: nox.Session) -> None:
     """tests/live/test_target_matrix.py: the modules under every target Python 3.8-3.13 found, each tested ansible-core
     as controller, every record found again with ausearch; holds the audit lock. -rs lists what was skipped and why."""
-    live_pytest(session, "-m", "target_matrix", "-rs", "tests/live/test_target_matrix.py")
+    live_pytest(session, "-m", "target_matrix", "-rs", "tests/live/test_target_matrix.py", *session.posargs)
 
 
 @nox.session(python=False, default=False)
 def galaxy(session: nox.Session) -> None:
     """tests/live/test_galaxy.py: built, installed offline, ansible-doc and the demo from the installed copy only;
     holds the audit lock (the demo writes a record)."""
-    live_pytest(session, "-m", "galaxy", "tests/live/test_galaxy.py")
+    live_pytest(session, "-m", "galaxy", "tests/live/test_galaxy.py", *session.posargs)
 
 
 # Allow to run the noxfile with `python noxfile.py`, `pipx run noxfile.py`, or similar.

@@ -371,17 +371,23 @@ def record_params(
     )
 
 
-def check_record(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
+def check_record(
+    execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings
+) -> t.Optional[t.Dict[str, t.Any]]:
     """Before each task that may change a host: the record of its change, built with the longest result a module
-    returns, is one the writer takes and that fits. Raises RecordKeepingError (mode fail) when it is not."""
+    returns, is one the writer takes and that fits. Returns its fields; raises RecordKeepingError (mode fail) when it
+    is not, and only warns (None) in mode warn."""
     try:
         hasher = hasher_for(handler._templar, task_vars)
-        check_before_change(with_origin(record_params(execution, settings, task_vars, LONGEST_RESULT, "success", hasher)))
+        params = record_params(execution, settings, task_vars, LONGEST_RESULT, "success", hasher)
+        check_before_change(with_origin(params))
     except AnsibleError as exc:
         message = "%s: the change of this task could not be recorded, so it was not run: %s" % (PLUGIN, exc)
         if settings.mode == "fail":
             raise RecordKeepingError(message) from None
         display.warning(message)
+        return None
+    return params["fields"]
 
 
 def before_task(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
@@ -392,11 +398,12 @@ def before_task(execution: _core.Execution, handler: ActionBase, task_vars: t.Di
     if not recordable(task, settings):
         if _core.may_change_hosts(task) and not action_names(task)[0].startswith(OWN_PREFIX):
             # Skipped by policy (the skip list, async with poll 0): the ledger still says the change happened.
-            _ledger_intent(execution, settings, task_vars, None)
+            policy = "skip list" if settings.skips(*action_names(task)) else "async with poll 0"
+            _ledger_intent(execution, settings, task_vars, None, policy)
         return
-    check_record(execution, handler, task_vars, settings)
+    fields = check_record(execution, handler, task_vars, settings)
     check_host(execution, handler, task_vars, settings)
-    _ledger_intent(execution, settings, task_vars, handler)
+    _ledger_intent(execution, settings, task_vars, fields)
 
 
 def check_host(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
@@ -436,30 +443,29 @@ OWN_PREFIX = "changeaudit.linux."
 LEDGER_NOTE = "ledger"
 
 
-def _ledger_intent(execution: _core.Execution, settings: Settings, task_vars: t.Dict[str, t.Any], handler: t.Any) -> None:
-    """Notes in the run's ledger that the task may now change the host, with what its record says of the change
-    (under no_log the same names and keyed hashes). A ledger that cannot be written stops the change (mode fail)."""
+# What an intent line says of the change: these fields of its record, as check_record built it with the longest
+# result (under no_log the same keyed hashes; withheld then names the diff too, which the module may not return).
+LEDGER_FIELDS = ("object", "object_arg", "withheld", "play", "cmd", "loop_label", "task_path", "become_user", "inventory_host")
+
+
+def _ledger_intent(
+    execution: _core.Execution, settings: Settings, task_vars: t.Dict[str, t.Any],
+    record_fields: t.Optional[t.Mapping[str, t.Any]], policy: t.Optional[str] = None,
+) -> None:
+    """Notes in the run's ledger that the task may now change the host. A ledger that cannot be written stops the
+    change (mode fail)."""
     if not settings.ledger_dir:
         return
     task = execution.task
     target = _target(task, task_vars)
+    described: t.Dict[str, t.Any] = {"task_id": task._uuid, "module": action_names(task)[0]}
+    if policy:
+        described["policy"] = policy
+    described.update({name: record_fields[name] for name in LEDGER_FIELDS if name in (record_fields or {})})
     try:
         ledger = Ledger(settings.ledger_dir, run_id(task_vars))
-        described = {"task_id": task._uuid, "module": action_names(task)[0]}
-        if handler is not None:
-            fields = record_params(
-                execution, settings, task_vars, {}, "success", hasher_for(handler._templar, task_vars)
-            )["fields"]
-            described.update({
-                name: fields[name]
-                for name in ("object", "object_arg", "withheld", "play", "cmd", "loop_label", "task_path", "become_user",
-                             "inventory_host")
-                if name in fields
-            })
-        else:
-            described["policy"] = "skip list" if settings.skips(*action_names(task)) else "async with poll 0"
         seq = ledger.intent(target, described)
-    except (LedgerError, AnsibleError) as exc:
+    except LedgerError as exc:
         message = "%s: the run's ledger cannot be written, so this task was not run: %s" % (PLUGIN, exc)
         if settings.mode == "fail":
             raise RecordKeepingError(message) from None

@@ -180,7 +180,7 @@ def reconcile(
         read = reads.get(host, {})
         host_rows = [row for row in rows if row["host"] == host]
         hosts[host] = {
-            "reachable": bool(read.get("reachable", host in reads)) and host in reads,
+            "reachable": host in reads and bool(read.get("reachable", True)),
             "error": read.get("error"),
             "nodes": nodes.get(host, []),
             "records_read": len(read.get("records") or []),

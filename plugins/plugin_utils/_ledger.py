@@ -115,7 +115,7 @@ class Ledger:
 
 def read_ledger(ledger_dir: str, run_id: str) -> t.List[t.Dict[str, t.Any]]:
     """Every line of a run's ledger; a line cut short (a worker killed while writing) is left out."""
-    path = os.path.join(run_directory(os.path.abspath(os.path.expanduser(ledger_dir)), run_id), LEDGER_FILE)
+    path = os.path.join(Ledger(ledger_dir, run_id).directory, LEDGER_FILE)
     entries = []
     with open(path, encoding="ascii") as handle:
         for line in handle:

@@ -38,7 +38,7 @@ def cells() -> t.List[t.Any]:
 
 
 @functools.lru_cache(maxsize=None)
-def controller_venv(core: str) -> t.Tuple[t.Optional[str], str]:
+def controller_venv(core: str) -> toolchain.ControllerVenv:
     return toolchain.ensure_controller(core)
 
 
@@ -56,11 +56,12 @@ def oldest_target_python(venv: str) -> t.Tuple[int, ...]:
 def test_target_python(core: str, version: str, python: t.Optional[str], marker: str) -> None:
     if python is None:
         pytest.skip("Python %s is not installed" % version)
-    venv, why_not = controller_venv(core)
-    if venv is None:
-        if why_not.startswith("skip: "):
-            pytest.skip(why_not[len("skip: "):])
-        pytest.fail(why_not[len("fail: "):])
+    made = controller_venv(core)
+    if made.skip:
+        pytest.skip(made.skip)
+    if made.fail:
+        pytest.fail(made.fail)
+    venv = made.venv
     oldest = oldest_target_python(venv)
     if tuple(int(part) for part in version.split(".")) < oldest:
         pytest.skip("ansible-core %s needs Python %s+ on targets" % (core, ".".join(map(str, oldest))))

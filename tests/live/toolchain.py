@@ -106,22 +106,28 @@ def link_collection() -> None:
         os.symlink(ROOT, link)
 
 
-def ensure_controller(core: str) -> t.Tuple[t.Optional[str], str]:
-    """(venv, why not): the controller venv of an ansible-core release, made or brought up to date by
-    scripts/ensure-venv.sh; None and the reason when its Python is not installed ("skip: ...") or the venv could not
-    be made ("fail: ...")."""
+class ControllerVenv(t.NamedTuple):
+    """The venv of a controller, or why there is none: ``skip`` (its Python is not installed here) or ``fail``."""
+
+    venv: t.Optional[str] = None
+    skip: str = ""
+    fail: str = ""
+
+
+def ensure_controller(core: str) -> ControllerVenv:
+    """The controller venv of an ansible-core release, made or brought up to date by scripts/ensure-venv.sh."""
     controller = CONTROLLERS[core]
     if controller.requirements is None:
         if not os.access(os.path.join(controller.venv, "bin", "python"), os.X_OK):
-            return None, "fail: %s is missing; run scripts/setup.sh first" % os.path.relpath(controller.venv, ROOT)
-        return controller.venv, ""
+            return ControllerVenv(fail="%s is missing; run scripts/setup.sh first" % os.path.relpath(controller.venv, ROOT))
+        return ControllerVenv(controller.venv)
     interpreter = real_python(controller.python)
     if interpreter is None:
-        return None, "skip: ansible-core %s needs Python %s on the controller, which is not installed" % (core, controller.python)
+        return ControllerVenv(skip="ansible-core %s needs Python %s on the controller, which is not installed" % (core, controller.python))
     made = subprocess.run(
         ["bash", os.path.join(ROOT, "scripts", "ensure-venv.sh"), controller.venv, interpreter, controller.requirements],
         cwd=ROOT, check=False,
     )
     if made.returncode != 0:
-        return None, "fail: scripts/ensure-venv.sh could not make %s" % os.path.relpath(controller.venv, ROOT)
-    return controller.venv, ""
+        return ControllerVenv(fail="scripts/ensure-venv.sh could not make %s" % os.path.relpath(controller.venv, ROOT))
+    return ControllerVenv(controller.venv)
