@@ -265,8 +265,10 @@ def molecule(session: nox.Session) -> None:
     with audit_lock(session) as lock_env:
         env.update(lock_env)
         # The ssh scenarios log in to the sshd test hosts; start them (idempotent) whenever one of those may run.
-        if "--all" in args or any("ssh" in arg for arg in args):
+        if "--all" in args or any("ssh" in arg or "real_plays" in arg for arg in args):
             session.run("bash", "scripts/ssh-hosts.sh", "up", env=env, external=True, silent=True)
+            # ansible.posix and community.general for the real_plays scenario's site play.
+            session.run("bash", "scripts/test-collections.sh", env=env, external=True, silent=True)
         # Molecule keeps "prepared" in its state between runs and would skip prepare, which writes the fresh marker
         # each run's records are found by; start every test from a clean state.
         session.run(*base, "reset", "--all", env=env, external=True, silent=True)

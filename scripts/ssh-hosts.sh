@@ -12,6 +12,8 @@
 #   ssh1 cadeploy   sudo without a password            ssh4 cadeploy   the same, libaudit hidden from Python
 #   ssh2 capasswd   sudo with a password               ssh5 canosudo   may not become root
 #   ssh3 catty      sudo with Defaults requiretty      ssh6 casu       become_method su (pam_wheel trust)
+#   ssh7 calimited  sudo to nobody only                ssh8 cahelper   no sudo (the record helper's line is added by
+#                                                                      the role changeaudit.linux.record_helper)
 # Generated at run time, never committed: .build/ssh/ (client key, host keys, known_hosts, the sudo password,
 # inventory.yml from tests/ssh/inventory.template.yml) and /run/changeaudit-ssh/ (sshd configs, pids, logs;
 # under /run so the login users can read the Python wrapper whatever the checkout's permissions are).
@@ -31,8 +33,10 @@ hosts=(
   "ssh4 127.0.0.14 cadeploy"
   "ssh5 127.0.0.15 canosudo"
   "ssh6 127.0.0.16 casu"
+  "ssh7 127.0.0.17 calimited"
+  "ssh8 127.0.0.18 cahelper"
 )
-users=(cadeploy capasswd catty canosudo casu)
+users=(cadeploy capasswd catty canosudo casu calimited cahelper)
 
 die() {
   echo "ssh-hosts.sh: $*" >&2
@@ -102,6 +106,7 @@ cadeploy ALL=(ALL:ALL) NOPASSWD: ALL
 capasswd ALL=(ALL:ALL) ALL
 Defaults:catty requiretty
 catty ALL=(ALL:ALL) NOPASSWD: ALL
+calimited ALL=(nobody) NOPASSWD: ALL
 EOF
   visudo -cqf "$tmp" || { rm -f "$tmp"; die "the generated sudoers drop-in does not parse"; }
   install -m 0440 "$tmp" "$sudoers"
@@ -148,6 +153,13 @@ EOF
   chmod 0755 "$run/python3-without-libaudit"
   "$run/python3-without-libaudit" -c 'import ctypes; ctypes.CDLL("libaudit.so.1")' 2>/dev/null &&
     die "the wrapper $run/python3-without-libaudit still loads libaudit.so.1"
+  # A Python whose root has no CAP_AUDIT_WRITE, as in a container: the kernel refuses its records whatever it becomes.
+  cat >"$run/python3-without-audit-write" <<EOF
+#!/bin/sh
+# $marker: python3 without CAP_AUDIT_WRITE, as root in a container (scripts/ssh-hosts.sh)
+exec setpriv --inh-caps=-audit_write --bounding-set=-audit_write /usr/bin/python3 "\$@"
+EOF
+  chmod 0755 "$run/python3-without-audit-write"
   return 0
 }
 

@@ -20,6 +20,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import 
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import apply_module_defaults
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import hasher_for
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import acting_identity
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import with_origin, write_on_target
 
 
@@ -56,7 +57,7 @@ class ActionModule(ActionBase):
         module_args = apply_module_defaults(module_fqcn, self._task, options["args"], self._templar)
         try:
             hasher = hasher_for(self._templar, task_vars)
-            context = task_context(self._task, self._play_context, task_vars, self._templar) if options["context"] else None
+            context = task_context(self._task, acting_identity(self._connection, self._play_context), task_vars, self._templar) if options["context"] else None
 
             def params_for(result: t.Mapping[str, t.Any], res: str) -> t.Dict[str, t.Any]:
                 return change_record_params(

@@ -19,6 +19,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import 
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context, with_context
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import hasher_for
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import acting_identity
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import validate, with_origin, write_on_target
 
 
@@ -47,7 +48,7 @@ class ActionModule(ActionBase):
             module_args["hash_fields"] = []
             if boolean(module_args.get("context", WRITER_ARGUMENT_SPEC["context"]["default"]), strict=False):
                 module_args["fields"] = with_context(
-                    module_args["fields"], task_context(self._task, self._play_context, task_vars, self._templar)
+                    module_args["fields"], task_context(self._task, acting_identity(self._connection, self._play_context), task_vars, self._templar)
                 )
             validated, error = validate(with_origin(module_args))
             if not error:

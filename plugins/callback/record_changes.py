@@ -296,6 +296,8 @@ class CallbackModule(CallbackBase):
             verify=bool(self.get_option("verify")),
             state_dir=self._state_dir,
             ledger_dir=ledger_directory(self.get_option("ledger_dir")),
+            # Asked now, when the run starts, for the hosts whose changeaudit_host_policy is controller.
+            controller_problem=_every_change.controller_problem(),
         )
         # Before any worker forks: every worker of the run records, and notes in the ledger, the same run ID.
         _every_change.fix_run_id()
@@ -318,5 +320,7 @@ class CallbackModule(CallbackBase):
             written, failed = entry.get("written", 0), entry.get("failed", 0)
             line = "%s : %d record%s written" % (host, written, "" if written == 1 else "s")
             if failed:
-                line += ", %d change%s NOT recorded" % (failed, "" if failed == 1 else "s")
-            self._display.display(line, color="bright red" if failed else None)
+                line += ", %d change%s NOT recorded (the record could not be written)" % (failed, "" if failed == 1 else "s")
+            for why, number in sorted((entry.get("skipped") or {}).items()):
+                line += ", %d change%s not recorded (%s)" % (number, "" if number == 1 else "s", why)
+            self._display.display(line, color="bright red" if failed else "bright yellow" if entry.get("skipped") else None)

@@ -103,7 +103,9 @@ options:
       - Whether the action plugin adds the task context fields V(play), V(cmd) (the task's name), V(loop_label)
         (in a loop, not under C(no_log), the item's C(loop_control.label) or the item), V(task_path), V(task_id),
         V(seq) (written by the P(changeaudit.linux.record_changes#callback) callback, the host's number of the change
-        in the run, as in its ledger), V(ctl_user), V(ctl_login_id), V(ctl_login), V(become_user), and when set V(awx_job_id), V(awx_user_name),
+        in the run, as in its ledger), V(ctl_user), V(ctl_login_id), V(ctl_login), V(become_user) (with become, the user the
+        task became) or V(remote_user) (without, the login user it ran as; the record itself is written as root either
+        way), and when set V(awx_job_id), V(awx_user_name),
         V(awx_job_template_name), V(awx_workflow_job_id), V(awx_project_revision), V(ci_actor) and V(ci_commit),
         and V(run_id), after O(fields).
       - Records written by version 1.0.0 named the task's name V(task) and its UUID V(task_uuid).

@@ -184,7 +184,7 @@ def controller_origin(timeout: float = ADDR_RESOLVE_TIMEOUT) -> t.Dict[str, t.Op
 # Every field task_context may write, in its order: the names a play's own fields may not take.
 CONTEXT_FIELDS = (
     ("play", "cmd", "loop_label", "task_path", "task_id", "seq", "ctl_user", "ctl_login_id", "ctl_login", "become_user",
-     "awx_job_id")
+     "remote_user", "awx_job_id")
     + AWX_VARS
     + ("ci_actor", "ci_commit", "run_id")
 )
@@ -212,10 +212,11 @@ def loop_label(task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any = N
 
 
 def task_context(
-    task: t.Any, play_context: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any = None, seq: t.Optional[int] = None
+    task: t.Any, acting: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any = None, seq: t.Optional[int] = None
 ) -> t.Dict[str, t.Any]:
-    """Uses task.get_name/get_path/_uuid/no_log/loop_control/become/become_user and the play name from task_vars.
-    ``seq``: the host's sequence number of the change in the run's ledger (record_changes), next to the task id."""
+    """Uses task.get_name/get_path/_uuid/no_log/loop_control and the play name from task_vars. ``acting``: who the
+    task acted as (``_privilege.Acting``), taken before its action ran. ``seq``: the host's sequence number of the
+    change in the run's ledger (record_changes), next to the task id."""
     context = {
         "play": task_vars.get("ansible_play_name") or "",
         # cmd, not task: auparse decodes cmd= under ausearch -i (it is in its field table), and a task name
@@ -234,8 +235,8 @@ def task_context(
         context["seq"] = str(seq)
     context["ctl_user"] = getpass.getuser()
     context.update(controller_login())
-    if play_context.become:
-        context["become_user"] = play_context.become_user or "root"
+    # The record is written as root whoever the task ran as: these say who it acted as.
+    context.update(acting.fields())
     awx_job = task_vars.get("awx_job_id") or task_vars.get("tower_job_id")
     if awx_job:
         context["awx_job_id"] = str(awx_job)

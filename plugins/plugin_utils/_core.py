@@ -235,6 +235,27 @@ class Execution:
     # The action handler of this execution; None before one was made.
     handler = property(lambda self: getattr(self._executor, "_handler", None))
 
+    def inventory_host_connection(self, task_vars: t.Mapping[str, t.Any], templar: t.Any) -> t.Tuple[t.Any, t.Any, t.Any]:
+        """(connection, play context, task) to the inventory host of a delegated task, set up as TaskExecutor sets up
+        a task's own: for an action that changes the inventory host from the delegated one (synchronize push with
+        delegate_to). The caller closes the connection. Uses TaskExecutor._get_connection and
+        _set_connection_options on a shallow copy of the executor, whose own connection stays as it is."""
+        import copy
+
+        executor = self._executor
+        task = executor._task.copy(exclude_parent=False, exclude_tasks=True)
+        task.delegate_to = None
+        proxy = copy.copy(executor)
+        proxy._task = task
+        proxy._play_context = executor._play_context.set_task_and_variable_override(
+            task=task, variables=task_vars, templar=templar
+        )
+        connection_type = task_vars.get("ansible_connection")
+        connection_type = templar.template(connection_type) if connection_type is not None else task.connection
+        proxy._connection = proxy._get_connection(task_vars, templar, connection_type)
+        proxy._set_connection_options(task_vars, templar)
+        return proxy._connection, proxy._play_context, task
+
     @property
     def notes(self) -> t.Dict[str, t.Any]:
         """What the hook before the action leaves for the hook after it: kept on the TaskExecutor, which runs one

@@ -42,6 +42,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import 
     CONTEXT_TEXT_DEFAULT_MAX,
     CONTEXT_TEXT_MAX,
     RETIRED_CONTEXT_FIELDS,
+    bounded_text,
     fix_run_id,
     run_id,
     task_context,
@@ -56,7 +57,17 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import (
     LedgerError,
     read_ledger,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import with_origin, write_on_target
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _change_site
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._change_site import SYNCHRONIZE, change_site
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import (
+    Acting,
+    Privilege,
+    RecordPrivilegeError,
+    acting_identity,
+    host_variables,
+    record_privilege,
+)
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import PYTHON_NOT_FOUND, validate, with_origin, write_on_target
 
 display = Display()
 ANSIBLE_CORE_VERSION = _core.CORE_VERSION_TEXT
@@ -96,6 +107,7 @@ class Settings:
         verify: bool = False,
         state_dir: t.Optional[str] = None,
         ledger_dir: t.Optional[str] = None,
+        controller_problem: t.Optional[str] = None,
     ) -> None:
         if mode not in ("fail", "warn"):
             raise AnsibleError("%s: mode must be fail or warn, not %r" % (PLUGIN, mode))
@@ -109,6 +121,8 @@ class Settings:
         self.state_dir = state_dir
         # None: no ledger is kept.
         self.ledger_dir = ledger_dir
+        # Why the controller cannot keep records (changeaudit_host_policy=controller), found when the run starts.
+        self.controller_problem = controller_problem
         self._skips: t.Dict[t.Tuple[str, str], bool] = {}
 
     def skips(self, resolved: str, written: str) -> bool:
@@ -154,7 +168,10 @@ def worst_case_params(fields: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
     def longest(max_bytes: int) -> str:
         return " " * max_bytes
 
-    context = {name: longest(CONTEXT_TEXT_MAX.get(name, CONTEXT_TEXT_DEFAULT_MAX)) for name in CONTEXT_FIELDS}
+    # A record names become_user or remote_user, never both (_privilege.Acting.fields).
+    context = {
+        name: longest(CONTEXT_TEXT_MAX.get(name, CONTEXT_TEXT_DEFAULT_MAX)) for name in CONTEXT_FIELDS if name != "remote_user"
+    }
     params = change_record_params(
         module_fqcn=longest(MODULE_NAME_MAX),
         module_args={"path": longest(OBJECT_TEXT_MAX)},
@@ -177,8 +194,8 @@ def worst_case_params(fields: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
 
 
 _SETTINGS: t.Optional[Settings] = None
-# Per worker process: host checks already done.
-_CHECKED: t.Set[t.Tuple[str, str, str]] = set()
+# Per worker process: host checks already done, and what they found.
+_CHECKED: t.Dict[t.Tuple[str, ...], t.Tuple[str, str]] = {}
 
 
 def core_series(version: str = ANSIBLE_CORE_VERSION) -> str:
@@ -229,9 +246,11 @@ def _after_result(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def write(action: ActionBase, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+def write(
+    action: ActionBase, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any], privilege: t.Optional[Privilege] = None
+) -> t.Dict[str, t.Any]:
     """The one place the hook hands a record to the writer (check mode is action._task.check_mode)."""
-    return write_on_target(action, task_vars, params)
+    return write_on_target(action, task_vars, params, privilege)
 
 
 def action_names(task: t.Any) -> t.Tuple[str, str]:
@@ -257,12 +276,6 @@ def _play_uuid(task: t.Any) -> str:
 def _target(task: t.Any, task_vars: t.Mapping[str, t.Any]) -> str:
     """The inventory name of the host the task changes: the delegated one, if any."""
     return str(task.delegate_to or task_vars.get("inventory_hostname") or "")
-
-
-def _acting_user(play_context: t.Any) -> str:
-    if play_context.become:
-        return "become:%s" % (play_context.become_user or "root")
-    return "remote:%s" % (play_context.remote_user or "")
 
 
 def _note(settings: Settings, name: str, *columns: str) -> None:
@@ -296,13 +309,17 @@ class _WriterAction(ActionBase):
         raise NotImplementedError("only the writer uses this action")
 
 
-def _writer_action(execution: _core.Execution, templar: t.Any, check_mode: bool) -> ActionBase:
-    """An action bound to the task's (delegated) connection, become and environment, for the writer only.
+def _writer_action(
+    execution: _core.Execution, templar: t.Any, check_mode: bool, connection: t.Any = None, play_context: t.Any = None,
+    task: t.Any = None,
+) -> ActionBase:
+    """An action bound to the task's (delegated) connection, become and environment, for the writer only; or to
+    the ``connection``, ``play_context`` and ``task`` given.
 
     Made directly rather than through the action loader: a worker is a fresh fork for each task, and a loader
     lookup there would search the collection paths again for every record.
     """
-    task = execution.task
+    task = task if task is not None else execution.task
     writer_task = task.copy(exclude_parent=True, exclude_tasks=True)
     writer_task._parent = task._parent
     writer_task.args = {}
@@ -312,20 +329,38 @@ def _writer_action(execution: _core.Execution, templar: t.Any, check_mode: bool)
     writer_task.diff = False
     return _WriterAction(
         task=writer_task,
-        connection=execution.connection,
-        play_context=execution.play_context,
+        connection=connection if connection is not None else execution.connection,
+        play_context=play_context if play_context is not None else execution.notes.get(PLAY_CONTEXT_NOTE) or execution.play_context,
         loader=execution.loader,
         templar=templar,
         shared_loader_obj=execution.shared_loader_obj,
     )
 
 
-def _write_through_task_connection(
+def _write_for_change(
     execution: _core.Execution, templar: t.Any, check_mode: bool, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any]
 ) -> t.Dict[str, t.Any]:
+    """Write (or check) a record on the host the task changes: through the task's connection, through a connection
+    of its own to the inventory host (synchronize push with delegate_to), or on the controller."""
+    site = execution.notes.get(SITE_NOTE)
+    verdict = execution.notes.get(VERDICT_NOTE) or (RECORDS, "")
+    if verdict[0] == CONTROLLER or (site is not None and site.where == _change_site.CONTROLLER):
+        return write_on_controller(params, site.host if site is not None else _target(execution.task, task_vars), check_mode)
+    # The variables as they were before the action ran (synchronize swaps the interpreter for the controller's).
+    task_vars = dict(task_vars, **execution.notes.get(VARS_NOTE, {}))
+    if site is not None and site.where == _change_site.INVENTORY_HOST:
+        connection, play_context, task = execution.inventory_host_connection(task_vars, templar)
+        try:
+            action = _writer_action(execution, templar, check_mode, connection, play_context, task)
+            try:
+                return write(action, task_vars, params)
+            finally:
+                action.cleanup()
+        finally:
+            connection.close()
     action = _writer_action(execution, templar, check_mode)
     try:
-        return write(action, task_vars, params)
+        return write(action, task_vars, params, execution.notes.get(PRIVILEGE_NOTE))
     finally:
         # The remote tmp dir the writer may have made (no pipelining) goes, as after any action.
         action.cleanup()
@@ -356,11 +391,11 @@ def record_params(
         result=result,
         res=res,
         no_log=bool(task.no_log),
-        extra_fields=settings.fields,
+        extra_fields=written_before_fields(execution, settings.fields),
         extra_source="by the fields option of %s" % PLUGIN,
         hash_extra=False,
         context=task_context(
-            task, execution.play_context, task_vars, getattr(execution.handler, "_templar", None), ledger_seq(execution)
+            task, acting(execution), task_vars, getattr(execution.handler, "_templar", None), ledger_seq(execution)
         ),
         inventory_host=task_vars.get("inventory_hostname"),
         delegated_to=task.delegate_to or None,
@@ -369,6 +404,14 @@ def record_params(
         verify=settings.verify,
         hasher=hasher,
     )
+
+
+def written_before_fields(execution: _core.Execution, fields: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+    """The fields option, and for a change whose record is written before it runs (shutdown) a field saying so."""
+    site = execution.notes.get(SITE_NOTE)
+    if site is None or site.when != _change_site.BEFORE:
+        return fields
+    return dict(fields, recorded="before_change")
 
 
 def check_record(
@@ -392,47 +435,193 @@ def check_record(
 
 def before_task(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
     """Before a task that may change a host runs: its record can be built (every task), and, once per play, target
-    host and acting user, the host can keep records. Fails the task (mode fail) before its action runs when not."""
+    host and record privileges, the host can keep records with them (or its policy says what to do instead). Fails
+    the task (mode fail) before its action runs when not."""
     task = execution.task
-    execution.notes.pop(LEDGER_NOTE, None)
-    if not recordable(task, settings):
-        if _core.may_change_hosts(task) and not action_names(task)[0].startswith(OWN_PREFIX):
-            # Skipped by policy (the skip list, async with poll 0): the ledger still says the change happened.
-            policy = "skip list" if settings.skips(*action_names(task)) else "async with poll 0"
-            _ledger_intent(execution, settings, task_vars, None, policy)
-        return
-    fields = check_record(execution, handler, task_vars, settings)
-    check_host(execution, handler, task_vars, settings)
-    _ledger_intent(execution, settings, task_vars, fields)
-
-
-def check_host(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
-    """Once per play, target host and acting user: a check mode write through the task's connection."""
-    task = execution.task
-    key = (_play_uuid(task), _target(task, task_vars), _acting_user(execution.play_context))
-    if key in _CHECKED:
-        return
-    if any(tuple(line[:3]) == key for line in _read_lines(settings, "checked")):
-        _CHECKED.add(key)
-        return
-    outcome = _write_through_task_connection(
-        execution,
-        handler._templar,
-        True,
-        task_vars,
-        {"op": CHANGE_OP, "fields": {}, "backend": settings.backend, "on_unavailable": "fail", "context": False},
+    notes = execution.notes
+    for note in (LEDGER_NOTE, PRIVILEGE_NOTE, VERDICT_NOTE, VARS_NOTE, PLAY_CONTEXT_NOTE, WRITTEN_BEFORE_NOTE):
+        notes.pop(note, None)
+    # Taken now: the action may change the shared play context, connection and variables (synchronize).
+    resolved = action_names(task)[0]
+    site = change_site(
+        resolved, task, task_vars, execution.connection, execution.play_context,
+        acting_identity(execution.connection, execution.play_context),
     )
-    if outcome.get("failed"):
-        message = (
-            "%s: %s cannot keep audit records, so this task was not run and no task may change this host: %s "
-            "(The check runs before the first task that may change a host in each play; mode=warn only warns.)"
-            % (PLUGIN, key[1], outcome.get("msg") or "the writer failed")
-        )
+    notes[SITE_NOTE] = site
+    if resolved in SYNCHRONIZE:
+        notes[PLAY_CONTEXT_NOTE] = execution.play_context.copy()
+        notes[VARS_NOTE] = {name: value for name, value in task_vars.items() if name.endswith("_interpreter")}
+    if not recordable(task, settings):
+        if _core.may_change_hosts(task) and not resolved.startswith(OWN_PREFIX):
+            # Skipped by policy (the skip list, async with poll 0): the ledger still says the change happened.
+            _ledger_intent(execution, settings, task_vars, None, skip_reason(task, settings))
+        return
+    try:
+        if site.where == _change_site.CONNECTION:
+            notes[PRIVILEGE_NOTE] = record_privilege(
+                execution.connection, execution.play_context, task, task_vars, handler._templar
+            )
+        policy = host_policy(task, task_vars, handler._templar)
+    except RecordPrivilegeError as exc:
+        # A bad setting stops the change whatever the mode: it is not the host that cannot record.
+        raise RecordKeepingError("%s: %s, so this task was not run" % (PLUGIN, exc)) from None
+    fields = check_record(execution, handler, task_vars, settings)
+    verdict = check_host(execution, handler, task_vars, settings, policy)
+    notes[VERDICT_NOTE] = verdict
+    if verdict[0] == SKIP:
+        _ledger_intent(execution, settings, task_vars, fields, "host policy skip: %s" % verdict[1])
+        return
+    _ledger_intent(execution, settings, task_vars, fields)
+    if site.when == _change_site.BEFORE:
+        # Nothing can be written once the action has run (shutdown): the record goes now, and says so.
+        outcome = write_change(execution, handler, task_vars, settings, "success", {})
+        if outcome.get("failed") and settings.mode == "fail":
+            raise RecordKeepingError(
+                "%s: %s: the record of this change is written before it runs, since nothing can be written after it, "
+                "and could not be written, so the task was not run: %s" % (PLUGIN, site.host, outcome.get("msg"))
+            )
+        notes[WRITTEN_BEFORE_NOTE] = outcome
+
+
+# Where before_task leaves where the change lands and as whom, how its record gets root, what the host check decided,
+# what the action may change before after_task writes (synchronize), and the outcome of a record written before.
+SITE_NOTE = "site"
+PRIVILEGE_NOTE = "privilege"
+VERDICT_NOTE = "verdict"
+VARS_NOTE = "task_vars"
+PLAY_CONTEXT_NOTE = "play_context"
+WRITTEN_BEFORE_NOTE = "written_before"
+
+# What becomes of the changes on a host that cannot keep Linux audit records (changeaudit_host_policy).
+POLICY_VAR = "changeaudit_host_policy"
+FAIL, SKIP, CONTROLLER = "fail", "skip", "controller"
+HOST_POLICIES = (FAIL, SKIP, CONTROLLER)
+# A host that can keep records.
+RECORDS = "records"
+# Causes of a failed check write that no setting of this collection mends: the host has no Python where the writer
+# looks, a kernel without audit, or a namespace or capability set (a container) where the kernel refuses records.
+CANNOT_HOLD_CAUSES = {
+    PYTHON_NOT_FOUND: "no Python where the writer looks (ansible_python_interpreter)",
+    "AuditNotInKernelError": "a kernel without audit support",
+    "AuditNamespaceError": "the kernel refuses audit records from its user namespace (a rootless container)",
+    "AuditCapabilityError": "root without CAP_AUDIT_WRITE (a container)",
+}
+
+
+def acting(execution: _core.Execution) -> Acting:
+    site = execution.notes.get(SITE_NOTE)
+    return site.acting if site is not None else acting_identity(execution.connection, execution.play_context)
+
+
+def changed_host(execution: _core.Execution, task_vars: t.Mapping[str, t.Any]) -> str:
+    """The inventory name of the host the task changes (_change_site), as before_task found it."""
+    site = execution.notes.get(SITE_NOTE)
+    return site.host if site is not None else _target(execution.task, task_vars)
+
+
+def skip_reason(task: t.Any, settings: Settings) -> str:
+    return "skip list" if settings.skips(*action_names(task)) else "async with poll 0"
+
+
+def host_policy(task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any) -> str:
+    variables = host_variables(task, task_vars)
+    value = variables.get(POLICY_VAR)
+    if value is not None and templar is not None:
+        value = templar.copy_with_new_env(available_variables=variables).template(value)
+    value = value or FAIL
+    if value not in HOST_POLICIES:
+        raise RecordPrivilegeError("%s must be one of %s, not %r" % (POLICY_VAR, ", ".join(HOST_POLICIES), value))
+    return str(value)
+
+
+def cannot_hold_reason(connection: t.Any) -> t.Optional[str]:
+    """Why a host cannot hold a Linux audit record, known from its connection alone; None when it may."""
+    name = getattr(connection, "_load_name", None) or type(connection).__name__
+    if getattr(connection, "_remote_is_local", False):
+        return "a network device or API (connection %s runs its modules on the controller)" % name
+    family = getattr(getattr(connection, "_shell", None), "SHELL_FAMILY", "sh")
+    if family in ("powershell", "cmd"):
+        return "not a Linux host (connection %s, shell family %s)" % (name, family)
+    return None
+
+
+def _unrecordable(host: str, reason: str, detail: t.Optional[str], policy: str) -> str:
+    return (
+        "%s: %s cannot keep Linux audit records: %s%s. Set %s for this host to skip (its changes run unrecorded, with a "
+        "warning, and the end-of-run summary lists them) or controller (their records go into the controller's audit "
+        "trail), or make the host able to keep records; it is now %s." % (
+            PLUGIN, host, reason, " (%s)" % detail.rstrip(".") if detail else "", POLICY_VAR, policy)
+    )
+
+
+def check_host(
+    execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings, policy: str = FAIL
+) -> t.Tuple[str, str]:
+    """Once per play, target host and record privileges: whether the host can keep records, by a check mode write
+    through the task's connection with the privileges the records will be written with. Returns (RECORDS, "") or,
+    for a host that cannot hold a Linux audit record and a policy that allows it, (SKIP or CONTROLLER, why)."""
+    task = execution.task
+    privilege = execution.notes.get(PRIVILEGE_NOTE)
+    site = execution.notes.get(SITE_NOTE)
+    target = changed_host(execution, task_vars)
+    where = site.where if site is not None else _change_site.CONNECTION
+    key = (_play_uuid(task), target, "%s:%s" % (where, privilege.key if privilege is not None else ""), policy)
+    if key in _CHECKED:
+        return _CHECKED[key]
+    for line in _read_lines(settings, "checked"):
+        if tuple(line[:4]) == key and len(line) >= 6:
+            _CHECKED[key] = (line[4], line[5])
+            return _CHECKED[key]
+    reason = cannot_hold_reason(execution.connection) if where == _change_site.CONNECTION else None
+    detail = None
+    message = None
+    if where == _change_site.CONTROLLER:
+        if settings.controller_problem:
+            message = "%s: the task changes the controller, which cannot keep audit records: %s" % (
+                PLUGIN, settings.controller_problem)
+    elif reason is None:
+        try:
+            outcome = _write_for_change(
+                execution,
+                handler._templar,
+                True,
+                task_vars,
+                {"op": CHANGE_OP, "fields": {}, "backend": settings.backend, "on_unavailable": "fail", "context": False},
+            )
+        except AnsibleError as exc:
+            # The connection's own errors (a become password the task's become lacks): the task would fail on them too.
+            outcome = {"failed": True, "msg": str(exc)}
+        if outcome.get("failed"):
+            if outcome.get("cause") in CANNOT_HOLD_CAUSES:
+                reason, detail = CANNOT_HOLD_CAUSES[outcome["cause"]], outcome.get("msg")
+            else:
+                message = (
+                    "%s: %s cannot keep audit records, so this task was not run and no task may change this host: %s "
+                    "(The check runs before the first task that may change a host in each play; mode=warn only warns.)"
+                    % (PLUGIN, target, outcome.get("msg") or "the writer failed")
+                )
+    verdict = (RECORDS, "")
+    if reason is not None:
+        if policy == FAIL:
+            message = _unrecordable(target, reason, detail, policy)
+        elif policy == CONTROLLER and settings.controller_problem:
+            message = _unrecordable(target, reason, detail, policy) + (
+                " The controller cannot keep them either: %s" % settings.controller_problem
+            )
+        else:
+            verdict = (policy, reason)
+            if policy == SKIP:
+                display.warning(
+                    "%s: %s cannot keep Linux audit records: %s%s; by %s=skip its changes are not recorded, and the "
+                    "end-of-run summary lists them." % (PLUGIN, target, reason, " (%s)" % detail.rstrip(".") if detail else "", POLICY_VAR)
+                )
+    if message is not None:
         if settings.mode == "fail":
             raise RecordKeepingError(message)
         display.warning(message)
-    _CHECKED.add(key)
-    _note(settings, "checked", *key)
+    _CHECKED[key] = verdict
+    _note(settings, "checked", *(key + verdict))
+    return verdict
 
 
 # The collection's own modules record themselves; their tasks are not in the ledger.
@@ -457,7 +646,7 @@ def _ledger_intent(
     if not settings.ledger_dir:
         return
     task = execution.task
-    target = _target(task, task_vars)
+    target = changed_host(execution, task_vars)
     described: t.Dict[str, t.Any] = {"task_id": task._uuid, "module": action_names(task)[0]}
     if policy:
         described["policy"] = policy
@@ -490,8 +679,9 @@ def _ledger_outcome(execution: _core.Execution, outcome: str, settings: Settings
         display.warning("%s: %s: the outcome of change %d is not in the run's ledger: %s" % (PLUGIN, target, seq, exc))
 
 
-def _count_own(view: t.Any, task: t.Any, settings: Settings, task_vars: t.Mapping[str, t.Any]) -> None:
+def _count_own(execution: _core.Execution, view: t.Any, settings: Settings, task_vars: t.Mapping[str, t.Any]) -> None:
     """Records the collection's own modules wrote count in the summary too."""
+    task = execution.task
     resolved, _written = action_names(task)
     if task.check_mode:
         return
@@ -503,7 +693,53 @@ def _count_own(view: t.Any, task: t.Any, settings: Settings, task_vars: t.Mappin
     else:
         return
     if recorded:
-        _note(settings, "records", "written", _target(task, task_vars), run_id(task_vars))
+        _note(settings, "records", "written", changed_host(execution, task_vars), run_id(task_vars))
+
+
+def write_on_controller(params: t.Dict[str, t.Any], target: str, check_mode: bool = False) -> t.Dict[str, t.Any]:
+    """Write the record of a change on ``target`` into the controller's own audit trail, naming the changed host: for
+    a host that cannot keep records (changeaudit_host_policy=controller) and for a change of the controller itself
+    (synchronize pull); the binding runs in this worker."""
+    from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import execute
+
+    params = with_origin(params)
+    fields = dict(params.get("fields") or {})
+    for name, value in (("changed_host", bounded_text(target, CONTEXT_TEXT_DEFAULT_MAX)), ("kept_on", "controller")):
+        fields.setdefault(name, value)
+    params["fields"] = fields
+    validated, error = validate(params)
+    if error:
+        return {"failed": True, "msg": error, "recorded": False}
+    result = execute(dict(validated, check_mode=check_mode))
+    if result.get("failed"):
+        result["msg"] = "the controller could not keep the record of a change on %s: %s" % (target, result.get("msg"))
+    return result
+
+
+def controller_problem() -> t.Optional[str]:
+    """Why this controller cannot keep audit records (for hosts with changeaudit_host_policy=controller), or None;
+    asked when the run starts, with a check mode write of the binding in this process."""
+    outcome = write_on_controller({"op": CHANGE_OP, "fields": {}, "on_unavailable": "fail", "context": False}, "localhost", True)
+    if not outcome.get("failed"):
+        return None
+    return "%s%s" % (
+        outcome.get("msg"),
+        " (an AWX/AAP execution environment is a container without CAP_AUDIT_WRITE: use skip there, or run the "
+        "job from a controller that keeps audit records)",
+    )
+
+
+def write_change(
+    execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings, res: str,
+    evidence: t.Mapping[str, t.Any],
+) -> t.Dict[str, t.Any]:
+    """Write the record of the task's change on the host it changed; the writer's outcome. ``before``: written before
+    the action runs, because nothing can be written after it (shutdown; record_params adds recorded=before_change)."""
+    try:
+        params = record_params(execution, settings, task_vars, evidence, res, hasher_for(handler._templar, task_vars))
+        return _write_for_change(execution, handler._templar, False, task_vars, params)
+    except AnsibleError as exc:
+        return {"failed": True, "msg": str(exc)}
 
 
 def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
@@ -516,8 +752,12 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
     if view.skipped:
         _ledger_outcome(execution, UNCHANGED, settings, skipped=True)
         return
-    if not recordable(task, settings):
-        _count_own(view, task, settings, task_vars)
+    verdict = execution.notes.get(VERDICT_NOTE) or (RECORDS, "")
+    if not recordable(task, settings) or verdict[0] == SKIP:
+        _count_own(execution, view, settings, task_vars)
+        if view.changed and not task.check_mode and not action_names(task)[0].startswith(OWN_PREFIX):
+            why = "host policy skip: %s" % verdict[1] if verdict[0] == SKIP else skip_reason(task, settings)
+            _note(settings, "records", "skipped", changed_host(execution, task_vars), run_id(task_vars), why)
         _ledger_outcome(execution, SKIPPED_BY_POLICY if view.changed else UNCHANGED, settings, failed=view.failed or None)
         return
     res = record_result(view.changed, view.failed)
@@ -528,16 +768,11 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
     if handler is None:
         _ledger_outcome(execution, NOT_RECORDED, settings, res=res, reason="the task ended before its action was made")
         return
-    target = _target(task, task_vars)
+    target = changed_host(execution, task_vars)
     this_run = run_id(task_vars)
-    try:
-        params = record_params(
-            execution, settings, task_vars, {key: view.get(key) for key in RESULT_EVIDENCE}, res,
-            hasher_for(handler._templar, task_vars),
-        )
-        outcome = _write_through_task_connection(execution, handler._templar, False, task_vars, params)
-    except AnsibleError as exc:
-        outcome = {"failed": True, "msg": str(exc)}
+    outcome = execution.notes.pop(WRITTEN_BEFORE_NOTE, None)
+    if outcome is None:
+        outcome = write_change(execution, handler, task_vars, settings, res, {key: view.get(key) for key in RESULT_EVIDENCE})
     recorded = bool(outcome.get("recorded")) and not outcome.get("failed")
     summary: t.Dict[str, t.Any] = {"recorded": recorded, "host": target, "run_id": this_run}
     if recorded:
@@ -568,14 +803,18 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
 
 
 def record_counts(settings: Settings) -> t.Dict[str, t.Dict[str, t.Any]]:
-    """Per host the records were written on: {"written": n, "failed": n, "run_ids": [...]}, from the workers' notes."""
+    """Per host: {"written": n, "failed": n, "skipped": {why: n}, "run_ids": [...]}, from the workers' notes."""
     counts: t.Dict[str, t.Dict[str, t.Any]] = {}
     for line in _read_lines(settings, "records"):
         if len(line) < 3:
             continue
         status, host, this_run = line[:3]
-        entry = counts.setdefault(host, {"written": 0, "failed": 0, "run_ids": []})
-        entry[status] = entry.get(status, 0) + 1
+        entry = counts.setdefault(host, {"written": 0, "failed": 0, "skipped": {}, "run_ids": []})
+        if status == "skipped":
+            why = line[3] if len(line) > 3 else "policy"
+            entry["skipped"][why] = entry["skipped"].get(why, 0) + 1
+        else:
+            entry[status] = entry.get(status, 0) + 1
         if this_run not in entry["run_ids"]:
             entry["run_ids"].append(this_run)
     return counts
@@ -603,6 +842,12 @@ __all__ = [
     "record_counts",
     "fix_run_id",
     "check_host",
+    "host_policy",
+    "cannot_hold_reason",
+    "write_on_controller",
+    "controller_problem",
+    "POLICY_VAR",
+    "HOST_POLICIES",
     "ledger_seq",
     "LEDGER_NOTE",
     "read_ledger",

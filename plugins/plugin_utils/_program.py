@@ -179,11 +179,11 @@ def entry_program(audit_dir: str = AUDIT_DIR, compiled: bool = False) -> str:
 
 def program_for(request: t.Mapping[str, t.Any], compiled: bool = False) -> str:
     """The whole program for one request; the request travels as base64 JSON, so it cannot break out of the literal."""
-    payload = base64.b64encode(json.dumps(request, default=_json_default).encode("utf-8", "surrogateescape"))
+    payload = base64.b64encode(json.dumps(request, default=json_default).encode("utf-8", "surrogateescape"))
     return entry_program(compiled=compiled) + "_main(_PACKED, _MAGIC, %r)\n" % payload.decode("ascii")
 
 
-def _json_default(value: t.Any) -> t.Any:
+def json_default(value: t.Any) -> t.Any:
     """What the module's argument encoding does with the non-JSON types a play can hand over."""
     if isinstance(value, (set, tuple)):
         return list(value)
@@ -206,4 +206,5 @@ __all__ = [
     "bundle_sources",
     "entry_program",
     "program_for",
+    "json_default",
 ]

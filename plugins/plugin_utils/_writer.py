@@ -16,8 +16,10 @@ request checked on the controller, the transport, and the result parsed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import re
 import typing as t
 
 from ansible import constants as C
@@ -34,12 +36,25 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._interpreter imp
     remember_python,
     same_python,
 )
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import (
+    AS_TASK,
+    ESCALATED,
+    HELPER,
+    ROOT,
+    Privilege,
+    RecordPrivilegeError,
+    escalated,
+    escalation_fix,
+    record_privilege,
+)
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._program import (
+    AUDIT_DIR,
     MIN_PYTHON,
     STDIN_LOADER,
     WRITER_ERROR_KEY,
     WRITER_MAGIC_KEY,
     entry_program,
+    json_default,
     program_for,
 )
 
@@ -47,6 +62,9 @@ if t.TYPE_CHECKING:
     from ansible.plugins.action import ActionBase
 
 WRITER_MODULE = "changeaudit.linux.usys_config"
+# The cause of a failure because the host has no Python where the writer looked: a host that cannot keep records.
+PYTHON_NOT_FOUND = "PythonNotFound"
+HELPER_ERROR = "RecordHelperError"
 
 
 def validate(params: t.Mapping[str, t.Any]) -> t.Tuple[t.Dict[str, t.Any], t.Optional[str]]:
@@ -99,11 +117,12 @@ def _run_program(action: ActionBase, interpreter: str, program: str) -> t.Dict[s
     return action._low_level_execute_command(command, sudoable=True)
 
 
-def _failure(msg: str, res: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+def _failure(msg: str, res: t.Mapping[str, t.Any], cause: str = "WriterNoResult") -> t.Dict[str, t.Any]:
     return {
         "failed": True,
         "msg": msg,
         "recorded": False,
+        "cause": cause,
         "rc": res.get("rc"),
         "module_stdout": res.get("stdout", ""),
         "module_stderr": res.get("stderr", ""),
@@ -111,8 +130,17 @@ def _failure(msg: str, res: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     }
 
 
-def parse_output(res: t.Mapping[str, t.Any], interpreter: str, host: str) -> t.Dict[str, t.Any]:
-    """The result the program printed, or a failure that names the interpreter and the fix."""
+# What sudo, su, doas and PAM print when they refuse to switch user: the writer never ran.
+_REFUSED_BECOME = re.compile(
+    r"password is required|incorrect password|authentication failure|not allowed to execute|not in the sudoers|"
+    r"may not run sudo|permission denied|must be run from a terminal|sorry|not permitted", re.I
+)
+
+
+def parse_output(
+    res: t.Mapping[str, t.Any], interpreter: str, host: str, privilege: t.Optional[Privilege] = None
+) -> t.Dict[str, t.Any]:
+    """The result the program printed, or a failure that names the interpreter, or the privilege, and the fix."""
     fix = "Set ansible_python_interpreter for %s to a Python %d.%d or newer that exists there" % ((host,) + MIN_PYTHON)
     stdout, stderr = res.get("stdout") or "", res.get("stderr") or ""
     try:
@@ -129,8 +157,16 @@ def parse_output(res: t.Mapping[str, t.Any], interpreter: str, host: str) -> t.D
                     "Cannot write the audit record: the Python interpreter %r was not found on %s. %s, or leave it "
                     "unset to have it discovered." % (interpreter, host, fix),
                     res,
+                    PYTHON_NOT_FOUND,
                 )
         last = (stderr.strip().splitlines() or stdout.strip().splitlines() or ["no output"])[-1]
+        if privilege is not None and privilege.how == ESCALATED and _REFUSED_BECOME.search(last):
+            return _failure(
+                "Cannot write the audit record: %s failed on %s (rc=%s): %s. %s."
+                % (privilege.describe(), host, res.get("rc"), last, escalation_fix(privilege)),
+                res,
+                RecordPrivilegeError.__name__,
+            )
         return _failure(
             "Cannot write the audit record: the writer run with the Python interpreter %r on %s returned no result "
             "(rc=%s): %s. %s; module_stderr has the full output." % (interpreter, host, res.get("rc"), last, fix),
@@ -141,6 +177,7 @@ def parse_output(res: t.Mapping[str, t.Any], interpreter: str, host: str) -> t.D
             "Cannot write the audit record: the writer needs Python %d.%d or newer, and %r on %s is Python %s. %s."
             % (MIN_PYTHON + (interpreter, host, data.get("python_version"), fix)),
             res,
+            "PythonTooOld",
         )
     data["_ansible_parsed"] = True
     return data
@@ -167,39 +204,105 @@ def with_origin(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     return params
 
 
-def write_on_target(action: ActionBase, task_vars: t.Dict[str, t.Any], params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
-    """Write one record on the action's host; returns what the usys_config module would return.
+def write_on_target(
+    action: ActionBase, task_vars: t.Dict[str, t.Any], params: t.Mapping[str, t.Any], privilege: t.Optional[Privilege] = None
+) -> t.Dict[str, t.Any]:
+    """Write one record on the action's host, as root whoever the task runs as; returns what the usys_config
+    module would return.
 
-    ``params`` are the usys_config options; check mode is the task's. Uses action._task, _connection,
-    _templar, _compute_environment_string, _is_pipelining_enabled, _make_tmp_path, _transfer_data,
+    ``params`` are the usys_config options; check mode is the task's. ``privilege``: how the record gets root
+    (``_privilege.record_privilege``), found from the action's connection when not given. Uses action._task,
+    _connection, _templar, _compute_environment_string, _is_pipelining_enabled, _make_tmp_path, _transfer_data,
     _fixup_perms2, _low_level_execute_command and, under Mitogen, _execute_module.
     """
     params = with_origin(params)
-    if is_mitogen(action._connection):
-        return action._execute_module(module_name=WRITER_MODULE, module_args=dict(params), task_vars=task_vars)
+    host = action._task.delegate_to or task_vars.get("inventory_hostname") or "the host"
     validated, error = validate(params)
     invocation = {"invocation": {"module_args": validated}} if injects_invocation(task_vars) else {}
     if error:
         return dict({"failed": True, "msg": error}, **invocation)
+    if privilege is None:
+        try:
+            privilege = record_privilege(action._connection, action._play_context, action._task, task_vars, action._templar)
+        except RecordPrivilegeError as exc:
+            return dict({"failed": True, "msg": "Cannot write the audit record on %s: %s" % (host, exc), "recorded": False,
+                         "cause": RecordPrivilegeError.__name__}, **invocation)
+    if is_mitogen(action._connection) and privilege.how == AS_TASK:
+        return action._execute_module(module_name=WRITER_MODULE, module_args=dict(params), task_vars=task_vars)
     request = dict(validated, check_mode=bool(action._task.check_mode))
     try:
         validate_request(request)
     except AuditError as exc:
         # The target would refuse it with this same result; nothing needs to run there.
         return dict(error_result(exc, request.get("on_unavailable") or "fail", record=None), **invocation)
+    if privilege.how == HELPER:
+        result = _run_helper(action, privilege, request, host)
+        if result.get("_ansible_parsed"):
+            result.update(invocation)
+        return result
     interpreter, discovered = python_interpreter(action, task_vars)
-    host = action._task.delegate_to or task_vars.get("inventory_hostname") or "the host"
     compiled = same_python(action, task_vars, interpreter, host)
-    result = parse_output(_run_program(action, interpreter, program_for(request, compiled)), interpreter, host)
-    if compiled and result.get(WRITER_ERROR_KEY) == "bytecode_mismatch":
-        # Not the bytecode expected: a patch release that changed it, or another Python now at that path.
-        result = parse_output(_run_program(action, interpreter, program_for(request)), interpreter, host)
+    try:
+        with escalated(action, privilege, task_vars):
+            result = parse_output(_run_program(action, interpreter, program_for(request, compiled)), interpreter, host, privilege)
+            if compiled and result.get(WRITER_ERROR_KEY) == "bytecode_mismatch":
+                # Not the bytecode expected: a patch release that changed it, or another Python now at that path.
+                result = parse_output(_run_program(action, interpreter, program_for(request)), interpreter, host, privilege)
+    except AnsibleError as exc:
+        if privilege.how != ESCALATED:
+            raise
+        # The connection's own become errors: a wrong password, a prompt that never came.
+        return dict(_failure(
+            "Cannot write the audit record: %s failed on %s: %s. %s." % (privilege.describe(), host, exc, escalation_fix(privilege)),
+            {}, RecordPrivilegeError.__name__,
+        ), **invocation)
     remember_python(host, interpreter, result.pop(WRITER_MAGIC_KEY, None))
     if result.get("_ansible_parsed"):
         result.update(invocation)
     if discovered:
         result.setdefault("ansible_facts", {})["discovered_interpreter_python"] = discovered
     return result
+
+
+@functools.lru_cache(maxsize=None)
+def binding_fingerprint() -> str:
+    """The fingerprint of this controller's binding, which a record helper installed from it reports too."""
+    from ansible_collections.changeaudit.linux.plugins.module_utils._audit.helper import sources_fingerprint
+
+    return sources_fingerprint(AUDIT_DIR)
+
+
+def _run_helper(action: ActionBase, privilege: Privilege, request: t.Mapping[str, t.Any], host: str) -> t.Dict[str, t.Any]:
+    """The record helper run with sudo -n (directly for a root login), the request on stdin, never in arguments."""
+    shell = action._connection._shell
+    path = privilege.helper_path or ""
+    command = shell.join((path,) if privilege.login == ROOT else ("sudo", "-n", path))
+    payload = json.dumps(request, default=json_default).encode("utf-8", "surrogateescape")
+    res = action._low_level_execute_command(command, sudoable=False, in_data=payload)
+    stdout, stderr = res.get("stdout") or "", res.get("stderr") or ""
+    try:
+        data = json.loads(json_object_lines(stdout))
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        last = (stderr.strip().splitlines() or stdout.strip().splitlines() or ["no output"])[-1]
+        return _failure(
+            "Cannot write the audit record: %s failed on %s (rc=%s): %s. %s."
+            % (privilege.describe(), host, res.get("rc"), last, escalation_fix(privilege)),
+            res,
+            HELPER_ERROR,
+        )
+    helper = data.pop("helper", None) or {}
+    if helper.get("fingerprint") != binding_fingerprint():
+        return _failure(
+            "Cannot write the audit record: the record helper %s on %s was installed from another version of "
+            "changeaudit.linux than this controller runs; apply the role changeaudit.linux.record_helper to %s again"
+            % (path, host, host),
+            res,
+            HELPER_ERROR,
+        )
+    data["_ansible_parsed"] = True
+    return data
 
 
 # Built on import: the strategy imports action plugins in the ansible-playbook process, so every task's forked
@@ -211,6 +314,9 @@ controller_origin()
 
 __all__ = [
     "WRITER_MODULE",
+    "PYTHON_NOT_FOUND",
+    "HELPER_ERROR",
+    "binding_fingerprint",
     "with_origin",
     "injects_invocation",
     "validate",

@@ -76,6 +76,16 @@ class AuditPermissionError(AuditUnavailableError):
     )
 
 
+class AuditCapabilityError(AuditPermissionError):
+    """Raised when root itself lacks CAP_AUDIT_WRITE: a container (or a capability bounding set) the kernel keeps
+    from writing audit records, which no become can mend."""
+
+    default_hint = (
+        "Root here has no CAP_AUDIT_WRITE, as in a container: grant the container CAP_AUDIT_WRITE (docker/podman "
+        "--cap-add AUDIT_WRITE), record on the container's host, or set on_unavailable: warn"
+    )
+
+
 class AuditDisabledError(AuditUnavailableError):
     """Raised when the kernel's audit 'enabled' flag is 0: it would ACK the record and drop it."""
 
@@ -185,6 +195,8 @@ class AuditProtocolError(AuditError):
 def error_from_errno(err: int, action: str) -> AuditError:
     """Map an errno from the audit socket to the error a user can act on."""
     if err == _errno.EPERM or err == _errno.EACCES:
+        if os.geteuid() == 0:
+            return AuditCapabilityError("Cannot %s: permission denied to root" % action, errno=err)
         return AuditPermissionError("Cannot %s: permission denied" % action, errno=err)
     if err == _errno.ECONNREFUSED:
         return AuditNamespaceError("Cannot %s: the kernel refused the audit connection" % action, errno=err)
@@ -199,6 +211,7 @@ __all__ = [
     "AuditNotInKernelError",
     "AuditNamespaceError",
     "AuditPermissionError",
+    "AuditCapabilityError",
     "AuditDisabledError",
     "AuditdNotRunningError",
     "AuditStatusUnknownError",

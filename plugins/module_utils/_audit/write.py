@@ -14,6 +14,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.auditd_co
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import select_backend
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_USYS_CONFIG, VERIFY_TIMEOUT
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import (
+    AuditCapabilityError,
     AuditPermissionError,
     AuditRecordNotFoundError,
     AuditRecordsLostError,
@@ -78,6 +79,8 @@ def preflight(
     """
     caps = process_capabilities()
     if not caps["cap_audit_write"]:
+        if os.geteuid() == 0:
+            raise AuditCapabilityError("Cannot write audit records: this process runs as root but lacks CAP_AUDIT_WRITE")
         raise AuditPermissionError(
             "Cannot write audit records: this process (uid %d) lacks CAP_AUDIT_WRITE" % os.geteuid()
         )

@@ -146,6 +146,13 @@ class Harness:
         if mitogen:
             connection_cls.__module__ = "ansible_mitogen.connection"
         connection = connection_cls()
+        # As TaskExecutor leaves it: the become plugin on the connection, or none; a root login without become, so
+        # the record is written with the task's own privileges.
+        connection.become = None
+        connection.default_user = "root"
+        if become:
+            connection.become = loaders.become_loader.get("sudo")
+            connection.become.set_options(direct={"become_user": "root"})
         connection._shell = ShellModule()
         connection._shell.tmpdir = None
         self.task_vars = dict(TASK_VARS, **(task_vars or {}))

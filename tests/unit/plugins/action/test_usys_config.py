@@ -40,10 +40,11 @@ def test_the_task_context_follows_the_plays_fields(make):
     assert h.target.calls[0][0] == NAME
 
 
-def test_no_become_means_no_become_user(make):
+def test_no_become_means_no_become_user_but_the_login_user(make):
     h = make({"op": "deploy"}, become=False)
     h.run()
     assert "become_user" not in h.target.params["fields"]
+    assert h.target.params["fields"]["remote_user"] == "root"
 
 
 @pytest.mark.parametrize("context", [False, "no", "false"])

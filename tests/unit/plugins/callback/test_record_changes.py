@@ -70,7 +70,7 @@ def test_the_summary_has_one_line_per_host(tmp_path, monkeypatch):
     assert lines == [
         "backup : 1 record written",
         "web1 : 2 records written",
-        "web2 : 0 records written, 1 change NOT recorded",
+        "web2 : 0 records written, 1 change NOT recorded (the record could not be written)",
         "web3 : 0 records written",
     ]
 

@@ -28,6 +28,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import 
     run_id,
     task_context,
 )
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import Acting
 
 
 @pytest.fixture
@@ -53,7 +54,8 @@ def make_task(**fields):
 
 
 def become(user="root", enabled=True):
-    return types.SimpleNamespace(become=enabled, become_user=user)
+    """Who the task acted as: ``user`` by become, or the login user deploy without."""
+    return Acting(user or "root", "deploy", enabled)
 
 
 # --- run_id -------------------------------------------------------------------------------------------------------
@@ -205,9 +207,10 @@ def test_context_names_the_task_the_play_and_the_users(clean_env):
     assert not set(context) & {"awx_job_id", "ci_actor", "ci_commit"}
 
 
-def test_context_without_become_names_no_become_user(clean_env):
+def test_context_without_become_names_the_login_user_and_no_become_user(clean_env):
     context = task_context(make_task(path=None), become(enabled=False), {})
     assert "become_user" not in context
+    assert context["remote_user"] == "deploy"
     assert context["play"] == "" and context["task_path"] == ""
 
 

@@ -26,6 +26,7 @@ class FakeTask:
         self.no_log = False
         self.delegate_to = None
         self.ignore_errors = True
+        self.become_method = "sudo"
         self.__dict__.update(fields)
 
     def get_name(self):
@@ -35,11 +36,22 @@ class FakeTask:
         return "/play.yml:3"
 
 
-def make_te(task):
+class FakeBecome:
+    """A become plugin as TaskExecutor leaves it on the connection: its options resolved."""
+
+    def __init__(self, user="root"):
+        self.user = user
+
+    def get_option(self, name):
+        return {"become_user": self.user}[name]
+
+
+def make_te(task, become_user="root"):
     return _core.Execution(types.SimpleNamespace(
         _task=task,
         _handler=types.SimpleNamespace(_templar=None),
-        _play_context=types.SimpleNamespace(become=True, become_user="root", remote_user="root"),
+        _play_context=types.SimpleNamespace(become=True, become_user=become_user, remote_user="deploy"),
+        _connection=types.SimpleNamespace(become=FakeBecome(become_user), default_user="deploy"),
     ))
 
 
@@ -61,7 +73,7 @@ def writes(monkeypatch):
     def fake_writer_action(te, templar, check_mode):
         return types.SimpleNamespace(check_mode=check_mode, cleanup=lambda: None)
 
-    def fake_write(action, task_vars, params):
+    def fake_write(action, task_vars, params, privilege=None):
         calls.append((action.check_mode, params))
         return outcomes.pop(0) if outcomes else {"recorded": True, "record": "op=ansible-change ...", "sequence": 7}
 
@@ -145,7 +157,7 @@ def test_a_changed_result_is_recorded_with_the_change_fields(settings, writes):
         "recorded": True, "host": "web1", "run_id": "unit-run", "record": "op=ansible-change ...", "sequence": 7,
         "verified": None,
     }
-    assert hook.record_counts(settings) == {"web1": {"written": 1, "failed": 0, "run_ids": ["unit-run"]}}
+    assert hook.record_counts(settings) == {"web1": {"written": 1, "failed": 0, "skipped": {}, "run_ids": ["unit-run"]}}
 
 
 @pytest.mark.parametrize(
@@ -217,10 +229,10 @@ def test_before_task_once_per_play_host_and_user_fails_before_the_task(settings,
     hook._CHECKED.clear()
     hook.before_task(te, te.handler, dict(TASK_VARS), settings)
     assert len(writes) == 1
-    # Another acting user is checked again, and refused.
-    writes.outcomes.append({"failed": True, "msg": "Cannot write audit records: this process (uid 65534) lacks CAP_AUDIT_WRITE"})
-    te.play_context.become_user = "nobody"
-    with pytest.raises(hook.RecordKeepingError, match="web1 cannot keep audit records.*CAP_AUDIT_WRITE"):
+    # Other record privileges (a task as nobody: the record escalates with sudo) are checked again, and refused.
+    writes.outcomes.append({"failed": True, "msg": "becoming root with sudo failed: Missing sudo password"})
+    te = make_te(task, become_user="nobody")
+    with pytest.raises(hook.RecordKeepingError, match="web1 cannot keep audit records.*Missing sudo password"):
         hook.before_task(te, te.handler, dict(TASK_VARS), settings)
 
 

@@ -56,7 +56,15 @@ def test_the_rules_that_drop_a_record_are_part_of_its_result():
         (errno.EIO, errors.AuditError),
     ],
 )
-def test_socket_errnos_map_to_the_error_a_user_can_act_on(err, cls):
+def test_socket_errnos_map_to_the_error_a_user_can_act_on(err, cls, monkeypatch):
+    monkeypatch.setattr(errors.os, "geteuid", lambda: 1000)
     exc = errors.error_from_errno(err, "send the record")
     assert exc.__class__.__name__ == cls.__name__ and isinstance(exc, cls) and exc.errno == err
     assert str(exc).startswith("Cannot send the record")
+
+
+@pytest.mark.parametrize("err", [errno.EPERM, errno.EACCES])
+def test_permission_denied_to_root_is_a_missing_capability(err, monkeypatch):
+    monkeypatch.setattr(errors.os, "geteuid", lambda: 0)
+    exc = errors.error_from_errno(err, "send the record")
+    assert type(exc) is errors.AuditCapabilityError and isinstance(exc, errors.AuditPermissionError)

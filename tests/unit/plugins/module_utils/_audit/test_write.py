@@ -13,6 +13,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors im
     AuditdNotRunningError,
     AuditdNotWritingError,
     AuditDisabledError,
+    AuditCapabilityError,
     AuditPermissionError,
     AuditRecordNotFoundError,
     AuditRecordsLostError,
@@ -49,13 +50,24 @@ def test_preflight_uses_what_the_caller_read(audit):
     assert audit.kernel.connections == 0
 
 
-def test_preflight_without_cap_audit_write_asks_for_become(audit):
+def test_preflight_without_cap_audit_write_asks_for_become(audit, monkeypatch):
+    monkeypatch.setattr(write.os, "geteuid", lambda: 1000)
     audit.caps["cap_audit_write"] = False
     with pytest.raises(AuditPermissionError) as caught:
         write.preflight()
+    assert type(caught.value) is AuditPermissionError
     assert "lacks CAP_AUDIT_WRITE" in str(caught.value)
     assert "become: true" in str(caught.value)
     assert audit.kernel.connections == 0
+
+
+def test_root_without_cap_audit_write_is_a_container_no_become_mends(audit, monkeypatch):
+    monkeypatch.setattr(write.os, "geteuid", lambda: 0)
+    audit.caps["cap_audit_write"] = False
+    with pytest.raises(AuditCapabilityError) as caught:
+        write.preflight()
+    assert "runs as root but lacks CAP_AUDIT_WRITE" in str(caught.value)
+    assert "--cap-add AUDIT_WRITE" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -162,7 +174,8 @@ def test_check_mode_still_reports_what_would_lose_the_record(audit):
         write.write_record(a_record(), "netlink", check_mode=True)
 
 
-def test_nack_from_the_kernel_becomes_the_matching_error(audit):
+def test_nack_from_the_kernel_becomes_the_matching_error(audit, monkeypatch):
+    monkeypatch.setattr(write.os, "geteuid", lambda: 1000)
     audit.kernel.errors[AUDIT_USYS_CONFIG] = errno.EPERM
     with pytest.raises(AuditPermissionError) as caught:
         write.write_record(a_record(), "netlink")

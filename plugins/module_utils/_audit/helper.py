@@ -1,0 +1,223 @@
+# PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
+"""The record helper: one write request on stdin, one JSON result line on stdout, for least-privilege mode.
+
+The changeaudit.linux.record_helper role installs the binding and a fixed root-owned script that calls ``main``,
+and a sudoers line that lets a login user run that script, without arguments, as root. That user can then write
+records and do nothing else as root, so everything the request says is checked here, strictly, as an untrusted
+caller's input: the controller's argument spec validation does not count, as the caller need not be the controller.
+
+Protocol: stdin holds one JSON object of at most REQUEST_MAX_BYTES bytes, the usys_config options (REQUEST_SPEC)
+plus ``check_mode``; a missing option takes the spec's default. stdout gets one JSON line: the usys_config result of
+``request.execute``, plus ``helper``: ``{"fingerprint": sources_fingerprint of the installed binding, "path":
+argv[0]}``. Every failure is a result with ``failed: true``, ``msg``, ``recorded: false`` and ``cause``, and the
+exit status is 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import AUTO, BACKEND_NAMES
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError, AuditInvalidInputError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import execute
+
+# typing only for annotations: importing it costs each record ~3 ms on the target (plugin_utils/_program.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
+
+# A record is at most ~8 KiB once encoded; a request far beyond that can only be a mistake or an attempt to make
+# root spend memory.
+REQUEST_MAX_BYTES = 1024 * 1024
+
+# The usys_config options (plugins/module_utils/_specs.py WRITER_ARGUMENT_SPEC), repeated here because the host has
+# only _audit/; tests/unit/.../test_helper.py fails when the two differ.
+REQUEST_SPEC: t.Dict[str, t.Dict[str, t.Any]] = {
+    "op": {"type": "str", "required": True},
+    "fields": {"type": "dict", "default": {}},
+    "hash_fields": {"type": "list", "elements": "str", "default": []},
+    "result": {"type": "str", "default": "success", "choices": ["success", "failed"]},
+    "comm": {"type": "str", "default": "ansible"},
+    "hostname": {"type": "str"},
+    "addr": {"type": "str"},
+    "terminal": {"type": "str"},
+    "context": {"type": "bool", "default": True},
+    "verify": {"type": "bool", "default": False},
+    "backend": {"type": "str", "default": AUTO, "choices": list(BACKEND_NAMES)},
+    "on_unavailable": {"type": "str", "default": "fail", "choices": ["fail", "warn"]},
+}
+# What the module gets from Ansible rather than from its options.
+CHECK_MODE_SPEC: t.Dict[str, t.Any] = {"type": "bool", "default": False}
+
+# The cause of a failure that is a bug of the helper (or a broken install), not of the request or the host.
+INTERNAL_ERROR_CAUSE = "RecordHelperInternalError"
+
+_TYPES: t.Dict[str, t.Tuple[type, str]] = {
+    "str": (str, "a string"),
+    "bool": (bool, "true or false"),
+    "dict": (dict, "an object"),
+    "list": (list, "a list"),
+}
+_FIX = "Send one JSON object with only the usys_config options and check_mode, as the changeaudit.linux writer does"
+
+
+def sources_fingerprint(directory: str) -> str:
+    """sha256 (hex) over the ``*.py`` files directly in ``directory``, in the order of their sorted names.
+
+    Each file adds its name (UTF-8) and then its content, each preceded by its length in bytes as 8 bytes big-endian,
+    so no two different sets of files hash alike. The controller computes it over its own ``_audit/`` to tell
+    a helper installed from another version of the collection.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    names = sorted(name for name in os.listdir(directory)
+                   if name.endswith(".py") and os.path.isfile(os.path.join(directory, name)))
+    for name in names:
+        with open(os.path.join(directory, name), "rb") as handle:
+            content = handle.read()
+        encoded = name.encode("utf-8")
+        digest.update(len(encoded).to_bytes(8, "big") + encoded + len(content).to_bytes(8, "big"))
+        digest.update(content)
+    return digest.hexdigest()
+
+
+def _refuse(message: str) -> AuditInvalidInputError:
+    return AuditInvalidInputError("The record helper refused the request: %s" % message, hint=_FIX)
+
+
+def _unique_keys(pairs: t.List[t.Tuple[str, t.Any]]) -> t.Dict[str, t.Any]:
+    # json.loads keeps the last of duplicate keys; the binding must not see something other than what a reader
+    # of the request (or a log of it) would take it to say.
+    result: t.Dict[str, t.Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _refuse("the key %r appears more than once" % key)
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> t.Any:
+    raise _refuse("%s is not JSON" % name)
+
+
+def parse_request(data: bytes) -> t.Dict[str, t.Any]:
+    """The request object in ``data``; AuditInvalidInputError unless it is one JSON object within the size limit."""
+    if len(data) > REQUEST_MAX_BYTES:
+        raise _refuse("it is larger than %d bytes" % REQUEST_MAX_BYTES)
+    if not data.strip():
+        raise _refuse("stdin was empty")
+    try:
+        request = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except UnicodeDecodeError as exc:
+        raise _refuse("it is not UTF-8 (%s)" % exc) from None
+    except ValueError as exc:
+        raise _refuse("it is not JSON (%s)" % exc) from None
+    except RecursionError:
+        raise _refuse("it is nested too deeply") from None
+    if not isinstance(request, dict):
+        raise _refuse("it is a JSON %s, not an object" % type(request).__name__)
+    return request
+
+
+def _check_value(name: str, spec: t.Mapping[str, t.Any], value: t.Any) -> None:
+    if value is None and not spec.get("required") and "default" not in spec:
+        return
+    wanted, described = _TYPES[spec["type"]]
+    if not isinstance(value, wanted):
+        raise _refuse("%s must be %s, not %s" % (name, described, json.dumps(value)[:80]))
+    if spec.get("elements") == "str" and not all(isinstance(item, str) for item in value):
+        raise _refuse("%s must be a list of strings" % name)
+    if "choices" in spec and value not in spec["choices"]:
+        raise _refuse("%s must be one of %s, not %r" % (name, ", ".join(spec["choices"]), value))
+
+
+def validate_helper_request(request: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """The request with every option checked against REQUEST_SPEC (and check_mode) and the defaults filled in."""
+    spec = dict(REQUEST_SPEC, check_mode=CHECK_MODE_SPEC)
+    unknown = sorted(set(request) - set(spec))
+    if unknown:
+        raise _refuse("unknown key(s) %s; the known ones are %s" % (", ".join(map(repr, unknown)), ", ".join(sorted(spec))))
+    validated: t.Dict[str, t.Any] = {}
+    for name, option in spec.items():
+        if name not in request:
+            if option.get("required"):
+                raise _refuse("%s is required" % name)
+            # A copy: the defaults {} and [] are shared by every request this process could ever validate.
+            validated[name] = json.loads(json.dumps(option.get("default")))
+            continue
+        _check_value(name, option, request[name])
+        validated[name] = request[name]
+    return validated
+
+
+def _failure(exc: AuditError) -> t.Dict[str, t.Any]:
+    return dict(failed=True, msg=str(exc), recorded=False, **exc.as_dict())
+
+
+def _internal_failure(exc: BaseException) -> t.Dict[str, t.Any]:
+    return {
+        "failed": True,
+        "msg": "The record helper failed unexpectedly (%s: %s); no record was written. It is a bug of the helper or a "
+               "broken install: apply the changeaudit.linux.record_helper role again, and report it if that does not "
+               "help" % (type(exc).__name__, exc),
+        "recorded": False,
+        "cause": INTERNAL_ERROR_CAUSE,
+        "exception": type(exc).__name__,
+    }
+
+
+def _run(stdin: t.BinaryIO, argv: t.Sequence[str]) -> t.Dict[str, t.Any]:
+    if len(argv) > 1:
+        # sudoers allows the helper only without arguments; this holds for any other way it gets run.
+        raise AuditInvalidInputError(
+            "The record helper takes no arguments, got %d" % (len(argv) - 1), hint="Send the request on stdin")
+    request = validate_helper_request(parse_request(stdin.read(REQUEST_MAX_BYTES + 1)))
+    return execute(request)
+
+
+def main(stdin: t.Optional[t.BinaryIO] = None, stdout: t.Optional[t.TextIO] = None,
+         argv: t.Optional[t.Sequence[str]] = None) -> int:
+    """Run one request; print one JSON line; return the exit status (0 unless the result says failed)."""
+    # Resolved here, not as default arguments: importing this module must not touch the process's streams.
+    stdin = sys.stdin.buffer if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    argv = sys.argv if argv is None else argv
+    # The helper is the outermost frame of a root process run by an untrusted user: whatever goes wrong must still
+    # come out as the one JSON line the caller parses, never as a traceback.
+    try:
+        result = _run(stdin, argv)
+    except AuditError as exc:
+        result = _failure(exc)
+    except Exception as exc:  # pylint: disable=broad-except
+        result = _internal_failure(exc)
+    try:
+        fingerprint = sources_fingerprint(os.path.dirname(os.path.abspath(__file__)))
+    except Exception:  # pylint: disable=broad-except
+        fingerprint = None
+    result["helper"] = {"fingerprint": fingerprint, "path": argv[0] if argv else None}
+    try:
+        line = json.dumps(result, sort_keys=True)
+    except Exception as exc:  # pylint: disable=broad-except
+        line = json.dumps(dict(_internal_failure(exc), helper=result["helper"]), sort_keys=True)
+        result = {"failed": True}
+    try:
+        stdout.write(line + "\n")
+        stdout.flush()
+    except Exception:  # pylint: disable=broad-except
+        return 1
+    return 1 if result.get("failed") else 0
+
+
+__all__ = [
+    "REQUEST_MAX_BYTES",
+    "REQUEST_SPEC",
+    "CHECK_MODE_SPEC",
+    "INTERNAL_ERROR_CAUSE",
+    "sources_fingerprint",
+    "parse_request",
+    "validate_helper_request",
+    "main",
+]

@@ -1,0 +1,254 @@
+# PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
+"""Whose privileges write the record, whoever the task ran as.
+
+The kernel keeps a user record only from root (or a holder of CAP_AUDIT_WRITE), while real roles run tasks as a
+service account (``become_user: postgres``) or as the login user (``become: false``). So the record is written as
+root for the record only: with the play's become method, through a become plugin the writer puts on the connection
+for its own command and takes off again, so the task's become is never touched (``escalated``); or, where the
+sudoers allow no arbitrary root command, through the fixed record helper the ``record_helper`` role installs, which
+``sudo -n`` runs with the request on stdin (``HELPER``). Who the task acted as is taken before the action runs
+(``acting_identity``): an action may change the shared play context (synchronize clears its ``become``).
+
+Host variables choose (read per host, so one inventory can mix them):
+``changeaudit_record_privilege`` (``become``, the default, or ``helper``), ``changeaudit_record_helper`` (the
+helper's path) and ``changeaudit_become_password`` (root's password, for the methods that ask for the target user's:
+su, machinectl, ksu; otherwise the task's own become password serves, which sudo and doas ask for the login user).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import typing as t
+
+from ansible import constants as C
+from ansible.errors import AnsibleError
+from ansible.plugins.loader import become_loader
+
+ROOT = "root"
+PRIVILEGE_VAR = "changeaudit_record_privilege"
+HELPER_PATH_VAR = "changeaudit_record_helper"
+ROOT_PASSWORD_VAR = "changeaudit_become_password"
+DEFAULT_HELPER_PATH = "/usr/local/sbin/changeaudit-record"
+PRIVILEGE_CHOICES = ("become", "helper")
+# These ask for the password of the user they switch to: for the record, root's.
+TARGET_PASSWORD_METHODS = frozenset(("su", "machinectl", "ksu"))
+
+# How a record gets written: as the task already is (it runs as root), escalated for the record, or by the helper.
+AS_TASK = "task"
+ESCALATED = "become"
+HELPER = "helper"
+
+
+class RecordPrivilegeError(AnsibleError):
+    """A privilege setting that cannot work, found before anything runs on the host."""
+
+
+class Acting(t.NamedTuple):
+    """Who a task acts as on its host: ``user``, reached from the login ``login`` with become (``became``) or not."""
+
+    user: str
+    login: str
+    became: bool
+
+    def fields(self) -> t.Dict[str, str]:
+        """What the record says of it: become_user with become, else the login user as remote_user."""
+        return {"become_user": self.user} if self.became else {"remote_user": self.login}
+
+
+class Privilege(t.NamedTuple):
+    """How the record of a task's change gets root on the host."""
+
+    how: str
+    login: str
+    method: t.Optional[str] = None
+    helper_path: t.Optional[str] = None
+
+    @property
+    def key(self) -> str:
+        """The same key means the same privileges: the check before the first change is done once per key."""
+        return "%s:%s:%s" % (self.how, self.login, self.method or self.helper_path or "")
+
+    def describe(self) -> str:
+        if self.how == ESCALATED:
+            return "becoming root with %s from the login user %s" % (self.method, self.login)
+        if self.how == HELPER:
+            return "the record helper %s run with sudo -n by %s" % (self.helper_path, self.login)
+        return "the task's own privileges (root)"
+
+
+def login_user(connection: t.Any, play_context: t.Any) -> str:
+    """The user the connection logs in as, as ActionBase._get_remote_user finds it; ssh without one set logs in as
+    the controller's user."""
+    try:
+        user = connection.get_option("remote_user")
+    except (KeyError, AttributeError):
+        user = getattr(connection, "default_user", None) or getattr(play_context, "remote_user", None)
+    return str(user or getpass.getuser())
+
+
+def acting_identity(connection: t.Any, play_context: t.Any) -> Acting:
+    """Who the task acts as, from the become plugin the connection carries for it (set by TaskExecutor before the
+    action runs)."""
+    login = login_user(connection, play_context)
+    become = getattr(connection, "become", None)
+    if become is not None:
+        try:
+            user = become.get_option("become_user")
+        except KeyError:
+            user = None
+        return Acting(str(user or ROOT), login, True)
+    return Acting(login, login, False)
+
+
+def host_variables(task: t.Any, task_vars: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+    """The variables of the host the task runs on: the delegated host's under delegate_to."""
+    if task.delegate_to:
+        delegated = (task_vars.get("ansible_delegated_vars") or {}).get(task.delegate_to)
+        if delegated:
+            merged = dict(task_vars)
+            merged.update(delegated)
+            return merged
+    return task_vars
+
+
+def _template(templar: t.Any, variables: t.Mapping[str, t.Any], name: str) -> t.Any:
+    value = variables.get(name)
+    if value is None or templar is None:
+        return value
+    return templar.copy_with_new_env(available_variables=variables).template(value)
+
+
+def record_privilege(
+    connection: t.Any, play_context: t.Any, task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any
+) -> Privilege:
+    """How the record of this task's change gets root: refuses a setting that cannot work, naming it."""
+    variables = host_variables(task, task_vars)
+    acting = acting_identity(connection, play_context)
+    choice = _template(templar, variables, PRIVILEGE_VAR) or "become"
+    if choice not in PRIVILEGE_CHOICES:
+        raise RecordPrivilegeError(
+            "%s must be one of %s, not %r" % (PRIVILEGE_VAR, ", ".join(PRIVILEGE_CHOICES), choice)
+        )
+    if choice == HELPER:
+        path = str(_template(templar, variables, HELPER_PATH_VAR) or DEFAULT_HELPER_PATH)
+        if not path.startswith("/"):
+            raise RecordPrivilegeError("%s must be an absolute path, not %r" % (HELPER_PATH_VAR, path))
+        return Privilege(HELPER, acting.login, helper_path=path)
+    if acting.user == ROOT:
+        return Privilege(AS_TASK, acting.login)
+    method = _template(templar, variables, "ansible_become_method") or task.become_method or "sudo"
+    return Privilege(ESCALATED, acting.login, method=str(method))
+
+
+def _method_name(plugin: t.Any) -> str:
+    return str(getattr(plugin, "_load_name", "") or getattr(plugin, "name", "")).rsplit(".", 1)[-1]
+
+
+def root_become(
+    connection: t.Any, play_context: t.Any, task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any, method: str
+) -> t.Any:
+    """A become plugin of ``method`` to root, with the options the task's own become has (or, without become, the
+    host's become variables), for the writer's command only."""
+    variables = host_variables(task, task_vars)
+    plugin = become_loader.get(method)
+    if plugin is None:
+        raise RecordPrivilegeError(
+            "the become method %r, with which the record is written as root, was not found; set ansible_become_method "
+            "to an installed one (ansible-doc -t become -l)" % method
+        )
+    current = getattr(connection, "become", None)
+    name = _method_name(plugin)
+    if current is not None and _method_name(current) == name:
+        options = current.get_options()
+        own_user = options.get("become_user") or ROOT
+    else:
+        var_options = {}
+        for var in C.config.get_plugin_vars("become", plugin._load_name):
+            if var in variables:
+                var_options[var] = _template(templar, variables, var)
+        task_keys = task.dump_attrs()
+        if getattr(play_context, "become_pass", None):
+            task_keys["become_pass"] = play_context.become_pass
+        plugin.set_options(task_keys=task_keys, var_options=var_options)
+        options = plugin.get_options()
+        own_user = (current.get_option("become_user") if current is not None else None) or ROOT
+    options["become_user"] = ROOT
+    root_password = _template(templar, variables, ROOT_PASSWORD_VAR)
+    if root_password:
+        options["become_pass"] = root_password
+    elif name in TARGET_PASSWORD_METHODS and own_user != ROOT:
+        # The password the task has is the password of the user it becomes, never root's.
+        options["become_pass"] = None
+    plugin.set_options(direct=options)
+    return plugin
+
+
+@contextlib.contextmanager
+def escalated(
+    action: t.Any, privilege: Privilege, task_vars: t.Mapping[str, t.Any]
+) -> t.Iterator[None]:
+    """Within: the action's connection becomes root with ``privilege``'s method for the commands it runs as sudoable;
+    the task's become plugin is back on the connection afterwards, whatever happens."""
+    if privilege.how != ESCALATED:
+        yield
+        return
+    connection = action._connection
+    previous = getattr(connection, "become", None)
+    plugin = root_become(connection, action._play_context, action._task, task_vars, action._templar, privilege.method or "sudo")
+    if getattr(plugin, "require_tty", False) and not getattr(connection, "has_tty", False):
+        raise RecordPrivilegeError(
+            "the become method %s needs a terminal, which the %s connection does not give; set %s=helper"
+            % (privilege.method, getattr(connection, "_load_name", "this"), PRIVILEGE_VAR)
+        )
+    connection.set_become_plugin(plugin)
+    try:
+        yield
+    finally:
+        connection.set_become_plugin(previous)
+
+
+def escalation_fix(privilege: Privilege) -> str:
+    """What to set when the record could not get root with ``privilege``."""
+    if privilege.how == HELPER:
+        return (
+            "Install the record helper on this host with the role changeaudit.linux.record_helper (record_helper_users "
+            "naming %s), which adds '%s ALL=(root) NOPASSWD: %s \"\"' to the sudoers, or set %s to its path"
+            % (privilege.login, privilege.login, privilege.helper_path, HELPER_PATH_VAR)
+        )
+    if privilege.how == ESCALATED:
+        method = privilege.method or "sudo"
+        password = (
+            "give root's password in %s (%s asks for the password of the user it switches to)" % (ROOT_PASSWORD_VAR, method)
+            if method.rsplit(".", 1)[-1] in TARGET_PASSWORD_METHODS
+            else "give the become password of %s in ansible_become_password (or %s)" % (privilege.login, ROOT_PASSWORD_VAR)
+        )
+        return (
+            "The record of a change is written as root whoever the task runs as: allow %s to run commands as root "
+            "with %s, %s, or where the sudoers allow no arbitrary root command install the record helper (role "
+            "changeaudit.linux.record_helper) and set %s=helper" % (privilege.login, method, password, PRIVILEGE_VAR)
+        )
+    return "Run the task as root, or set %s=helper and install the record helper" % PRIVILEGE_VAR
+
+
+__all__ = [
+    "AS_TASK",
+    "ESCALATED",
+    "HELPER",
+    "ROOT",
+    "PRIVILEGE_VAR",
+    "HELPER_PATH_VAR",
+    "ROOT_PASSWORD_VAR",
+    "DEFAULT_HELPER_PATH",
+    "TARGET_PASSWORD_METHODS",
+    "RecordPrivilegeError",
+    "Acting",
+    "Privilege",
+    "login_user",
+    "acting_identity",
+    "host_variables",
+    "record_privilege",
+    "root_become",
+    "escalated",
+    "escalation_fix",
+]
