@@ -5,6 +5,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
 bash scripts/setup.sh
+# fleet_bench.py runs on the sshd test hosts.
+bash scripts/ssh-hosts.sh up >/dev/null
 exec 9>/run/lock/changeaudit-audit.lock
 flock 9
 export CHANGEAUDIT_AUDIT_LOCK_HELD=1

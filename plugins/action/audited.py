@@ -20,7 +20,12 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import 
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import apply_module_defaults
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import hasher_for
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import acting_identity
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import (
+    AS_TASK,
+    RecordPrivilegeError,
+    acting_identity,
+    record_privilege,
+)
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import with_origin, write_on_target
 
 
@@ -75,6 +80,7 @@ class ActionModule(ActionBase):
                     backend=options["backend"],
                     on_unavailable=options["on_unavailable"],
                     verify=bool(options.get("verify")),
+                    forwarding=bool(options.get("forwarding")),
                     op=options["op"],
                     hash_fields=options["hash_fields"],
                     hasher=hasher,
@@ -85,6 +91,7 @@ class ActionModule(ActionBase):
             check_before_change(with_origin(params_for(LONGEST_RESULT, "success")))
         except AnsibleError as exc:
             raise AnsibleActionFail("%s. Nothing was run." % str(exc).rstrip(".")) from None
+        privilege = self._check_record_privilege(task_vars, options)
         inner = self._run_inner(module, module_args, task_vars)
 
         # The record follows the task's final result: changed_when, failed_when and until are applied here as
@@ -98,8 +105,32 @@ class ActionModule(ActionBase):
             }
             return inner
 
-        recorder = write_on_target(self, task_vars, params_for(inner, res))
+        recorder = write_on_target(self, task_vars, params_for(inner, res), privilege)
         return self._merge(inner, recorder)
+
+    def _check_record_privilege(self, task_vars: t.Dict[str, t.Any], options: t.Mapping[str, t.Any]) -> t.Any:
+        """How the record will get root; when not with the task's own privileges (a service account, no become), a
+        check mode write with them first, so that a host where they fail refuses before the change."""
+        try:
+            privilege = record_privilege(self._connection, self._play_context, self._task, task_vars, self._templar)
+        except RecordPrivilegeError as exc:
+            raise AnsibleActionFail("%s. Nothing was run." % str(exc).rstrip(".")) from None
+        if privilege.how == AS_TASK or self._task.check_mode:
+            return privilege
+        shell = self._connection._shell
+        had_tmpdir = shell.tmpdir
+        probe = write_on_target(
+            self, task_vars,
+            {"op": options["op"], "fields": {}, "backend": options["backend"], "on_unavailable": "fail", "context": False,
+             "forwarding": bool(options.get("forwarding"))},
+            privilege, check_mode=True,
+        )
+        if shell.tmpdir and not had_tmpdir:
+            # Made for root's writer (no pipelining): the module, run as the task's user, gets a tmp dir of its own.
+            self._remove_tmp_path(shell.tmpdir)
+        if probe.get("failed") and options["on_unavailable"] == "fail":
+            raise AnsibleActionFail("%s Nothing was run." % (probe.get("msg") or "The record could not be written."))
+        return privilege
 
     def _resolve(self, name: str) -> t.Any:
         """The module's plugin load context: its FQCN and, when it has one, its action plugin."""

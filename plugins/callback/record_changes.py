@@ -49,21 +49,20 @@ description:
     the run exits non-zero. Tasks that change no host (C(debug), C(set_fact), C(gather_facts), check mode) run.
   - Before each task that may change a host, its record is built with the longest result a module can return and
     checked (names, encodings, size). A record that could not be written fails the task before it runs.
-  - B(Fails closed, early.) Before the first task that may change a host, once per play, host and acting user, a
-    check mode write checks that the host can keep records (root or C(CAP_AUDIT_WRITE), auditing enabled, auditd
-    running). When it cannot, that task fails without running and the host runs nothing more. A record that cannot
+  - B(Fails closed, early.) Before the first task that may change a host, once per play, host and way to root, a
+    check mode write with exactly the privileges the records will use checks that the host can keep records (root,
+    auditing enabled, auditd running). When it cannot, that task fails without running and the host runs nothing more. A record that cannot
     be written after a change fails the task with the cause and the fix; C(ignore_errors) does not hide either
     failure (a C(rescue) section still runs). O(mode=warn) turns both into warnings.
-  - At the end of the run it prints one line per host with the number of records written there. The playbook
+  - At the end of the run it prints one line per host with the number of records written there, and the changes
+    not recorded and why (the record could not be written, a host policy, the skip list). The playbook
     C(changeaudit.linux.evidence) proves the run afterwards, matching the ledger (O(ledger_dir)) with each host's
     records.
 requirements:
   - ansible-core 2.19, 2.20 or 2.21 on the controller. The plugin wraps private methods of ansible-core's task
     executor (C(TaskExecutor._execute), C(_get_action_handler_with_module_context) and, on 2.21, C(run)); with any
     other ansible-core version it refuses every change, and names the tested ones.
-  - The record is written with the privileges of each task (as with M(changeaudit.linux.audited)), so the tasks that
-    change a host need C(become=true) or a connection as root. A task with C(become_user) other than root is checked
-    as that user and fails before it runs.
+  - A way to root for the record on each host it changes (see the notes).
 options:
   mode:
     description:
@@ -156,6 +155,20 @@ options:
     vars:
       - name: changeaudit_ledger_dir
 notes:
+  - The record is written as root whoever the task ran as, and says who that was (V(become_user), or V(remote_user)
+    without become). For a task with another C(become_user) or without become, the writer becomes root with the
+    play's C(become_method) for the record only; C(su), C(machinectl) and C(ksu) need root's password in the host
+    variable C(changeaudit_become_password). Where the sudoers allow no arbitrary root command, C(changeaudit_record_privilege=helper)
+    writes through the record helper the role C(changeaudit.linux.record_helper) installs (path in
+    C(changeaudit_record_helper)).
+  - Hosts that cannot keep a Linux audit record (network devices, Windows, no Python, a kernel or container that
+    refuses records) fail before their first change unless the host variable C(changeaudit_host_policy) says
+    V(skip) (their changes run unrecorded, with a warning, and the end-of-run summary lists them) or V(controller)
+    (the record goes into the controller's audit trail, naming the host). C(changeaudit_audit_forwarding=true)
+    accepts a host whose auditd writes no log and forwards its records through a dispatcher plugin.
+  - C(ansible.posix.synchronize), C(ansible.posix.patch), C(ansible.builtin.reboot) and
+    C(community.general.shutdown) are recorded on the host they changed (shutdown before it runs); see the guide
+    R(Real plays,ansible_collections.changeaudit.linux.docsite.guide_real_plays).
   - The options under C(vars) are read from extra vars (C(-e)) only, once per run.
   - Each result the plugin wrote a record for gets a C(changeaudit_record) key (C(recorded), C(host), C(run_id),
     C(record), C(sequence), or C(error) and C(cause)); C(register) sees it.

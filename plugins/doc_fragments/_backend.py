@@ -44,8 +44,22 @@ options:
         check before the send can, such as auditd suspended on a full disk or an auditd.conf edited but not
         reloaded.
       - Needs read access to the audit log (root).
+      - On a host that forwards its records (O(forwarding=true) and auditd writing no log), there is no log to read
+        the record from, and the result says so (C(verified.read_back=false)) and warns.
     type: bool
     default: false
+  forwarding:
+    description:
+      - Declares that this host forwards its records instead of keeping a local log, as SIEM-fed sites run it, with
+        C(write_logs = no) (or C(log_format = NOLOG)) in C(/etc/audit/auditd.conf) with an active dispatcher plugin
+        such as C(audisp-remote) or C(syslog) in C(/etc/audit/plugins.d).
+      - Without it such a host is refused, since its records reach no log. With it the record is written when a
+        plugin sends records out (and refused when none does), and says where it went in C(forwarded_to=), the
+        plugins' program names.
+      - Has no effect on a host whose auditd writes a log.
+    type: bool
+    default: false
+    version_added: 1.2.0
 notes:
   - The kernel only keeps records from root or from processes holding C(CAP_AUDIT_WRITE); use O(ignore:become=true).
   - Before sending, the kernel audit status and the loaded audit rules are read (this needs C(CAP_AUDIT_CONTROL),

@@ -4,37 +4,24 @@
 The usys_config module, the controller's writer and the audited action plugin all
 validate against these. The modules' DOCUMENTATION stays YAML, which
 ansible-doc reads from the source without running it; a unit test checks that
-it documents exactly these options. No Ansible import: the binding's backend
-names are the only thing this needs.
+it documents exactly these options. No Ansible import: the write request's
+options are the binding's (request.REQUEST_SPEC), which the record helper
+on a host checks requests against too.
 """
 
 from __future__ import annotations
 
+import copy
 import typing as t
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import AUTO, BACKEND_NAMES
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import BACKEND_OPTIONS, REQUEST_SPEC
 
 # The options of the changeaudit.linux._backend doc fragment, in the order usys_config's invocation lists them.
-BACKEND_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = {
-    "verify": {"type": "bool", "default": False},
-    "backend": {"type": "str", "default": AUTO, "choices": list(BACKEND_NAMES)},
-    "on_unavailable": {"type": "str", "default": "fail", "choices": ["fail", "warn"]},
-}
+BACKEND_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = copy.deepcopy(BACKEND_OPTIONS)
 
-# changeaudit.linux.usys_config, the module the one writer runs (or whose request it runs) on the target.
-WRITER_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
-    op={"type": "str", "required": True},
-    fields={"type": "dict", "default": {}},
-    hash_fields={"type": "list", "elements": "str", "default": []},
-    result={"type": "str", "default": "success", "choices": ["success", "failed"]},
-    comm={"type": "str", "default": "ansible"},
-    hostname={"type": "str"},
-    addr={"type": "str"},
-    terminal={"type": "str"},
-    # Consumed by the action plugin; accepted here so the module can be called directly.
-    context={"type": "bool", "default": True},
-    **BACKEND_ARGUMENT_SPEC,
-)
+# changeaudit.linux.usys_config, the module the one writer runs (or whose request it runs) on the target: the
+# binding's request, declared there because the record helper on a host has only the binding.
+WRITER_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = copy.deepcopy(REQUEST_SPEC)
 
 # changeaudit.linux.audited, validated by its action plugin on the controller.
 AUDITED_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(

@@ -242,6 +242,7 @@ def change_record_params(
     backend: str,
     on_unavailable: str,
     verify: bool = False,
+    forwarding: bool = False,
     op: str = CHANGE_OP,
     hash_fields: t.Iterable[str] = (),
     hasher: t.Optional[Hasher] = None,
@@ -291,6 +292,8 @@ def change_record_params(
     if verify:
         # Only when asked: a writer without the option still takes every other request.
         params["verify"] = True
+    if forwarding:
+        params["forwarding"] = True
     return params
 
 

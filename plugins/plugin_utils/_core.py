@@ -15,6 +15,9 @@ and only here:
   ``TaskExecutor.run``, where a loop's ``ignore_errors`` is derived from its items'. The hook sees the task through
   ``Execution`` and its result through ``DictResult`` (2.19, 2.20: a dict) or ``ObjectResult`` (2.21: a
   ``UnifiedTaskResult``);
+- a connection to a delegated task's inventory host (``Execution.inventory_host_connection``), set up with
+  ``TaskExecutor._get_connection`` and ``_set_connection_options`` as the executor sets up a task's own: an action
+  that changes the inventory host from the delegated one (synchronize push with delegate_to) gets its record there;
 - the refusal (``refuse_changes``) that holds every change back while the record_changes callback is not ready;
 - ``apply_module_defaults`` (``module_common._apply_action_arg_defaults``, the helper core's own package and
   service actions use for the module they pick) and ``callback_var_options`` (the callback options given as

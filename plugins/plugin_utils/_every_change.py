@@ -19,6 +19,7 @@ import os
 import typing as t
 
 from ansible.errors import AnsibleError
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import OP_MAX
@@ -402,6 +403,7 @@ def record_params(
         backend=settings.backend,
         on_unavailable=settings.mode,
         verify=settings.verify,
+        forwarding=bool(execution.notes.get(FORWARDING_NOTE)),
         hasher=hasher,
     )
 
@@ -439,7 +441,7 @@ def before_task(execution: _core.Execution, handler: ActionBase, task_vars: t.Di
     the task (mode fail) before its action runs when not."""
     task = execution.task
     notes = execution.notes
-    for note in (LEDGER_NOTE, PRIVILEGE_NOTE, VERDICT_NOTE, VARS_NOTE, PLAY_CONTEXT_NOTE, WRITTEN_BEFORE_NOTE):
+    for note in (LEDGER_NOTE, PRIVILEGE_NOTE, VERDICT_NOTE, VARS_NOTE, PLAY_CONTEXT_NOTE, WRITTEN_BEFORE_NOTE, FORWARDING_NOTE):
         notes.pop(note, None)
     # Taken now: the action may change the shared play context, connection and variables (synchronize).
     resolved = action_names(task)[0]
@@ -462,6 +464,7 @@ def before_task(execution: _core.Execution, handler: ActionBase, task_vars: t.Di
                 execution.connection, execution.play_context, task, task_vars, handler._templar
             )
         policy = host_policy(task, task_vars, handler._templar)
+        notes[FORWARDING_NOTE] = forwarding_declared(task, task_vars, handler._templar)
     except RecordPrivilegeError as exc:
         # A bad setting stops the change whatever the mode: it is not the host that cannot record.
         raise RecordKeepingError("%s: %s, so this task was not run" % (PLUGIN, exc)) from None
@@ -491,6 +494,10 @@ VERDICT_NOTE = "verdict"
 VARS_NOTE = "task_vars"
 PLAY_CONTEXT_NOTE = "play_context"
 WRITTEN_BEFORE_NOTE = "written_before"
+FORWARDING_NOTE = "forwarding"
+
+# A host that forwards its records instead of keeping a log (write_logs = no with an audisp plugin), when declared.
+FORWARDING_VAR = "changeaudit_audit_forwarding"
 
 # What becomes of the changes on a host that cannot keep Linux audit records (changeaudit_host_policy).
 POLICY_VAR = "changeaudit_host_policy"
@@ -523,12 +530,26 @@ def skip_reason(task: t.Any, settings: Settings) -> str:
     return "skip list" if settings.skips(*action_names(task)) else "async with poll 0"
 
 
-def host_policy(task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any) -> str:
+def _host_setting(task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any, name: str) -> t.Any:
     variables = host_variables(task, task_vars)
-    value = variables.get(POLICY_VAR)
+    value = variables.get(name)
     if value is not None and templar is not None:
         value = templar.copy_with_new_env(available_variables=variables).template(value)
-    value = value or FAIL
+    return value
+
+
+def forwarding_declared(task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any) -> bool:
+    value = _host_setting(task, task_vars, templar, FORWARDING_VAR)
+    if value in (None, ""):
+        return False
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        raise RecordPrivilegeError("%s must be true or false, not %r" % (FORWARDING_VAR, value)) from None
+
+
+def host_policy(task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any) -> str:
+    value = _host_setting(task, task_vars, templar, POLICY_VAR) or FAIL
     if value not in HOST_POLICIES:
         raise RecordPrivilegeError("%s must be one of %s, not %r" % (POLICY_VAR, ", ".join(HOST_POLICIES), value))
     return str(value)
@@ -586,7 +607,8 @@ def check_host(
                 handler._templar,
                 True,
                 task_vars,
-                {"op": CHANGE_OP, "fields": {}, "backend": settings.backend, "on_unavailable": "fail", "context": False},
+                {"op": CHANGE_OP, "fields": {}, "backend": settings.backend, "on_unavailable": "fail", "context": False,
+                 "forwarding": bool(execution.notes.get(FORWARDING_NOTE))},
             )
         except AnsibleError as exc:
             # The connection's own errors (a become password the task's become lacks): the task would fail on them too.

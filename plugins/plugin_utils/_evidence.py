@@ -131,7 +131,12 @@ def reconcile(
             # naming another host of this report is that host's, read here from a log that holds several hosts'
             # records (a log forwarded to one place, or test hosts sharing one machine), and is matched there.
             target = fields.get("delegated_to") or fields.get("inventory_host")
-            if target and target != host and target in reads:
+            owner = host
+            if fields.get("kept_on") == "controller" and fields.get("changed_host"):
+                # Kept in the controller's trail for a host that cannot keep records (or for the controller itself):
+                # matched to the host it changed, from whichever log of the report holds it.
+                owner = str(fields["changed_host"])
+            elif target and target != host and target in reads:
                 foreign[host] = foreign.get(host, 0) + 1
                 continue
             # node= names the host that logged the record (auditd's name_format); hostname= is where the change
@@ -140,12 +145,12 @@ def reconcile(
                 names.add(str(record["node"]))
             seq = _int(fields.get("seq"))
             if seq is None:
-                rows.append(_change_row(host, None, OWN_RECORD if entries is not None else RECORDED, None, record, None))
-            elif (host, seq) in changes and (host, seq) not in found:
-                found[(host, seq)] = record
+                rows.append(_change_row(owner, None, OWN_RECORD if entries is not None else RECORDED, None, record, None))
+            elif (owner, seq) in changes and (owner, seq) not in found:
+                found[(owner, seq)] = record
             else:
-                why = "a second record of this change" if (host, seq) in found else "the ledger of the run has no such change"
-                rows.append(_change_row(host, seq, UNEXPECTED, None, record, why))
+                why = "a second record of this change" if (owner, seq) in found else "the ledger of the run has no such change"
+                rows.append(_change_row(owner, seq, UNEXPECTED, None, record, why))
         nodes[host] = sorted(names)
     for (host, seq), slot in changes.items():
         intent, outcome = slot["intent"], slot["outcome"] or {}

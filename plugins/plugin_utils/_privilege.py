@@ -73,6 +73,8 @@ class Privilege(t.NamedTuple):
         if self.how == ESCALATED:
             return "becoming root with %s from the login user %s" % (self.method, self.login)
         if self.how == HELPER:
+            if self.login == ROOT:
+                return "the record helper %s" % self.helper_path
             return "the record helper %s run with sudo -n by %s" % (self.helper_path, self.login)
         return "the task's own privileges (root)"
 

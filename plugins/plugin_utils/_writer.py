@@ -205,12 +205,13 @@ def with_origin(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
 
 
 def write_on_target(
-    action: ActionBase, task_vars: t.Dict[str, t.Any], params: t.Mapping[str, t.Any], privilege: t.Optional[Privilege] = None
+    action: ActionBase, task_vars: t.Dict[str, t.Any], params: t.Mapping[str, t.Any], privilege: t.Optional[Privilege] = None,
+    check_mode: t.Optional[bool] = None,
 ) -> t.Dict[str, t.Any]:
     """Write one record on the action's host, as root whoever the task runs as; returns what the usys_config
     module would return.
 
-    ``params`` are the usys_config options; check mode is the task's. ``privilege``: how the record gets root
+    ``params`` are the usys_config options; check mode is the task's unless ``check_mode`` says. ``privilege``: how the record gets root
     (``_privilege.record_privilege``), found from the action's connection when not given. Uses action._task,
     _connection, _templar, _compute_environment_string, _is_pipelining_enabled, _make_tmp_path, _transfer_data,
     _fixup_perms2, _low_level_execute_command and, under Mitogen, _execute_module.
@@ -227,9 +228,10 @@ def write_on_target(
         except RecordPrivilegeError as exc:
             return dict({"failed": True, "msg": "Cannot write the audit record on %s: %s" % (host, exc), "recorded": False,
                          "cause": RecordPrivilegeError.__name__}, **invocation)
-    if is_mitogen(action._connection) and privilege.how == AS_TASK:
+    check_mode = bool(action._task.check_mode) if check_mode is None else check_mode
+    if is_mitogen(action._connection) and privilege.how == AS_TASK and check_mode == bool(action._task.check_mode):
         return action._execute_module(module_name=WRITER_MODULE, module_args=dict(params), task_vars=task_vars)
-    request = dict(validated, check_mode=bool(action._task.check_mode))
+    request = dict(validated, check_mode=check_mode)
     try:
         validate_request(request)
     except AuditError as exc:

@@ -32,6 +32,8 @@ def main() -> None:
                 for count in range(request["burst"]):
                     backend.send(UserRecord(request["op"] + "-burst", {"n": count}))
         options = {"verify": True, "verify_timeout": request.get("verify_timeout", 10.0)} if request.get("verify") else {}
+        if request.get("forwarding"):
+            options["forwarding"] = True
         outcome = write_record(
             record, request.get("backend", "auto"), check_mode=request.get("check_mode", False), **options
         )

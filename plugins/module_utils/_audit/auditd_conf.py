@@ -15,6 +15,7 @@ file is reported as unknown: a guess never refuses a write.
 from __future__ import annotations
 
 import collections
+import os
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditdNotWritingError
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 AUDITD_CONF = "/etc/audit/auditd.conf"
 DEFAULT_LOG_FILE = "/var/log/audit/audit.log"
+# Where auditd (3.x and later), and audispd before it (2.x), find their dispatcher plugins.
+PLUGIN_DIRS = ("/etc/audit/plugins.d", "/etc/audisp/plugins.d")
 
 
 class AuditdConf(collections.namedtuple("AuditdConf", ("path", "write_logs", "log_format", "log_file", "decided_by"))):
@@ -78,14 +81,54 @@ def read_auditd_conf(path: str = AUDITD_CONF) -> t.Optional[AuditdConf]:
     return parse_auditd_conf(text, path)
 
 
-def ensure_auditd_writes(conf: t.Optional[AuditdConf]) -> None:
-    """Raise AuditdNotWritingError when auditd is configured to write no log."""
+def forwarding_plugins(dirs: t.Sequence[str] = PLUGIN_DIRS) -> t.List[str]:
+    """The active dispatcher plugins that send records out (audisp-remote, syslog, af_unix, a SIEM's own), by the
+    name of their program: ``active = yes`` and ``direction = out`` in their .conf, read as auditd reads them."""
+    names = []
+    for directory in dirs:
+        try:
+            entries = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            if not entry.endswith(".conf"):
+                continue
+            settings = {}
+            try:
+                with open(os.path.join(directory, entry), "rb") as handle:
+                    lines = handle.read().decode("utf-8", "replace").split("\n")
+            except OSError:
+                continue
+            for line in lines:
+                name, sep, value = line.partition("=")
+                if sep and not name.strip().startswith("#"):
+                    settings[name.strip().lower()] = value.strip()
+            if settings.get("active", "").lower() == "yes" and settings.get("direction", "out").lower() == "out":
+                program = os.path.basename(settings.get("path", "")) or entry[:-len(".conf")]
+                if program not in names:
+                    names.append(program)
+    return names
+
+
+def ensure_auditd_writes(conf: t.Optional[AuditdConf], forwarding: bool = False) -> t.List[str]:
+    """Raise AuditdNotWritingError when auditd is configured to write no log, unless the host is declared to
+    forward its records (``forwarding``) and a dispatcher plugin sends them out: then returns those plugins."""
     if conf is None or conf.write_logs:
-        return
-    raise AuditdNotWritingError(
-        "auditd is configured not to write a log (%s): the record would reach auditd and no log file"
-        % (conf.decided_by or conf.path)
-    )
+        return []
+    setting = conf.decided_by or conf.path
+    if not forwarding:
+        raise AuditdNotWritingError(
+            "auditd is configured not to write a log (%s): the record would reach auditd and no log file" % setting
+        )
+    plugins = forwarding_plugins()
+    if not plugins:
+        raise AuditdNotWritingError(
+            "auditd is configured not to write a log (%s) and no dispatcher plugin is active in %s: the host was "
+            "declared to forward its records, but they would go nowhere" % (setting, " or ".join(PLUGIN_DIRS)),
+            hint="Activate the plugin that forwards them (active = yes, for example audisp-remote or syslog) and "
+            "restart auditd, or set write_logs = yes in /etc/audit/auditd.conf",
+        )
+    return plugins
 
 
 __all__ = [
@@ -95,4 +138,6 @@ __all__ = [
     "parse_auditd_conf",
     "read_auditd_conf",
     "ensure_auditd_writes",
+    "forwarding_plugins",
+    "PLUGIN_DIRS",
 ]

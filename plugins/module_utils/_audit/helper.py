@@ -19,9 +19,8 @@ import json
 import os
 import sys
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import AUTO, BACKEND_NAMES
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError, AuditInvalidInputError
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import execute
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import REQUEST_SPEC, execute
 
 # typing only for annotations: importing it costs each record ~3 ms on the target (plugin_utils/_program.py).
 TYPE_CHECKING = False
@@ -32,22 +31,6 @@ if TYPE_CHECKING:
 # root spend memory.
 REQUEST_MAX_BYTES = 1024 * 1024
 
-# The usys_config options (plugins/module_utils/_specs.py WRITER_ARGUMENT_SPEC), repeated here because the host has
-# only _audit/; tests/unit/.../test_helper.py fails when the two differ.
-REQUEST_SPEC: t.Dict[str, t.Dict[str, t.Any]] = {
-    "op": {"type": "str", "required": True},
-    "fields": {"type": "dict", "default": {}},
-    "hash_fields": {"type": "list", "elements": "str", "default": []},
-    "result": {"type": "str", "default": "success", "choices": ["success", "failed"]},
-    "comm": {"type": "str", "default": "ansible"},
-    "hostname": {"type": "str"},
-    "addr": {"type": "str"},
-    "terminal": {"type": "str"},
-    "context": {"type": "bool", "default": True},
-    "verify": {"type": "bool", "default": False},
-    "backend": {"type": "str", "default": AUTO, "choices": list(BACKEND_NAMES)},
-    "on_unavailable": {"type": "str", "default": "fail", "choices": ["fail", "warn"]},
-}
 # What the module gets from Ansible rather than from its options.
 CHECK_MODE_SPEC: t.Dict[str, t.Any] = {"type": "bool", "default": False}
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.write import write_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.auditd_conf import forwarding_plugins, read_auditd_conf
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import AUTO, BACKEND_NAMES
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.write import NOT_READ_BACK, write_record
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (
     build_message,
     validate_comm,
@@ -28,6 +30,33 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record im
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import typing as t
+
+
+# How the record is written and what a host that cannot keep it does: options of usys_config, audited and the
+# record_changes callback alike (plugins/doc_fragments/_backend.py documents them).
+BACKEND_OPTIONS: t.Dict[str, t.Dict[str, t.Any]] = {
+    "verify": {"type": "bool", "default": False},
+    "backend": {"type": "str", "default": AUTO, "choices": list(BACKEND_NAMES)},
+    "on_unavailable": {"type": "str", "default": "fail", "choices": ["fail", "warn"]},
+    "forwarding": {"type": "bool", "default": False},
+}
+
+# The one declaration of a write request, the usys_config options: plugins/module_utils/_specs.py builds the modules'
+# argument specs from it, and the record helper checks the requests it reads against it on hosts that have only
+# this package.
+REQUEST_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
+    op={"type": "str", "required": True},
+    fields={"type": "dict", "default": {}},
+    hash_fields={"type": "list", "elements": "str", "default": []},
+    result={"type": "str", "default": "success", "choices": ["success", "failed"]},
+    comm={"type": "str", "default": "ansible"},
+    hostname={"type": "str"},
+    addr={"type": "str"},
+    terminal={"type": "str"},
+    # Consumed by the action plugin; accepted here so the module can be called directly.
+    context={"type": "bool", "default": True},
+    **BACKEND_OPTIONS,
+)
 
 
 def sha256_of(value: t.Any) -> str:
@@ -101,7 +130,17 @@ def execute(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     ``on_unavailable: warn`` ``warnings`` and ``unavailable``.
     """
     record_text = None
+    warnings = []
     try:
+        forwarding = bool(params.get("forwarding"))
+        if forwarding:
+            conf = read_auditd_conf()
+            forwarded_to = forwarding_plugins() if conf is not None and not conf.write_logs else []
+            if forwarded_to:
+                # The record says where it went, since no log of this host holds it.
+                params = dict(params, fields=dict(params.get("fields") or {}, forwarded_to=",".join(forwarded_to)))
+                if params.get("verify"):
+                    warnings.append("verify: " + NOT_READ_BACK)
         record = record_from_params(params)
         record_text = record.text
         outcome = write_record(
@@ -109,10 +148,11 @@ def execute(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
             params.get("backend") or "auto",
             check_mode=bool(params.get("check_mode")),
             verify=bool(params.get("verify")),
+            forwarding=forwarding,
         )
     except AuditError as exc:
         return error_result(exc, params.get("on_unavailable") or "fail", record=record_text)
-    return {
+    result = {
         # A record is an event, not state: writing one changes nothing to converge on.
         "changed": False,
         "record": outcome.record,
@@ -123,6 +163,9 @@ def execute(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         "sequence": outcome.sequence,
         "verified": outcome.verified,
     }
+    if warnings:
+        result["warnings"] = warnings
+    return result
 
 
-__all__ = ["sha256_of", "fields_with_hashes", "validate_request", "record_from_params", "error_result", "execute"]
+__all__ = ["BACKEND_OPTIONS", "REQUEST_SPEC", "sha256_of", "fields_with_hashes", "validate_request", "record_from_params", "error_result", "execute"]

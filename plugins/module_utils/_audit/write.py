@@ -67,6 +67,7 @@ def preflight(
     auditd_conf: t.Any = READ_IT,
     msg_type: int = AUDIT_USYS_CONFIG,
     conn: t.Optional[NetlinkAuditConnection] = None,
+    forwarding: bool = False,
 ) -> t.Dict[str, int]:
     """Make sure a record sent now would be kept: returns the kernel audit status.
 
@@ -75,7 +76,8 @@ def preflight(
     when no auditd is registered; auditd writes nothing with write_logs = no.
     libaudit reports success for all of them. So the status, the loaded rules
     and auditd.conf are read before every write (a caller that has just read
-    them may pass them in, or pass the connection to read them on).
+    them may pass them in, or pass the connection to read them on). ``forwarding``: the host is declared to
+    forward its records, so auditd writing no log is right as long as a dispatcher plugin sends them out.
     """
     caps = process_capabilities()
     if not caps["cap_audit_write"]:
@@ -98,7 +100,7 @@ def preflight(
                 conn.close()
     ensure_records_kept(status)
     ensure_no_dropping_rule(rules, msg_type)
-    ensure_auditd_writes(read_auditd_conf() if auditd_conf is READ_IT else auditd_conf)
+    ensure_auditd_writes(read_auditd_conf() if auditd_conf is READ_IT else auditd_conf, forwarding)
     return status
 
 
@@ -131,6 +133,13 @@ def ensure_nothing_lost(before: t.Mapping[str, int], after: t.Mapping[str, int])
     )
 
 
+# What verify says of a record forwarded by a host whose auditd writes no log.
+NOT_READ_BACK = (
+    "auditd on this host writes no log (the host is declared to forward its records): the record went to its "
+    "dispatcher plugins only, so it cannot be read back here"
+)
+
+
 class WriteOutcome(
     collections.namedtuple(
         "WriteOutcome",
@@ -150,6 +159,7 @@ def write_record(
     check_mode: bool = False,
     verify: bool = False,
     verify_timeout: float = VERIFY_TIMEOUT,
+    forwarding: bool = False,
 ) -> WriteOutcome:
     """Check that the record would be kept, then (unless check_mode) send it and check that it was.
 
@@ -162,10 +172,16 @@ def write_record(
     with chosen:
         conf = read_auditd_conf()
         with NetlinkAuditConnection() as conn:
-            status = preflight(auditd_conf=conf, msg_type=record.msg_type, conn=conn)
+            status = preflight(auditd_conf=conf, msg_type=record.msg_type, conn=conn, forwarding=forwarding)
             if check_mode:
                 return WriteOutcome(record.text, chosen.name, fallback, status, False, None)
             mark = None
+            if verify and conf is not None and not conf.write_logs:
+                # Forwarded (preflight let it through only so): no log here holds it to read back.
+                verify = False
+                unreadable = {"read_back": False, "reason": NOT_READ_BACK}
+            else:
+                unreadable = None
             if verify:
                 # Imported here: the log scanner costs every write ~4 ms of imports, and only verify needs it.
                 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.verify import LogMark
@@ -194,7 +210,7 @@ def write_record(
             finally:
                 if mark is not None:
                     mark.close()
-    return WriteOutcome(record.text, chosen.name, fallback, status, True, sequence, verified)
+    return WriteOutcome(record.text, chosen.name, fallback, status, True, sequence, verified or unreadable)
 
 
 __all__ = [

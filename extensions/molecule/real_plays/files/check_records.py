@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Checks the records of the real_plays converge against what ausearch finds (the independent oracle) and against
 each host's own sshd login records: usage check_records.py SCENARIO_DIR RUN_ID. Prints one line per check and exits
 non-zero when one fails.
@@ -151,6 +150,18 @@ def main(scenario_dir, run_id):
         kept = of(kind + "_controller", touch)
         check(len(kept) == 1 and kept[0].get("kept_on") == "controller", "%s_controller: recorded in the controller's trail" % kind)
         check(exists(kind + "_controller-touched"), "%s_controller: the change ran" % kind)
+
+    # The run's ledger says the same: a skipped host's changes by policy, a refused host's not at all.
+    with open(os.path.join(scenario_dir, "ledger", run_id, "ledger.jsonl")) as handle:
+        ledger = [json.loads(line) for line in handle]
+    for kind in ("nopython", "container"):
+        lines = [line for line in ledger if line["host"] == kind + "_skip"]
+        check([line["kind"] for line in lines] == ["intent", "outcome"] and lines[0].get("policy", "").startswith("host policy skip: ")
+              and lines[1]["outcome"] == "skipped_by_policy", "%s_skip: the ledger has the change, skipped by the host policy" % kind)
+        check(not [line for line in ledger if line["host"] == kind + "_fail"], "%s_fail: the ledger has no change" % kind)
+    check(not [line for line in ledger if line["host"] == "ssh7"], "ssh7: the ledger has no change")
+    recorded = [line for line in ledger if line["kind"] == "outcome" and line["outcome"] == "recorded"]
+    check(len(recorded) == 15, "the ledger has an outcome 'recorded' for each record (%d)" % len(recorded))
 
     # Nothing else: every record of the run is one of the above.
     expected = 2 + 3 + 8 + 2

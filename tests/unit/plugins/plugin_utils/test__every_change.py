@@ -323,9 +323,9 @@ def ledger_settings(tmp_path):
     return hook.Settings(state_dir=str(tmp_path), ledger_dir=str(tmp_path / "ledger"), skip=["my.ns.deploy"])
 
 
-def run_task(te, settings, result):
-    hook.before_task(te, te.handler, dict(TASK_VARS), settings)
-    hook.after_task(te, _core.DictResult(te, result), dict(TASK_VARS), settings)
+def run_task(te, settings, result, task_vars=None):
+    hook.before_task(te, te.handler, dict(task_vars or TASK_VARS), settings)
+    hook.after_task(te, _core.DictResult(te, result), dict(task_vars or TASK_VARS), settings)
 
 
 def ledger_of(settings):
@@ -387,3 +387,72 @@ def test_a_ledger_that_cannot_be_written_stops_the_change(tmp_path, writes):
     te = make_te(FakeTask())
     with pytest.raises(hook.RecordKeepingError, match="ledger cannot be written, so this task was not run"):
         hook.before_task(te, te.handler, dict(TASK_VARS), settings)
+
+
+# --- hosts that cannot keep Linux audit records -------------------------------------------------------------------
+
+
+def test_hosts_known_from_their_connection_alone_to_hold_no_linux_record():
+    from ansible.plugins.connection.psrp import Connection as Psrp
+    from ansible.plugins.connection.winrm import Connection as WinRM
+    from ansible.plugins.shell.powershell import ShellModule as PowerShell
+
+    for connection_class in (WinRM, Psrp):
+        connection = types.SimpleNamespace(_load_name=connection_class.transport, _shell=PowerShell())
+        assert "not a Linux host" in hook.cannot_hold_reason(connection)
+    # network_cli, httpapi and netconf run their modules on the controller.
+    network = types.SimpleNamespace(_load_name="ansible.netcommon.network_cli", _remote_is_local=True)
+    assert "network device" in hook.cannot_hold_reason(network)
+    assert hook.cannot_hold_reason(types.SimpleNamespace(_load_name="ssh")) is None
+
+
+def test_the_host_policy_is_checked_and_a_bad_one_stops_the_change(settings, writes):
+    te = make_te(FakeTask())
+    with pytest.raises(hook.RecordKeepingError, match="changeaudit_host_policy must be one of fail, skip, controller, not 'ignore'"):
+        hook.before_task(te, te.handler, dict(TASK_VARS, changeaudit_host_policy="ignore"), settings)
+    assert writes == []
+
+
+@pytest.mark.parametrize("cause", ["PythonNotFound", "AuditNamespaceError", "AuditCapabilityError", "AuditNotInKernelError"])
+def test_a_host_that_cannot_hold_records_fails_by_default_naming_the_policies(settings, writes, cause):
+    writes.outcomes.append({"failed": True, "msg": "the writer says why", "cause": cause})
+    te = make_te(FakeTask())
+    with pytest.raises(hook.RecordKeepingError, match="web1 cannot keep Linux audit records.*the writer says why.*skip.*controller"):
+        hook.before_task(te, te.handler, dict(TASK_VARS), settings)
+
+
+def test_a_host_that_could_keep_records_but_does_not_is_never_skipped_by_policy(settings, writes):
+    writes.outcomes.append({"failed": True, "msg": "auditd is not running", "cause": "AuditdNotRunningError"})
+    te = make_te(FakeTask())
+    with pytest.raises(hook.RecordKeepingError, match="web1 cannot keep audit records.*auditd is not running"):
+        hook.before_task(te, te.handler, dict(TASK_VARS, changeaudit_host_policy="skip"), settings)
+
+
+def test_policy_skip_runs_the_change_unrecorded_and_the_summary_says_why(ledger_settings, writes):
+    writes.outcomes.append({"failed": True, "msg": "no python", "cause": "PythonNotFound"})
+    te = make_te(FakeTask())
+    run_task(te, ledger_settings, {"changed": True}, dict(TASK_VARS, changeaudit_host_policy="skip"))
+    assert [check_mode for check_mode, _params in writes] == [True]
+    counts = hook.record_counts(ledger_settings)["web1"]
+    assert counts["written"] == 0 and list(counts["skipped"].values()) == [1]
+    assert "host policy skip: no Python" in list(counts["skipped"])[0]
+    assert ledger_of(ledger_settings)[-1]["outcome"] == "skipped_by_policy"
+
+
+def test_policy_controller_writes_the_record_on_the_controller_naming_the_host(ledger_settings, writes, monkeypatch):
+    written = []
+    monkeypatch.setattr(hook, "write_on_controller", lambda params, target, check_mode=False: written.append((params, target))
+                        or {"recorded": True, "record": "op=..."})
+    writes.outcomes.append({"failed": True, "msg": "no python", "cause": "PythonNotFound"})
+    te = make_te(FakeTask())
+    run_task(te, ledger_settings, {"changed": True}, dict(TASK_VARS, changeaudit_host_policy="controller"))
+    assert [target for _params, target in written] == ["web1"]
+    assert hook.record_counts(ledger_settings)["web1"]["written"] == 1
+
+
+def test_policy_controller_fails_when_the_controller_cannot_keep_records_either(settings, writes):
+    settings.controller_problem = "this process (uid 1000) lacks CAP_AUDIT_WRITE (an AWX/AAP execution environment ...)"
+    writes.outcomes.append({"failed": True, "msg": "no python", "cause": "PythonNotFound"})
+    te = make_te(FakeTask())
+    with pytest.raises(hook.RecordKeepingError, match="The controller cannot keep them either.*AWX"):
+        hook.before_task(te, te.handler, dict(TASK_VARS, changeaudit_host_policy="controller"), settings)

@@ -99,6 +99,15 @@ def test_a_record_naming_another_host_is_that_hosts_even_in_a_shared_log():
     assert result["hosts"]["web1"]["records_of_other_hosts"] == 1 and result["hosts"]["web2"]["records_of_other_hosts"] == 2
 
 
+def test_a_record_kept_on_the_controller_proves_the_change_of_the_host_it_names():
+    # changeaudit_host_policy=controller: the switch keeps no record; the controller's log holds it, naming the switch.
+    kept = record(1, inventory_host="switch1", changed_host="switch1", kept_on="controller")
+    ledger = [intent("switch1", 1), outcome("switch1", 1, "recorded")]
+    result = evidence.reconcile(RUN, ledger, {"localhost": {"reachable": True, "records": [kept]}})
+    assert statuses(result) == [("switch1", 1, "recorded")]
+    assert result["summary"]["gaps"] == 0
+
+
 def test_a_host_of_the_ledger_that_was_not_read_is_a_gap():
     result = evidence.reconcile(RUN, [intent("web9", 1), outcome("web9", 1, "recorded")], {})
     assert statuses(result) == [("web9", 1, "host_unreachable")]

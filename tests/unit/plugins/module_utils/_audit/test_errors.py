@@ -67,4 +67,4 @@ def test_socket_errnos_map_to_the_error_a_user_can_act_on(err, cls, monkeypatch)
 def test_permission_denied_to_root_is_a_missing_capability(err, monkeypatch):
     monkeypatch.setattr(errors.os, "geteuid", lambda: 0)
     exc = errors.error_from_errno(err, "send the record")
-    assert type(exc) is errors.AuditCapabilityError and isinstance(exc, errors.AuditPermissionError)
+    assert exc.__class__ is errors.AuditCapabilityError and isinstance(exc, errors.AuditPermissionError)

@@ -55,7 +55,7 @@ def test_preflight_without_cap_audit_write_asks_for_become(audit, monkeypatch):
     audit.caps["cap_audit_write"] = False
     with pytest.raises(AuditPermissionError) as caught:
         write.preflight()
-    assert type(caught.value) is AuditPermissionError
+    assert caught.value.__class__ is AuditPermissionError
     assert "lacks CAP_AUDIT_WRITE" in str(caught.value)
     assert "become: true" in str(caught.value)
     assert audit.kernel.connections == 0
