@@ -130,6 +130,15 @@ def _failure(msg: str, res: t.Mapping[str, t.Any], cause: str = "WriterNoResult"
     }
 
 
+def _result_object(stdout: str) -> t.Optional[t.Dict[str, t.Any]]:
+    """The JSON object the writer (or the record helper) printed, or None."""
+    try:
+        data = json.loads(json_object_lines(stdout))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 # What sudo, su, doas and PAM print when they refuse to switch user: the writer never ran.
 _REFUSED_BECOME = re.compile(
     r"password is required|incorrect password|authentication failure|not allowed to execute|not in the sudoers|"
@@ -143,11 +152,8 @@ def parse_output(
     """The result the program printed, or a failure that names the interpreter, or the privilege, and the fix."""
     fix = "Set ansible_python_interpreter for %s to a Python %d.%d or newer that exists there" % ((host,) + MIN_PYTHON)
     stdout, stderr = res.get("stdout") or "", res.get("stderr") or ""
-    try:
-        data = json.loads(json_object_lines(stdout))
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
+    data = _result_object(stdout)
+    if data is None:
         for text in (stderr, stdout):
             if any(
                 "%s: %s" % (interpreter.split()[0], marker) in text
@@ -282,11 +288,8 @@ def _run_helper(action: ActionBase, privilege: Privilege, request: t.Mapping[str
     payload = json.dumps(request, default=json_default).encode("utf-8", "surrogateescape")
     res = action._low_level_execute_command(command, sudoable=False, in_data=payload)
     stdout, stderr = res.get("stdout") or "", res.get("stderr") or ""
-    try:
-        data = json.loads(json_object_lines(stdout))
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
+    data = _result_object(stdout)
+    if data is None:
         last = (stderr.strip().splitlines() or stdout.strip().splitlines() or ["no output"])[-1]
         return _failure(
             "Cannot write the audit record: %s failed on %s (rc=%s): %s. %s."

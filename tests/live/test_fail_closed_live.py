@@ -165,11 +165,12 @@ def kernel_part(names: t.List[str]) -> t.List[str]:
 
 
 def expected_names(*change: str, loop: bool = False) -> t.List[str]:
-    """The field names after op= of a record_changes record of a copy by root on localhost, without become."""
+    """The field names after op= of a record_changes record of a copy by root on localhost, without become (so the
+    record names the login user, remote_user)."""
     return (
         list(change)
         + ["play", "cmd"] + (["loop_label"] if loop else []) + ["task_path", "task_id", "seq", "ctl_user"]
-        + loginuid_fields() + ["run_id"]
+        + loginuid_fields() + ["remote_user", "run_id"]
         + ["comm", "exe", "hostname", "addr", "terminal", "res"]
     )
 

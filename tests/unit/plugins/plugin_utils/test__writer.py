@@ -57,6 +57,7 @@ class FakeAction:
         # A root login without become: the record is written with the task's own privileges.
         self._play_context = types.SimpleNamespace(remote_user="root", become=False)
         self._templar = types.SimpleNamespace(template=lambda value: value)
+        self._templar.copy_with_new_env = lambda **_kwargs: self._templar
         self.prefix = without_cap_audit_write()
 
     def _compute_environment_string(self):
@@ -307,3 +308,46 @@ def test_mitogen_uses_the_module(tmp_path):
     assert result == {"changed": False, "via": "module"}
     assert action.executed_module == (_writer.WRITER_MODULE, _writer.with_origin({"op": "unit-x"}))
     assert action.commands == []
+
+
+# --- the record helper (least-privilege mode) ---------------------------------------------------------------------
+
+
+def helper_script(tmp_path, body):
+    path = tmp_path / "changeaudit-record"
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def helper_vars(path):
+    return task_vars(changeaudit_record_privilege="helper", changeaudit_record_helper=path)
+
+
+def test_helper_mode_sends_the_request_on_stdin_to_the_installed_helper(tmp_path):
+    collections = os.pathsep.join(p for p in sys.path if p)
+    path = helper_script(tmp_path, 'PYTHONPATH="%s" exec "%s" -c "import sys; from ansible_collections.changeaudit.linux.plugins.'
+                         'module_utils._audit.helper import main; sys.exit(main())"' % (collections, sys.executable))
+    marker = "m-" + uuid.uuid4().hex
+    action = FakeAction(tmp_path)
+    result = _writer.write_on_target(action, helper_vars(path), {"op": "unit-helper", "fields": {"run": marker}})
+    # A root login runs the helper itself; its binding is this controller's, so the fingerprints agree.
+    assert action.commands == [path]
+    assert marker not in action.commands[0] and marker.encode() in action.stdin[0]
+    assert result["cause"] == ("AuditCapabilityError" if os.geteuid() == 0 else "AuditPermissionError"), result
+    assert result["record"].startswith("op=unit-helper run=")
+
+
+def test_a_helper_of_another_version_is_refused(tmp_path):
+    path = helper_script(tmp_path, """cat >/dev/null; echo '{"recorded": true, "helper": {"fingerprint": "0000"}}'""")
+    result = _writer.write_on_target(FakeAction(tmp_path), helper_vars(path), {"op": "unit-helper"})
+    assert result["failed"] is True and result["cause"] == _writer.HELPER_ERROR
+    assert "installed from another version of changeaudit.linux" in result["msg"]
+    assert "changeaudit.linux.record_helper" in result["msg"]
+
+
+def test_a_missing_helper_names_the_role_that_installs_it(tmp_path):
+    result = _writer.write_on_target(FakeAction(tmp_path), helper_vars(str(tmp_path / "nowhere")), {"op": "unit-helper"})
+    assert result["failed"] is True and result["cause"] == _writer.HELPER_ERROR
+    assert "the record helper %s failed" % (tmp_path / "nowhere") in result["msg"]
+    assert "Install the record helper on this host with the role changeaudit.linux.record_helper" in result["msg"]
