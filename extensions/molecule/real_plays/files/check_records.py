@@ -112,6 +112,10 @@ def main(scenario_dir, run_id):
     on_ssh("ssh1", login_note, "cadeploy", remote_user="cadeploy")
     on_ssh("ssh6", login_note, "casu", remote_user="casu")
     on_ssh("ssh8", login_note, "cahelper", remote_user="cahelper")
+    none_of("wrongpass", login_note, "its become password is wrong")
+    check(not exists("wrongpass-login.txt"), "wrongpass: the change did not run")
+    check("wrongpass cannot keep audit records" in output and "ansible_become_password" in output,
+          "wrongpass: the failure names the password setting")
     for record in of("ssh8", login_note):
         check(record.get("exe", "").endswith(("python3", "python3.11", "python3.12", "python3.13")) and "become_user" not in record,
               "ssh8: the helper wrote it, not a become")
