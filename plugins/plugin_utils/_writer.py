@@ -217,10 +217,10 @@ def write_on_target(
     """Write one record on the action's host, as root whoever the task runs as; returns what the usys_config
     module would return.
 
-    ``params`` are the usys_config options; check mode is the task's unless ``check_mode`` says. ``privilege``: how the record gets root
-    (``_privilege.record_privilege``), found from the action's connection when not given. Uses action._task,
-    _connection, _templar, _compute_environment_string, _is_pipelining_enabled, _make_tmp_path, _transfer_data,
-    _fixup_perms2, _low_level_execute_command and, under Mitogen, _execute_module.
+    ``params`` are the usys_config options; check mode is the task's unless ``check_mode`` says. ``privilege``: how
+    the record gets root (``_privilege.record_privilege``), found from the action's connection when not given. Uses
+    action._task, _connection, _play_context, _templar, _compute_environment_string, _is_pipelining_enabled,
+    _make_tmp_path, _transfer_data, _fixup_perms2, _low_level_execute_command and, under Mitogen, _execute_module.
     """
     params = with_origin(params)
     host = action._task.delegate_to or task_vars.get("inventory_hostname") or "the host"
