@@ -67,6 +67,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege impor
     acting_identity,
     host_variables,
     record_privilege,
+    variable,
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import PYTHON_NOT_FOUND, validate, with_origin, write_on_target
 
@@ -530,16 +531,8 @@ def skip_reason(task: t.Any, settings: Settings) -> str:
     return "skip list" if settings.skips(*action_names(task)) else "async with poll 0"
 
 
-def _host_setting(task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any, name: str) -> t.Any:
-    variables = host_variables(task, task_vars)
-    value = variables.get(name)
-    if value is not None and templar is not None:
-        value = templar.copy_with_new_env(available_variables=variables).template(value)
-    return value
-
-
 def forwarding_declared(task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any) -> bool:
-    value = _host_setting(task, task_vars, templar, FORWARDING_VAR)
+    value = variable(templar, host_variables(task, task_vars), FORWARDING_VAR)
     if value in (None, ""):
         return False
     try:
@@ -549,7 +542,7 @@ def forwarding_declared(task: t.Any, task_vars: t.Mapping[str, t.Any], templar: 
 
 
 def host_policy(task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any) -> str:
-    value = _host_setting(task, task_vars, templar, POLICY_VAR) or FAIL
+    value = variable(templar, host_variables(task, task_vars), POLICY_VAR) or FAIL
     if value not in HOST_POLICIES:
         raise RecordPrivilegeError("%s must be one of %s, not %r" % (POLICY_VAR, ", ".join(HOST_POLICIES), value))
     return str(value)

@@ -114,7 +114,8 @@ def host_variables(task: t.Any, task_vars: t.Mapping[str, t.Any]) -> t.Mapping[s
     return task_vars
 
 
-def _template(templar: t.Any, variables: t.Mapping[str, t.Any], name: str) -> t.Any:
+def variable(templar: t.Any, variables: t.Mapping[str, t.Any], name: str) -> t.Any:
+    """The variable ``name`` of ``variables`` (host_variables), templated with them; None when it is not set."""
     value = variables.get(name)
     if value is None or templar is None:
         return value
@@ -127,19 +128,19 @@ def record_privilege(
     """How the record of this task's change gets root: refuses a setting that cannot work, naming it."""
     variables = host_variables(task, task_vars)
     acting = acting_identity(connection, play_context)
-    choice = _template(templar, variables, PRIVILEGE_VAR) or "become"
+    choice = variable(templar, variables, PRIVILEGE_VAR) or "become"
     if choice not in PRIVILEGE_CHOICES:
         raise RecordPrivilegeError(
             "%s must be one of %s, not %r" % (PRIVILEGE_VAR, ", ".join(PRIVILEGE_CHOICES), choice)
         )
     if choice == HELPER:
-        path = str(_template(templar, variables, HELPER_PATH_VAR) or DEFAULT_HELPER_PATH)
+        path = str(variable(templar, variables, HELPER_PATH_VAR) or DEFAULT_HELPER_PATH)
         if not path.startswith("/"):
             raise RecordPrivilegeError("%s must be an absolute path, not %r" % (HELPER_PATH_VAR, path))
         return Privilege(HELPER, acting.login, helper_path=path)
     if acting.user == ROOT:
         return Privilege(AS_TASK, acting.login)
-    method = _template(templar, variables, "ansible_become_method") or task.become_method or "sudo"
+    method = variable(templar, variables, "ansible_become_method") or task.become_method or "sudo"
     return Privilege(ESCALATED, acting.login, method=str(method))
 
 
@@ -168,7 +169,7 @@ def root_become(
         var_options = {}
         for var in C.config.get_plugin_vars("become", plugin._load_name):
             if var in variables:
-                var_options[var] = _template(templar, variables, var)
+                var_options[var] = variable(templar, variables, var)
         task_keys = task.dump_attrs()
         if getattr(play_context, "become_pass", None):
             task_keys["become_pass"] = play_context.become_pass
@@ -176,7 +177,7 @@ def root_become(
         options = plugin.get_options()
         own_user = (current.get_option("become_user") if current is not None else None) or ROOT
     options["become_user"] = ROOT
-    root_password = _template(templar, variables, ROOT_PASSWORD_VAR)
+    root_password = variable(templar, variables, ROOT_PASSWORD_VAR)
     if root_password:
         options["become_pass"] = root_password
     elif name in TARGET_PASSWORD_METHODS and own_user != ROOT:
@@ -249,6 +250,7 @@ __all__ = [
     "login_user",
     "acting_identity",
     "host_variables",
+    "variable",
     "record_privilege",
     "root_become",
     "escalated",

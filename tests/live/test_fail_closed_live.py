@@ -68,6 +68,11 @@ HEADER = """
 """
 
 
+def localhost_play(body: str) -> str:
+    """A play on localhost (HEADER) whose keywords are ``body``, written at any indentation."""
+    return HEADER + textwrap.indent(textwrap.dedent(body), "  ")
+
+
 # --- helpers ------------------------------------------------------------------------------------------------------
 
 
@@ -206,7 +211,7 @@ BROKEN = {
 def test_a_callback_that_cannot_load_lets_no_change_run(tmp_path, marker, case):
     env, fake_core, causes = BROKEN[case]
     dest = tmp_path / ("%s-refused" % marker)
-    play = HEADER + textwrap.indent(textwrap.dedent("""\
+    play = localhost_play("""\
         vars:
           ansible_python_interpreter: "{{ ansible_playbook_python }}"
         tasks:
@@ -215,7 +220,7 @@ def test_a_callback_that_cannot_load_lets_no_change_run(tmp_path, marker, case):
           - name: May change the host
             ansible.builtin.copy: {dest: "%(dest)s", content: "%(m)s"}
             ignore_errors: true
-    """ % {"m": marker, "dest": dest}), "  ")
+    """ % {"m": marker, "dest": dest})
     proc = run_playbook(tmp_path, play, ansible_env(**env), fake_core=fake_core)
     assert proc.returncode != 0, output(proc)
     assert not dest.exists(), "the refused copy ran"
@@ -238,7 +243,7 @@ def test_refused_before_the_change_and_long_task_name_cut(tmp_path, marker):
     refused_dest = tmp_path / ("%s-refused" % marker)
     # Three-byte characters across the cut: it may only fall between whole characters.
     name = "%s-%s%s" % (marker, "\u2713" * 60, "L" * 9000)
-    play = HEADER + textwrap.indent(textwrap.dedent("""\
+    play = localhost_play("""\
         vars:
           ansible_python_interpreter: "{{ ansible_playbook_python }}"
         tasks:
@@ -249,7 +254,7 @@ def test_refused_before_the_change_and_long_task_name_cut(tmp_path, marker):
               module: ansible.builtin.copy
               args: {dest: "%(refused)s", content: "x"}
               fields: {note: "{{ 'n' * 9000 }}"}
-    """ % {"m": marker, "long": long_dest, "refused": refused_dest}), "  ")
+    """ % {"m": marker, "long": long_dest, "refused": refused_dest})
     proc = run_playbook(tmp_path, play, ansible_env())
     assert proc.returncode != 0, output(proc)
     assert not refused_dest.exists(), "audited ran the module although the record could not be written"

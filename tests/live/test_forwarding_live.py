@@ -16,7 +16,6 @@ import os
 import re
 import socket
 import subprocess
-import textwrap
 import threading
 import time
 import typing as t
@@ -24,7 +23,7 @@ import typing as t
 import pytest
 
 from livelib import AUDIT_LOG, AUDIT_PREFIX, ensure_auditd, run_probe
-from test_fail_closed_live import HEADER, ansible_env, output, run_playbook
+from test_fail_closed_live import ansible_env, localhost_play, output, run_playbook
 
 AUDITD_CONF = "/etc/audit/auditd.conf"
 AF_UNIX_CONF = "/etc/audit/plugins.d/af_unix.conf"
@@ -117,14 +116,14 @@ class Listener:
 
 
 def play(tmp_path, marker: str, declared: bool) -> str:
-    return HEADER + textwrap.indent(textwrap.dedent("""\
+    return localhost_play("""\
         vars:
           ansible_python_interpreter: "{{ ansible_playbook_python }}"
           changeaudit_audit_forwarding: %(declared)s
         tasks:
           - name: Change a file on a forwarding host %(m)s
             ansible.builtin.copy: {dest: "%(dir)s/forwarded.conf", content: "%(m)s"}
-        """ % {"m": marker, "dir": tmp_path, "declared": "true" if declared else "false"}), "  ")
+        """ % {"m": marker, "dir": tmp_path, "declared": "true" if declared else "false"})
 
 
 def log_holds(marker: str) -> bool:

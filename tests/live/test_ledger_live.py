@@ -29,7 +29,7 @@ from xml.etree import ElementTree
 import pytest
 
 from livelib import ausearch_raw, msg_text
-from test_fail_closed_live import HEADER, LEDGER_DIR, PLAYBOOK, ansible_env, fence, output, run_playbook
+from test_fail_closed_live import LEDGER_DIR, PLAYBOOK, ansible_env, fence, localhost_play, output, run_playbook
 
 KILL_MY_WORKER = '''
 import os
@@ -78,7 +78,7 @@ def test_every_change_has_its_ledger_lines_and_its_record_the_same_seq(tmp_path,
     run_id = "ledger-" + marker
     kept = tmp_path / "kept"
     kept.write_text("same")
-    play = HEADER + textwrap.indent(textwrap.dedent("""\
+    play = localhost_play("""\
         vars:
           ansible_python_interpreter: "{{ ansible_playbook_python }}"
         tasks:
@@ -99,7 +99,7 @@ def test_every_change_has_its_ledger_lines_and_its_record_the_same_seq(tmp_path,
         handlers:
           - name: Touch the handler file
             ansible.builtin.copy: {dest: "%(dir)s/handler-{{ 1000 | random }}", content: "h"}
-    """ % {"dir": tmp_path, "m": marker}), "  ")
+    """ % {"dir": tmp_path, "m": marker})
     env = ansible_env(CHANGEAUDIT_RUN_ID=run_id, CHANGEAUDIT_RECORD_CHANGES_SKIP="ansible.builtin.command")
     proc = run_playbook(tmp_path, play, env)
     assert proc.returncode == 0, output(proc)
@@ -179,13 +179,13 @@ def test_a_worker_killed_between_its_change_and_the_record_leaves_an_intent_with
     library.mkdir()
     (library / "kill_my_worker.py").write_text(KILL_MY_WORKER)
     changed = tmp_path / ("%s-killed" % marker)
-    play = HEADER + textwrap.indent(textwrap.dedent("""\
+    play = localhost_play("""\
         vars:
           ansible_python_interpreter: "{{ ansible_playbook_python }}"
         tasks:
           - name: Change, then die before the record
             kill_my_worker: {path: "%(path)s"}
-    """ % {"path": changed}), "  ")
+    """ % {"path": changed})
     env = ansible_env(CHANGEAUDIT_RUN_ID=run_id, ANSIBLE_LIBRARY=str(library))
     proc = run_playbook(tmp_path, play, env)
     assert proc.returncode != 0, output(proc)
@@ -204,7 +204,7 @@ def test_a_record_an_exclude_rule_dropped_is_reported_missing(tmp_path, marker):
     """The callback in warn mode lets the change through when its record cannot be kept; the proof finds the gap."""
     run_id = "ledger-missing-" + marker
     rule = ["-a", "always,exclude", "-F", "msgtype=USYS_CONFIG"]
-    play = HEADER + textwrap.indent(textwrap.dedent("""\
+    play = localhost_play("""\
         vars:
           ansible_python_interpreter: "{{ ansible_playbook_python }}"
         tasks:
@@ -220,7 +220,7 @@ def test_a_record_an_exclude_rule_dropped_is_reported_missing(tmp_path, marker):
             changed_when: true
           - name: Recorded after the rule
             ansible.builtin.copy: {dest: "%(dir)s/after", content: "x"}
-    """ % {"dir": tmp_path, "rule": " ".join(rule), "delete": " ".join(["-d"] + rule[1:])}), "  ")
+    """ % {"dir": tmp_path, "rule": " ".join(rule), "delete": " ".join(["-d"] + rule[1:])})
     env = ansible_env(CHANGEAUDIT_RUN_ID=run_id, CHANGEAUDIT_RECORD_CHANGES_SKIP="ansible.builtin.command",
                       CHANGEAUDIT_RECORD_CHANGES_MODE="warn")
     try:
@@ -245,13 +245,13 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium (Debian's package) is not installed; scripts/setup.sh installs it")
 def test_the_html_report_in_a_real_browser(tmp_path, marker):
     run_id = "ledger-html-" + marker
-    play = HEADER + textwrap.indent(textwrap.dedent("""\
+    play = localhost_play("""\
         vars:
           ansible_python_interpreter: "{{ ansible_playbook_python }}"
         tasks:
           - name: 'Write <b>the</b> file & its "quotes"'
             ansible.builtin.copy: {dest: "%(dir)s/page", content: "x"}
-    """ % {"dir": tmp_path}), "  ")
+    """ % {"dir": tmp_path})
     proc = run_playbook(tmp_path, play, ansible_env(CHANGEAUDIT_RUN_ID=run_id))
     assert proc.returncode == 0, output(proc)
     proved = prove(run_id, str(tmp_path / "report"))
@@ -273,13 +273,13 @@ def test_the_html_report_in_a_real_browser(tmp_path, marker):
 
 def test_imported_at_the_end_of_the_deploy_it_proves_the_run_it_is_part_of(tmp_path, marker):
     """No run ID given anywhere: the run derives one, and the imported proof finds it."""
-    play = HEADER + textwrap.indent(textwrap.dedent("""\
+    play = localhost_play("""\
         vars:
           ansible_python_interpreter: "{{ ansible_playbook_python }}"
         tasks:
           - name: Deploy %(m)s
             ansible.builtin.copy: {dest: "%(dir)s/deployed", content: "x"}
-    """ % {"dir": tmp_path, "m": marker}), "  ") + textwrap.dedent("""
+    """ % {"dir": tmp_path, "m": marker}) + textwrap.dedent("""
         - name: Prove it
           ansible.builtin.import_playbook: changeaudit.linux.evidence
           vars:
