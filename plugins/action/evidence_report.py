@@ -7,12 +7,20 @@ from __future__ import annotations
 import os
 import typing as t
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.changeaudit.linux.plugins.module_utils._specs import EVIDENCE_ARGUMENT_SPEC
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import run_id as this_run_id
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._evidence import reconcile, window, write_report
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import LedgerError, read_ledger
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import extra_vars
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import (
+    LEDGER_KEY_PURPOSE,
+    Ledger,
+    LedgerError,
+    LedgerReading,
+    ledger_location,
+    open_ledger,
+)
 
 
 class ActionModule(ActionBase):
@@ -26,44 +34,103 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         _validation, options = self.validate_argument_spec(argument_spec=EVIDENCE_ARGUMENT_SPEC)
-        run_id = this_run_id(task_vars) if options["run_id"] is None else options["run_id"]
+        extra = extra_vars()
+        # The run to prove is the controller's to name (the option, the run's extra var run_id, or this run's own),
+        # never a host's variables: under run_once they would be the first host's, whose facts that host returns.
+        run_id = options["run_id"]
+        if run_id is None:
+            run_id = str(extra["run_id"]) if extra.get("run_id") not in (None, "") else this_run_id({})
         if not run_id:
             raise AnsibleActionFail("run_id is empty: name the run to prove (the run_id its records carry)")
         try:
-            entries: t.Optional[t.List[t.Dict[str, t.Any]]] = read_ledger(options["ledger_dir"], run_id)
-        except FileNotFoundError:
-            entries = None
-        except (OSError, LedgerError) as exc:
-            raise AnsibleActionFail("cannot read the ledger of run %s in %s: %s" % (run_id, options["ledger_dir"], exc)) from None
-        result.update(changed=False, run_id=run_id, ledger=entries is not None, window=window(entries or []))
+            ledger_dir = options["ledger_dir"] or ledger_location(extra)
+        except AnsibleError as exc:
+            raise AnsibleActionFail("cannot find where the ledgers are kept: %s" % exc) from None
+        if not ledger_dir:
+            raise AnsibleActionFail("ledger_dir is empty (the callback keeps no ledger): name the directory that holds "
+                                    "the ledger of run %s, or set expect_ledger=false for a run that kept none" % run_id)
+        reading = self._read_ledger(ledger_dir, run_id, extra, options["expect_ledger"])
+        entries = None if reading is None else [entry for entry in reading.entries if entry.get("kind") in ("intent", "outcome")]
+        result.update(changed=False, run_id=run_id, ledger=entries is not None, ledger_dir=ledger_dir,
+                      window=window(reading.entries if reading is not None else []))
         if options["window_only"]:
             return result
         if not options["report_dir"]:
             raise AnsibleActionFail("report_dir is required: the directory the report is written to")
-        evidence = reconcile(run_id, entries, self._reads(options["hosts"], options["records_var"], task_vars))
-        result.update(summary=evidence["summary"], report_dir=options["report_dir"])
+        if reading is not None and not reading.sealed and not self._task.check_mode and run_id == this_run_id({}):
+            # The proof of the run it is part of: the run goes on, so the ledger is sealed up to here (a checkpoint,
+            # signed as the end of a run is), and what it proves is what came before.
+            reading = self._checkpoint(ledger_dir, run_id, extra) or reading
+            entries = [entry for entry in reading.entries if entry.get("kind") in ("intent", "outcome")]
+        evidence = reconcile(run_id, entries, self._reads(options["hosts"], options["records_var"], task_vars),
+                             reading._asdict() if reading is not None else None)
+        result.update(summary=evidence["summary"], verdict=evidence["verdict"], report_dir=options["report_dir"])
         # set_stats' way of handing data out of a run: AWX and AAP keep it as the job's artifacts.
         result["ansible_stats"] = {
-            "data": {"changeaudit_evidence": {"run_id": run_id, "report_dir": options["report_dir"], "summary": evidence["summary"]}},
+            "data": {"changeaudit_evidence": {"run_id": run_id, "report_dir": options["report_dir"], "summary": evidence["summary"],
+                                              "verdict": evidence["verdict"]}},
             "per_host": False,
             "aggregate": False,
         }
         if not self._task.check_mode:
             result["files"] = write_report(evidence, os.path.abspath(options["report_dir"]))
             result["changed"] = True
-        gaps = evidence["summary"]["gaps"]
-        if gaps:
-            message = "%d change%s of run %s lack%s proof (missing %d, unknown outcome %d, host unreachable %d, unexpected %d): see %s" % (
-                gaps, "" if gaps == 1 else "s", run_id, "s" if gaps == 1 else "",
-                evidence["summary"]["missing"], evidence["summary"]["unknown_outcome"],
-                evidence["summary"]["host_unreachable"], evidence["summary"]["unexpected"],
-                os.path.join(options["report_dir"], "evidence.html"),
-            )
+        summary = evidence["summary"]
+        if summary["gaps"]:
+            message = "Run %s is not proven: %s (missing %d, unknown outcome %d, host unreachable %d, unexpected %d, " \
+                "ledger problems %d): see %s" % (
+                    run_id, evidence["verdict"], summary["missing"], summary["unknown_outcome"], summary["host_unreachable"],
+                    summary["unexpected"], summary["ledger_problems"], os.path.join(options["report_dir"], "evidence.html"))
             if options["fail_on_gaps"]:
                 result.update(failed=True, msg=message)
             else:
                 self._display.warning(message)
         return result
+
+    @staticmethod
+    def _key(ledger_dir: str, extra: t.Mapping[str, t.Any]) -> t.Any:
+        try:
+            from ansible_collections.changeaudit.linux.plugins.plugin_utils import _signing  # XXX-LEAD
+        except ImportError:
+            return None
+        try:
+            return _signing.controller_key(ledger_dir, extra)
+        except AnsibleError as exc:
+            raise AnsibleActionFail("cannot check the ledger's chain: %s" % exc) from None
+
+    def _read_ledger(self, ledger_dir: str, run_id: str, extra: t.Mapping[str, t.Any], expected: bool) -> t.Optional[LedgerReading]:
+        """The run's ledger, checked; None for a run that kept none when the caller says so (expect_ledger=false)."""
+        nothing = "no ledger of run %s in %s: nothing can be proven" % (run_id, ledger_dir)
+        try:
+            key = self._key(ledger_dir, extra) if os.path.isdir(os.path.join(ledger_dir, run_id)) else None
+            reading = open_ledger(ledger_dir, run_id, key.mac_key(LEDGER_KEY_PURPOSE) if key else None,
+                                  key.key_id if key else None)
+        except FileNotFoundError:
+            reading = None
+        except (OSError, LedgerError) as exc:
+            raise AnsibleActionFail("cannot read the ledger of run %s in %s: %s" % (run_id, ledger_dir, exc)) from None
+        if reading is not None and not any(entry.get("run_id") == run_id for entry in reading.entries) and not reading.problems:
+            reading = None
+            nothing = "the ledger of run %s in %s holds no line of that run: nothing can be proven" % (run_id, ledger_dir)
+        if reading is None and expected:
+            raise AnsibleActionFail(
+                "%s. Check run_id (the run_id= its records carry; the end-of-run summary of record_changes names it) and "
+                "ledger_dir (the callback's ledger_dir option, changeaudit_ledger_dir, CHANGEAUDIT_LEDGER_DIR or "
+                "[changeaudit_record_changes] ledger_dir in ansible.cfg); for a run that kept no ledger, set "
+                "expect_ledger=false (evidence_expect_ledger=false for the evidence playbook) to report its records only"
+                % nothing)
+        return reading
+
+    def _checkpoint(self, ledger_dir: str, run_id: str, extra: t.Mapping[str, t.Any]) -> t.Optional[LedgerReading]:
+        key = self._key(ledger_dir, extra)
+        mac_key = key.mac_key(LEDGER_KEY_PURPOSE) if key else None
+        ledger = Ledger(ledger_dir, run_id, mac_key, key.key_id if key else None, key.sign if key else None)
+        try:
+            ledger.seal(final=False)
+            return open_ledger(ledger_dir, run_id, mac_key, key.key_id if key else None)
+        except (OSError, LedgerError) as exc:
+            self._display.warning("cannot seal the ledger of run %s up to this proof: %s" % (run_id, exc))
+            return None
 
     @staticmethod
     def _reads(hosts: t.Sequence[str], records_var: str, task_vars: t.Mapping[str, t.Any]) -> t.Dict[str, t.Dict[str, t.Any]]:

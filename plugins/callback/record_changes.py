@@ -27,7 +27,15 @@ description:
     and the C(run_id) that M(changeaudit.linux.audited) tasks of the same run record too), and the fields of
     O(fields).
   - The B(final) result counts, after C(changed_when), C(failed_when) and C(until); V(changed_when=false) writes
-    nothing. A change whose task then failed is recorded with C(res=failed).
+    nothing. A change whose task then failed is recorded with C(res=failed). Without C(changed_when), a change core
+    hands back as unchanged is recorded all the same, where an attempt of C(until) before the last reported a change
+    (one record, one ledger entry, whatever the attempts), or an action that ran several modules failed after some of
+    them changed the host (C(copy) of a directory).
+  - A task whose outcome is unknown, because it may have changed the host and nobody saw it end (the host became
+    unreachable during it, its C(timeout) fired, its module died without JSON, or it failed without saying whether
+    it changed anything), gets a record with C(res=failed) where the host still takes one, and its ledger outcome is
+    V(unknown); where no record can be written the end-of-run summary names the change, and the evidence counts it
+    as a gap.
   - With C(delegate_to) the record goes to the delegated host, the one that was changed, through its connection, and
     names the inventory host the task ran for in C(inventory_host).
   - Check mode (C(--check) or C(check_mode=true)) writes nothing. Under C(no_log) no argument value and no diff text
@@ -37,10 +45,13 @@ description:
     and CI metadata) are cut past their bound at a character boundary and end with
     C([cut:sha256:<hex of the whole value>]), so a record always fits what the kernel keeps. The fields of O(fields)
     are never cut.
-  - Not recorded, as they change nothing on a host or record themselves, are C(add_host), C(assert), C(async_status),
-    C(debug), C(fail), C(gather_facts), C(group_by), C(import_*), C(include), C(include_*), C(meta), C(pause), C(ping),
-    C(set_fact), C(set_stats), C(setup), C(validate_argument_spec), C(wait_for_connection), this collection's own
-    modules, tasks with C(async) and C(poll=0) (their change ends after the task), and the actions in O(skip).
+  - Not recorded, as they change nothing on a host or record themselves, are ansible-core's own C(add_host),
+    C(assert), C(async_status), C(debug), C(fail), C(gather_facts), C(group_by), C(import_*), C(include), C(include_*),
+    C(meta), C(pause), C(ping), C(set_fact), C(set_stats), C(setup), C(validate_argument_spec),
+    C(wait_for_connection), this collection's own modules, tasks with C(async) and C(poll=0) (their change ends after
+    the task), and the actions in O(skip). That is decided on the plugin a task resolves to and the file it comes
+    from, so a C(ping) that resolves to another collection's module under C(collections), or a role's
+    C(library/setup.py), is recorded like any other.
   - B(Fails closed when it cannot record.) From the moment ansible-core loads the plugin until its options are read
     and checked, every task that may change a host is refused. A bad option (O(mode=bogus), malformed or reserved
     O(fields), fields too long for a record), a hash key that is too short or unreadable, an ansible-core version
@@ -135,13 +146,18 @@ options:
   ledger_dir:
     description:
       - Where the run's ledger is kept on the controller, one directory per run (C(<ledger_dir>/<run_id>/), mode
-        0700) with C(ledger.jsonl) (mode 0600) in it. Before a task that may change a host runs on it, an C(intent)
-        line names the host, the task, the module and the object as its record does; after the task, an C(outcome)
-        line says what came of it (C(recorded), C(unchanged), C(not_recorded) with the reason, or
-        C(skipped_by_policy) for O(skip) and C(async) tasks with C(poll=0)). Both carry the host's number of the
-        change in the run, C(seq), which its audit record carries too, next to C(task_id).
-      - An intent without an outcome is a change whose end nobody saw, such as a worker killed between the change
-        and its record.
+        0700, which must be the controller user's and not writable by others, as must O(ledger_dir)) with
+        C(ledger.jsonl) (mode 0600) in it. A C(start) line opens the run; before a task that may change a host runs
+        on it, an C(intent) line names the host, the task, the module and the object as its record does; after the
+        task, an C(outcome) line says what came of it (C(recorded), C(unchanged), C(not_recorded) with the reason,
+        C(skipped_by_policy) for O(skip) and C(async) tasks with C(poll=0), or C(unknown) with the reason); at the end
+        of the run a C(seal) line closes it. Intent and outcome carry the host's number of the change in the run,
+        C(seq), which its audit record carries too, next to C(task_id).
+      - Every line is chained to the one before under a key derived from the controller's signing key, and the
+        seal is signed with it, so an edited, deleted, inserted, duplicated or moved line is named by the evidence.
+        An intent without an outcome, or a ledger without its seal, is a run whose end nobody saw, such as a worker or
+        the controller killed between the change and its record.
+      - The playbook C(changeaudit.linux.evidence) finds the ledger however this option is set.
       - A ledger that cannot be written stops the change, as a record that cannot be written does (O(mode=warn)
         only warns). An empty value keeps no ledger.
     type: str
@@ -212,18 +228,24 @@ LOADING = (
 )
 
 
-def ledger_directory(value: t.Any) -> t.Optional[str]:
-    """The ledger directory of the ledger_dir option, made (0700) now so that a path that cannot be written stops
-    the changes before any runs; None when the option is empty."""
-    if not value:
+def ledger_directory(path: t.Optional[str]) -> t.Optional[str]:
+    """The ledger directory (``_ledger.ledger_location``), made (0700) now and checked to be the controller user's own,
+    so that a path that cannot be written, or that another user could rewrite, stops the changes before any runs;
+    None when the option is empty."""
+    if not path:
         return None
-    path = os.path.abspath(os.path.expanduser(str(value)))
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
     except OSError as exc:
         raise AnsibleError("%s: ledger_dir %s cannot be made: %s" % (PLUGIN, path, exc.strerror or exc)) from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise AnsibleError("%s: ledger_dir %s cannot be written" % (PLUGIN, path))
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import LedgerError, check_private_directory
+
+    try:
+        check_private_directory(path)
+    except LedgerError as exc:
+        raise AnsibleError("%s: %s" % (PLUGIN, exc)) from None
     return path
 
 
@@ -276,6 +298,8 @@ class CallbackModule(CallbackBase):
         super().__init__(*args, **kwargs)
         self._state_dir: t.Optional[str] = None
         self._settings: t.Any = None
+        # The run's ledger as this process writes it: its start now, its seal at the end of the run.
+        self._ledger: t.Any = None
 
     def set_options(self, task_keys: t.Any = None, var_options: t.Any = None, direct: t.Any = None) -> None:
         try:
@@ -301,6 +325,18 @@ class CallbackModule(CallbackBase):
             # Shared with the workers (forked later): they note checks and records here, one line each.
             self._state_dir = tempfile.mkdtemp(prefix="changeaudit-record-changes-")
             atexit.register(shutil.rmtree, self._state_dir, True)
+        extra = _core.extra_vars()
+        ledger_dir = ledger_directory(_every_change.ledger_location(extra, self.get_option("ledger_dir")))
+        ledger_key = ledger_key_id = signer = None
+        if ledger_dir:
+            # The ledger's lines are chained under a key derived from the controller's signing key, and its seal
+            # signed with it: who can write the ledger directory cannot rewrite the verdict unseen.
+            try:
+                key = _every_change.controller_key(ledger_dir, extra)
+            except ImportError:  # XXX-LEAD: remove once _signing lands
+                key = None
+            if key is not None:
+                ledger_key, ledger_key_id, signer = key.mac_key(_every_change.LEDGER_KEY_PURPOSE), key.key_id, key.sign
         settings = _every_change.Settings(
             mode=self.get_option("mode"),
             skip=self.get_option("skip") or (),
@@ -308,14 +344,22 @@ class CallbackModule(CallbackBase):
             backend=self.get_option("backend"),
             verify=bool(self.get_option("verify")),
             state_dir=self._state_dir,
-            ledger_dir=ledger_directory(self.get_option("ledger_dir")),
+            ledger_dir=ledger_dir,
             # Asked now, when the run starts, for the hosts whose changeaudit_host_policy is controller.
             controller_problem=_every_change.controller_problem(),
+            ledger_key=ledger_key,
+            ledger_key_id=ledger_key_id,
         )
         # Before any worker forks: every worker of the run records, and notes in the ledger, the same run ID.
         _every_change.fix_run_id()
         # A hash key from the environment or a key file is checked now; one from a variable before each change.
         _every_change.hasher_for(None, {})
+        if ledger_dir and self._ledger is None:
+            self._ledger = _every_change.run_ledger(settings, _every_change.run_id({}), signer)
+            try:
+                self._ledger.start(**_every_change.start_details())
+            except _every_change.LedgerError as exc:
+                raise AnsibleError("%s: the run's ledger cannot be started: %s" % (PLUGIN, exc)) from None
         _every_change.install(settings)
         self._settings = settings
 
@@ -323,6 +367,12 @@ class CallbackModule(CallbackBase):
         if self._settings is None or _every_change is None:
             return
         counts = _every_change.record_counts(self._settings)
+        if self._ledger is not None:
+            try:
+                self._ledger.seal(final=True)
+            except _every_change.LedgerError as exc:
+                self._display.warning("%s: the run's ledger could not be sealed, so its proof will say the run did not "
+                                      "end: %s" % (PLUGIN, exc))
         hosts = sorted(set(getattr(stats, "processed", {}) or {}) | set(counts))
         if not hosts:
             return
@@ -336,4 +386,9 @@ class CallbackModule(CallbackBase):
                 line += ", %d change%s NOT recorded (the record could not be written)" % (failed, "" if failed == 1 else "s")
             for why, number in sorted((entry.get("skipped") or {}).items()):
                 line += ", %d change%s not recorded (%s)" % (number, "" if number == 1 else "s", why)
-            self._display.display(line, color="bright red" if failed else "bright yellow" if entry.get("skipped") else None)
+            unknown = entry.get("unknown") or []
+            if unknown:
+                line += ", %d change%s with an UNKNOWN outcome and no record: %s" % (
+                    len(unknown), "" if len(unknown) == 1 else "s", "; ".join(unknown))
+            self._display.display(
+                line, color="bright red" if failed or unknown else "bright yellow" if entry.get("skipped") else None)

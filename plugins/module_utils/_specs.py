@@ -40,7 +40,9 @@ AUDITED_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
 EVIDENCE_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     run_id={"type": "str"},
     report_dir={"type": "path"},
-    ledger_dir={"type": "path", "default": "~/.ansible/changeaudit/ledger"},
+    # None: where the record_changes callback keeps it (its ledger_dir option, however it was set).
+    ledger_dir={"type": "path"},
+    expect_ledger={"type": "bool", "default": True},
     hosts={"type": "list", "elements": "str", "default": []},
     records_var={"type": "str", "default": "changeaudit_evidence_records"},
     fail_on_gaps={"type": "bool", "default": True},

@@ -48,16 +48,30 @@ options:
   run_id:
     description:
       - The run to prove, as its records and ledger name it.
-      - Without it, the run this task is part of (its C(run_id), as the records of its tasks carry it), for a proof
-        at the end of the deploy playbook itself.
+      - Without it, the extra var C(run_id) of this run (C(-e run_id=ID), which the playbook C(changeaudit.linux.evidence)
+        takes), else the run this task is part of (its C(run_id), as the records of its tasks carry it), for a proof
+        at the end of the deploy playbook itself. Never a host's variables or facts.
     type: str
   report_dir:
     description: Where the report is written (made if needed). Required unless O(window_only=true).
     type: path
   ledger_dir:
-    description: Where the callback keeps its ledgers (its C(ledger_dir) option).
+    description:
+      - Where the callback keeps its ledgers.
+      - Without it, where P(changeaudit.linux.record_changes#callback) keeps them, resolved as the callback resolves
+        its C(ledger_dir) option (the extra var C(changeaudit_ledger_dir), E(CHANGEAUDIT_LEDGER_DIR),
+        C([changeaudit_record_changes] ledger_dir) in C(ansible.cfg), then C(~/.ansible/changeaudit/ledger)), whether or
+        not the callback is enabled in this run.
     type: path
-    default: ~/.ansible/changeaudit/ledger
+  expect_ledger:
+    description:
+      - A run that kept no ledger (none in O(ledger_dir), or one with no line of the run) fails the proof, since
+        nothing can be proven of it (a mistyped O(run_id), a deleted or another ledger directory).
+      - V(false) says the run kept none (it ran without the callback); the report is then an inventory of the
+        run's records per host, and says so.
+    type: bool
+    default: true
+    version_added: 1.2.0
   hosts:
     description: The inventory hosts whose records were read (usually C(ansible_play_hosts_all)).
     type: list
@@ -119,4 +133,14 @@ ledger:
   description: Whether the run kept a ledger.
   type: bool
   returned: always
+ledger_dir:
+  description: Where the ledger was looked for.
+  type: str
+  returned: always
+  version_added: 1.2.0
+verdict:
+  description: The report's verdict in one sentence.
+  type: str
+  returned: unless O(window_only=true)
+  version_added: 1.2.0
 """

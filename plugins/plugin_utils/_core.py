@@ -153,11 +153,59 @@ _REFUSAL: t.Dict[str, t.Any] = {}
 _REFUSING_ATTR = "_changeaudit_refusing_wrapper"
 
 
+# Where ansible-core's own plugins live: an action of the list above counts only when the file that runs it is here.
+CORE_PACKAGE_DIR = os.path.dirname(os.path.abspath(__import__("ansible").__file__)) + os.sep
+
+
+def _plugin_path(loader: t.Any, name: str, collections: t.Any) -> t.Optional[str]:
+    try:
+        found = loader.find_plugin_with_context(name, collection_list=collections)
+    except (AnsibleError, ImportError):
+        # Not resolved: not core's own, so it may change hosts.
+        return None
+    return found.plugin_resolved_path if found.resolved else None
+
+
+def core_controller_action(task: t.Any) -> bool:
+    """Whether the task runs one of ansible-core's own actions that change no managed host (CONTROLLER_ONLY_ACTIONS).
+
+    Decided on the plugin the task resolves to, as ``TaskExecutor._get_action_handler_with_module_context`` picks
+    it (a module's action plugin, else an action plugin of the name, else the module under ``normal``), never on
+    the name as written: ``ping:`` under ``collections: [acme.tools]`` is acme.tools.ping, and a role's
+    ``library/setup.py`` is not core's setup, so both may change hosts."""
+    from ansible.plugins.loader import action_loader, module_loader
+
+    action = str(task.action or "")
+    try:
+        resolved = str(getattr(task, "resolved_action", None) or action)
+    except AnsibleError:
+        resolved = action
+    if resolved not in CONTROLLER_ONLY:
+        return False
+    collections = getattr(task, "collections", None)
+    path = None
+    try:
+        module = module_loader.find_plugin_with_context(action, collection_list=collections)
+    except (AnsibleError, ImportError):
+        module = None
+    if module is not None and module.resolved and module.action_plugin:
+        path = _plugin_path(action_loader, module.action_plugin, collections)
+    if path is None:
+        path = _plugin_path(action_loader, action, collections)
+    if path is None and module is not None and module.resolved:
+        path = module.plugin_resolved_path
+    if path is None:
+        # Nothing runs a file of that name: the includes, imports and meta, which the executor handles itself.
+        return resolved.rsplit(".", 1)[-1] in ("include_tasks", "include_role", "import_tasks", "import_role",
+                                               "import_playbook", "include", "meta")
+    return os.path.abspath(path).startswith(CORE_PACKAGE_DIR)
+
+
 def may_change_hosts(task: t.Any) -> bool:
     """Whether a task may change a managed host: not in check mode and not one of core's controller-only actions."""
     if task.check_mode:
         return False
-    return not ({str(task.action or ""), str(getattr(task, "_resolved_action", None) or "")} & CONTROLLER_ONLY)
+    return not core_controller_action(task)
 
 
 class ChangesRefusedError(AnsibleError):
@@ -260,10 +308,70 @@ class Execution:
         return proxy._connection, proxy._play_context, task
 
     @property
+    def attempts(self) -> t.List["Attempt"]:
+        """The attempts of this execution so far: one per action handler TaskExecutor made (``until`` makes a new
+        one for each retry), each with what its action returned before core's defaults and changed_when."""
+        return self._executor.__dict__.setdefault(_ATTEMPTS_ATTR, [])
+
+    @property
     def notes(self) -> t.Dict[str, t.Any]:
         """What the hook before the action leaves for the hook after it: kept on the TaskExecutor, which runs one
         task on one host (its loop items one after the other) in one worker."""
         return self._executor.__dict__.setdefault("_changeaudit_notes", {})
+
+
+class Attempt:
+    """One run of the task's action handler: whether it returned (a timeout or a crash of the action does not), and
+    what it said. ``verdict``: the result held ``changed`` (core adds ``changed: false`` to any result that lacks it,
+    so a module that died without JSON, or failed without saying, looks unchanged after core); ``module_changed``: a
+    module the action ran reported a change (an action that runs several modules, such as copy of a directory,
+    returns only the failing one's result)."""
+
+    __slots__ = ("ended", "verdict", "changed", "failed", "module_changed")
+
+    def __init__(self) -> None:
+        self.ended = False
+        self.verdict = False
+        self.changed = False
+        self.failed = False
+        self.module_changed = False
+
+    @property
+    def reported_change(self) -> bool:
+        return self.changed or self.module_changed
+
+
+_ATTEMPTS_ATTR = "_changeaudit_attempts"
+
+
+def _watch_handler(handler: t.Any, attempt: Attempt) -> None:
+    """Notes in ``attempt`` what ``handler.run`` returns, and whether any module it runs reports a change: wraps the
+    instance's ``run`` and ActionBase._execute_module (private), which every action runs its modules through."""
+    run = handler.run
+    execute_module = getattr(handler, "_execute_module", None)
+
+    @functools.wraps(run)
+    def watched_run(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        result = run(*args, **kwargs)
+        if isinstance(result, dict):
+            attempt.ended = True
+            attempt.verdict = "changed" in result
+            attempt.changed = bool(result.get("changed"))
+            attempt.failed = bool(result.get("failed") or result.get("unreachable"))
+        return result
+
+    handler.run = watched_run
+    if execute_module is None:
+        return
+
+    @functools.wraps(execute_module)
+    def watched_execute_module(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        result = execute_module(*args, **kwargs)
+        if isinstance(result, dict) and result.get("changed"):
+            attempt.module_changed = True
+        return result
+
+    handler._execute_module = watched_execute_module
 
 
 class DictResult:
@@ -275,7 +383,8 @@ class DictResult:
 
     changed = property(lambda self: bool(self.result.get("changed")))
     failed = property(lambda self: bool(self.result.get("failed")))
-    skipped = property(lambda self: bool(self.result.get("skipped") or self.result.get("unreachable")))
+    skipped = property(lambda self: bool(self.result.get("skipped")))
+    unreachable = property(lambda self: bool(self.result.get("unreachable")))
 
     def get(self, key: str) -> t.Any:
         return self.result.get(key)
@@ -301,7 +410,8 @@ class ObjectResult:
 
     changed = property(lambda self: bool(self.utr.changed))
     failed = property(lambda self: bool(self.utr.failed))
-    skipped = property(lambda self: bool(self.utr.skipped or self.utr.unreachable))
+    skipped = property(lambda self: bool(self.utr.skipped))
+    unreachable = property(lambda self: bool(self.utr.unreachable))
 
     def get(self, key: str) -> t.Any:
         if key in ("diff", "msg"):
@@ -385,7 +495,14 @@ def _wrap_get_handler(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any
     def _get_action_handler_with_module_context(self: t.Any, templar: t.Any) -> t.Any:
         handler_and_context = original(self, templar)
         before = _HOOK.get("before")
-        if before is not None:
+        if before is None:
+            return handler_and_context
+        attempts = self.__dict__.setdefault(_ATTEMPTS_ATTR, [])
+        attempt = Attempt()
+        attempts.append(attempt)
+        _watch_handler(handler_and_context[0], attempt)
+        # A retry of until makes a new handler for the same change: its intent and checks were done on the first.
+        if len(attempts) == 1:
             try:
                 before(Execution(self), handler_and_context[0], _task_vars(self))
             except TaskRefusedError:
@@ -399,6 +516,8 @@ def _wrap_get_handler(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any
 def _wrap_execute_dict(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
     @functools.wraps(original)
     def _execute(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        # One _execute per loop item: its attempts start afresh.
+        self.__dict__[_ATTEMPTS_ATTR] = []
         result = original(self, *args, **kwargs)
         after = _HOOK.get("after")
         if after is not None:
@@ -413,6 +532,7 @@ def _wrap_execute_dict(original: t.Callable[..., t.Any]) -> t.Callable[..., t.An
 def _wrap_execute_object(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
     @functools.wraps(original)
     def _execute(self: t.Any) -> t.Any:
+        self.__dict__[_ATTEMPTS_ATTR] = []
         utr = original(self)
         after = _HOOK.get("after")
         if after is not None:
@@ -474,6 +594,33 @@ def apply_module_defaults(module_fqcn: str, task: t.Any, args: t.Mapping[str, t.
     return apply_defaults(module_fqcn, task, dict(args), templar)
 
 
+def extra_vars() -> t.Dict[str, t.Any]:
+    """The run's extra vars (-e), as the CLI parsed them (``ansible.utils.vars.load_extra_vars`` on
+    ``context.CLIARGS``, which the workers inherit); empty when not run from a CLI. Settings of the collection that
+    only the operator may give are read here, never from a host's variables."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.utils.vars import load_extra_vars
+
+    try:
+        return dict(load_extra_vars(DataLoader()))
+    except KeyError:
+        return {}
+
+
+def callback_option(callback_name: str, option: str, variables: t.Optional[t.Mapping[str, t.Any]] = None) -> t.Any:
+    """A callback plugin's option as core resolves it for that callback (its vars entries, environment, ini, default),
+    whether or not the callback is enabled in this run: loading the class registers its option definitions."""
+    from ansible import constants as C
+    from ansible.plugins.loader import callback_loader
+
+    plugin = callback_loader.get(callback_name, class_only=True)
+    if plugin is None:
+        raise AnsibleError("the callback plugin %s cannot be found" % callback_name)
+    # The definitions are kept under the name the loader loaded the class by (its _load_name).
+    return C.config.get_config_value(option, plugin_type="callback", plugin_name=getattr(plugin, "_load_name", callback_name),
+                                     variables=dict(variables or {}))
+
+
 def callback_var_options(callback: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
     """The callback's documented option variables given as extra vars (-e), for a core that does not resolve them
     itself (2.19, 2.20); None where core does (2.21: TaskQueueManager._resolve_callback_option_variables)."""
@@ -499,6 +646,7 @@ def callback_var_options(callback: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
 __all__ = [
     "TaskRefusedError",
     "Execution",
+    "Attempt",
     "DictResult",
     "ObjectResult",
     "install_task_hook",
@@ -510,6 +658,8 @@ __all__ = [
     "register_names",
     "json_object_lines",
     "callback_var_options",
+    "callback_option",
+    "extra_vars",
     "CORE",
     "CORE_VERSION_TEXT",
     "CONTROLLER_ONLY",
@@ -525,6 +675,8 @@ __all__ = [
     "returns_result_object",
     "untested_message",
     "may_change_hosts",
+    "core_controller_action",
+    "CORE_PACKAGE_DIR",
     "refuse_changes",
     "refuse_if_refusing",
     "refusal",

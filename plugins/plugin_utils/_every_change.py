@@ -15,6 +15,7 @@ the tested ones; the callback then holds every change back with ``_core.refuse_c
 from __future__ import annotations
 
 import fnmatch
+import getpass
 import os
 import typing as t
 
@@ -44,6 +45,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import 
     CONTEXT_TEXT_MAX,
     RETIRED_CONTEXT_FIELDS,
     bounded_text,
+    controller_origin,
     fix_run_id,
     run_id,
     task_context,
@@ -54,8 +56,11 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import (
     RECORDED,
     SKIPPED_BY_POLICY,
     UNCHANGED,
+    UNKNOWN,
+    LEDGER_KEY_PURPOSE,
     Ledger,
     LedgerError,
+    ledger_location,
     read_ledger,
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _change_site
@@ -88,9 +93,10 @@ OWN_ACTIONS = (
     # Writes the evidence report on the controller.
     "changeaudit.linux.evidence_report",
 )
-# Never recorded: they run on the controller, or only read, or their change is recorded by themselves.
-# Matched against the resolved FQCN and the action as written.
-DEFAULT_SKIP = _core.CONTROLLER_ONLY | frozenset(OWN_ACTIONS)
+# Never recorded, as they record themselves or change nothing, matched against the resolved FQCN only: a name as
+# written can resolve to anyone's plugin. ansible-core's own controller-side actions are left out by
+# _core.core_controller_action, which looks at the file that runs.
+DEFAULT_SKIP = frozenset(OWN_ACTIONS)
 
 
 class RecordKeepingError(_core.TaskRefusedError):
@@ -110,6 +116,8 @@ class Settings:
         state_dir: t.Optional[str] = None,
         ledger_dir: t.Optional[str] = None,
         controller_problem: t.Optional[str] = None,
+        ledger_key: t.Optional[bytes] = None,
+        ledger_key_id: t.Optional[str] = None,
     ) -> None:
         if mode not in ("fail", "warn"):
             raise AnsibleError("%s: mode must be fail or warn, not %r" % (PLUGIN, mode))
@@ -123,6 +131,9 @@ class Settings:
         self.state_dir = state_dir
         # None: no ledger is kept.
         self.ledger_dir = ledger_dir
+        # What chains the ledger's lines: the HMAC key derived from the controller's signing key, and its id.
+        self.ledger_key = ledger_key
+        self.ledger_key_id = ledger_key_id
         # Why the controller cannot keep records (changeaudit_host_policy=controller), found when the run starts.
         self.controller_problem = controller_problem
         self._skips: t.Dict[t.Tuple[str, str], bool] = {}
@@ -132,7 +143,7 @@ class Settings:
         known = self._skips.get((resolved, written))
         if known is None:
             names = {resolved, written}
-            known = bool(names & DEFAULT_SKIP) or any(
+            known = resolved in DEFAULT_SKIP or any(
                 fnmatch.fnmatchcase(name, pattern) for name in names for pattern in self.skip_patterns
             )
             self._skips[(resolved, written)] = known
@@ -373,6 +384,8 @@ def recordable(task: t.Any, settings: Settings) -> bool:
     if task.check_mode:
         return False
     if task.async_val and not task.poll:
+        return False
+    if _core.core_controller_action(task):
         return False
     return not settings.skips(*action_names(task))
 
@@ -667,7 +680,7 @@ def _ledger_intent(
         described["policy"] = policy
     described.update({name: record_fields[name] for name in LEDGER_FIELDS if name in (record_fields or {})})
     try:
-        ledger = Ledger(settings.ledger_dir, run_id(task_vars))
+        ledger = run_ledger(settings, run_id(task_vars))
         seq = ledger.intent(target, described)
     except LedgerError as exc:
         message = "%s: the run's ledger cannot be written, so this task was not run: %s" % (PLUGIN, exc)
@@ -676,6 +689,24 @@ def _ledger_intent(
         display.warning(message)
         return
     execution.notes[LEDGER_NOTE] = (ledger, target, seq)
+
+
+def run_ledger(settings: Settings, this_run: str, signer: t.Optional[t.Callable[[bytes], str]] = None) -> Ledger:
+    """The ledger of ``this_run`` in the settings' ledger directory, chained under the settings' key (``signer``
+    signs its seals: only the callback seals)."""
+    return Ledger(str(settings.ledger_dir), this_run, settings.ledger_key, settings.ledger_key_id, signer)
+
+
+def controller_key(ledger_dir: str, extra: t.Mapping[str, t.Any]) -> t.Any:
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils import _signing  # XXX-LEAD: import at top once _signing lands
+
+    return _signing.controller_key(ledger_dir, extra)
+
+
+def start_details() -> t.Dict[str, t.Any]:
+    """What the start line of a run's ledger says of the controller process that began it."""
+    origin = controller_origin()
+    return {"controller": origin.get("hostname"), "user": getpass.getuser(), "ansible_core": ANSIBLE_CORE_VERSION}
 
 
 def ledger_seq(execution: _core.Execution) -> t.Optional[int]:
@@ -757,8 +788,47 @@ def write_change(
         return {"failed": True, "msg": str(exc)}
 
 
+def change_verdict(execution: _core.Execution, view: t.Any) -> t.Tuple[bool, t.Optional[str]]:
+    """(changed, why the outcome is unknown or None) of the task's final result.
+
+    Core's final verdict, widened where it hides a change: without changed_when (the author's own verdict), an
+    attempt of ``until`` before the last that reported a change, and a failed action whose earlier modules
+    reported one (copy of a directory returns only the failing file's result), count as changed. A task that
+    ended unreachable, or failed without its action saying whether it changed the host (a module that died without
+    JSON, a timeout, a failure that names no verdict), may have changed it: its outcome is unknown."""
+    task = execution.task
+    if view.changed:
+        return True, None
+    attempts = execution.attempts
+    if bool(task.changed_when):
+        return False, None
+    if any(attempt.changed for attempt in attempts[:-1]):
+        return True, None
+    if (view.failed or view.unreachable) and any(attempt.module_changed for attempt in attempts):
+        return True, None
+    if view.unreachable:
+        return False, "the host became unreachable during the task: %s" % (view.get("msg") or "no detail")
+    last = attempts[-1] if attempts else None
+    if not view.failed or last is None or last.verdict:
+        return False, None
+    if view.get("timedout"):
+        return False, "the task timed out before its action said whether it changed the host"
+    if not last.ended:
+        return False, "the task's action ended without a result (%s)" % (view.get("msg") or "no detail")
+    if view.get("module_stdout") is not None or view.get("module_stderr") is not None:
+        return False, "the module ended without a result that says whether it changed the host (MODULE FAILURE)"
+    return False, "the task failed without saying whether it changed the host"
+
+
+def _note_unknown(settings: Settings, execution: _core.Execution, target: str, this_run: str, why: str) -> None:
+    seq = ledger_seq(execution)
+    _note(settings, "records", "unknown", target, this_run,
+          "%s%s: %s" % ("#%d " % seq if seq is not None else "", execution.task.get_name(), why))
+
+
 def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
-    """Write the record of a final changed result on the host that was changed."""
+    """Write the record of a final changed result, or of a result whose outcome is unknown, on the host that was
+    changed; note the outcome in the ledger."""
     task = execution.task
     if _core.refused_here(task) and view.failed:
         # before_task refused this task.
@@ -768,49 +838,66 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
         _ledger_outcome(execution, UNCHANGED, settings, skipped=True)
         return
     verdict = execution.notes.get(VERDICT_NOTE) or (RECORDS, "")
+    changed, unknown = change_verdict(execution, view)
     if not recordable(task, settings) or verdict[0] == SKIP:
         _count_own(execution, view, settings, task_vars)
-        if view.changed and not task.check_mode and not action_names(task)[0].startswith(OWN_PREFIX):
+        own = action_names(task)[0].startswith(OWN_PREFIX) or _core.core_controller_action(task)
+        if (changed or unknown) and not task.check_mode and not own:
             why = "host policy skip: %s" % verdict[1] if verdict[0] == SKIP else skip_reason(task, settings)
             _note(settings, "records", "skipped", changed_host(execution, task_vars), run_id(task_vars), why)
-        _ledger_outcome(execution, SKIPPED_BY_POLICY if view.changed else UNCHANGED, settings, failed=view.failed or None)
+        _ledger_outcome(execution, SKIPPED_BY_POLICY if changed or unknown else UNCHANGED, settings,
+                        failed=view.failed or None, unknown=unknown)
         return
-    res = record_result(view.changed, view.failed)
-    if res is None:
+    if not changed and not unknown:
         _ledger_outcome(execution, UNCHANGED, settings, failed=view.failed or None)
         return
+    res = "failed" if unknown else record_result(changed, view.failed)
     handler = execution.handler
-    if handler is None:
-        _ledger_outcome(execution, NOT_RECORDED, settings, res=res, reason="the task ended before its action was made")
-        return
     target = changed_host(execution, task_vars)
     this_run = run_id(task_vars)
+    if handler is None:
+        _ledger_outcome(execution, UNKNOWN if unknown else NOT_RECORDED, settings, res=res,
+                        reason="the task ended before its action was made")
+        return
     outcome = execution.notes.pop(WRITTEN_BEFORE_NOTE, None)
     if outcome is None:
         outcome = write_change(execution, handler, task_vars, settings, res, {key: view.get(key) for key in RESULT_EVIDENCE})
     recorded = bool(outcome.get("recorded")) and not outcome.get("failed")
     summary: t.Dict[str, t.Any] = {"recorded": recorded, "host": target, "run_id": this_run}
+    if unknown:
+        summary["unknown_outcome"] = unknown
     if recorded:
         summary.update(record=outcome.get("record"), sequence=outcome.get("sequence"), verified=outcome.get("verified"))
         _note(settings, "records", "written", target, this_run)
         verified = outcome.get("verified") or {}
-        _ledger_outcome(execution, RECORDED, settings, res=res, serial=verified.get("serial"))
+        _ledger_outcome(execution, UNKNOWN if unknown else RECORDED, settings, res=res, serial=verified.get("serial"),
+                        recorded=True, reason=unknown)
+        view.set(RESULT_KEY, summary)
+        return
+    error = outcome.get("msg") or "; ".join(str(w) for w in outcome.get("warnings") or []) or "no record"
+    summary.update(error=error, cause=outcome.get("cause"))
+    if unknown:
+        # The task failed or its host went away already: its failure stands, and the proof names the gap.
+        _note_unknown(settings, execution, target, this_run, "%s; no record could be written: %s" % (unknown, error))
+        _ledger_outcome(execution, UNKNOWN, settings, res=res, reason="%s; no record could be written: %s" % (unknown, error),
+                        cause=outcome.get("cause"))
+        display.warning("%s: %s: the outcome of this task is unknown (%s) and no record of it could be written: %s"
+                        % (PLUGIN, target, unknown, error))
+        view.set(RESULT_KEY, summary)
+        return
+    _note(settings, "records", "failed", target, this_run)
+    _ledger_outcome(execution, NOT_RECORDED, settings, res=res, reason=error, cause=outcome.get("cause"))
+    message = "The change was applied on %s but could not be recorded in its audit trail: %s" % (target, error)
+    if settings.mode == "fail":
+        original = view.get("msg")
+        view.fail(
+            message
+            + " (%s: ignore_errors does not apply to this failure; mode=warn only warns.)" % PLUGIN
+            + (" Task message: %s" % original if original else "")
+        )
+        view.not_ignorable()
     else:
-        error = outcome.get("msg") or "; ".join(str(w) for w in outcome.get("warnings") or []) or "no record"
-        summary.update(error=error, cause=outcome.get("cause"))
-        _note(settings, "records", "failed", target, this_run)
-        _ledger_outcome(execution, NOT_RECORDED, settings, res=res, reason=error, cause=outcome.get("cause"))
-        message = "The change was applied on %s but could not be recorded in its audit trail: %s" % (target, error)
-        if settings.mode == "fail":
-            original = view.get("msg")
-            view.fail(
-                message
-                + " (%s: ignore_errors does not apply to this failure; mode=warn only warns.)" % PLUGIN
-                + (" Task message: %s" % original if original else "")
-            )
-            view.not_ignorable()
-        else:
-            display.warning("%s: %s: %s" % (PLUGIN, task_vars.get("inventory_hostname"), message))
+        display.warning("%s: %s: %s" % (PLUGIN, task_vars.get("inventory_hostname"), message))
     view.set(RESULT_KEY, summary)
 
 
@@ -818,14 +905,17 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
 
 
 def record_counts(settings: Settings) -> t.Dict[str, t.Dict[str, t.Any]]:
-    """Per host: {"written": n, "failed": n, "skipped": {why: n}, "run_ids": [...]}, from the workers' notes."""
+    """Per host: {"written": n, "failed": n, "skipped": {why: n}, "unknown": [change], "run_ids": [...]}, from the
+    workers' notes; ``unknown`` names each change whose outcome is unknown and has no record."""
     counts: t.Dict[str, t.Dict[str, t.Any]] = {}
     for line in _read_lines(settings, "records"):
         if len(line) < 3:
             continue
         status, host, this_run = line[:3]
-        entry = counts.setdefault(host, {"written": 0, "failed": 0, "skipped": {}, "run_ids": []})
-        if status == "skipped":
+        entry = counts.setdefault(host, {"written": 0, "failed": 0, "skipped": {}, "unknown": [], "run_ids": []})
+        if status == "unknown":
+            entry["unknown"].append(line[3] if len(line) > 3 else "a change")
+        elif status == "skipped":
             why = line[3] if len(line) > 3 else "policy"
             entry["skipped"][why] = entry["skipped"].get(why, 0) + 1
         else:
@@ -864,6 +954,12 @@ __all__ = [
     "POLICY_VAR",
     "HOST_POLICIES",
     "ledger_seq",
+    "run_ledger",
     "LEDGER_NOTE",
     "read_ledger",
+    "ledger_location",
+    "controller_key",
+    "LEDGER_KEY_PURPOSE",
+    "LedgerError",
+    "start_details",
 ]

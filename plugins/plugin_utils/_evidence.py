@@ -20,7 +20,7 @@ import os
 import typing as t
 from xml.etree import ElementTree
 
-EVIDENCE_FORMAT = 1
+EVIDENCE_FORMAT = 2
 
 # Per change.
 RECORDED = "recorded"
@@ -112,17 +112,24 @@ def reconcile(
     run_id: str,
     entries: t.Optional[t.Sequence[t.Mapping[str, t.Any]]],
     reads: t.Mapping[str, t.Mapping[str, t.Any]],
+    ledger: t.Optional[t.Mapping[str, t.Any]] = None,
 ) -> t.Dict[str, t.Any]:
     """The evidence of one run. ``entries``: its ledger lines (None: the run kept no ledger, so the report is an
     inventory of its records). ``reads``: inventory host -> {"reachable": bool, "records": [...],
-    "error": str}, the records usys_config_info read there."""
+    "error": str}, the records usys_config_info read there. ``ledger``: what the check of the ledger's chain found
+    (``_ledger.LedgerReading`` as a dict: problems, sealed, final, head, lines, keyed); each problem, and a ledger
+    no seal covers (the run did not end, or its tail was cut), fails the proof.
+
+    A record proves a change when it names the change's run, host and seq and the task the ledger says made it
+    (task_id, whose random part differs between runs): a record of another run that reused the run_id proves
+    nothing here. Time and memory grow with the changes and records, not with hosts times rows."""
     changes = ledger_changes(entries or [])
     found: t.Dict[t.Tuple[str, int], t.Mapping[str, t.Any]] = {}
     rows: t.List[t.Dict[str, t.Any]] = []
-    nodes: t.Dict[str, t.List[str]] = {}
+    nodes: t.Dict[str, t.Set[str]] = {}
     foreign: t.Dict[str, int] = {}
     for host, read in reads.items():
-        names = set()
+        names = nodes.setdefault(host, set())
         for record in read.get("records") or []:
             fields = record.get("fields") or {}
             if fields.get("run_id") != run_id:
@@ -146,12 +153,20 @@ def reconcile(
             seq = _int(fields.get("seq"))
             if seq is None:
                 rows.append(_change_row(owner, None, OWN_RECORD if entries is not None else RECORDED, None, record, None))
-            elif (owner, seq) in changes and (owner, seq) not in found:
-                found[(owner, seq)] = record
+                continue
+            slot = changes.get((owner, seq))
+            ordered_by = ((slot or {}).get("intent") or {}).get("task_id")
+            if slot is None:
+                why = "the ledger of the run has no such change"
+            elif ordered_by and fields.get("task_id") != ordered_by:
+                why = ("a record of another run with the same run_id: its task %s is not the one the ledger says made "
+                       "this change (%s)" % (fields.get("task_id"), ordered_by))
+            elif (owner, seq) in found:
+                why = "a second record of this change"
             else:
-                why = "a second record of this change" if (owner, seq) in found else "the ledger of the run has no such change"
-                rows.append(_change_row(owner, seq, UNEXPECTED, None, record, why))
-        nodes[host] = sorted(names)
+                found[(owner, seq)] = record
+                continue
+            rows.append(_change_row(owner, seq, UNEXPECTED, None, record, why))
     for (host, seq), slot in changes.items():
         intent, outcome = slot["intent"], slot["outcome"] or {}
         said = outcome.get("outcome")
@@ -163,6 +178,8 @@ def reconcile(
             status = RECORDED
             if not slot["outcome"]:
                 reason = "the record is there; the ledger has no outcome for this change"
+            elif said == "unknown":
+                reason = "the outcome was unknown (%s); the record of the attempt is there" % (outcome.get("reason") or "")
         elif host in reads and not reads[host].get("reachable", True):
             status, reason = HOST_UNREACHABLE, reads[host].get("error") or "the host could not be reached"
         elif host not in reads:
@@ -171,6 +188,8 @@ def reconcile(
             status, reason = SKIPPED_BY_POLICY, (intent or {}).get("policy")
         elif not slot["outcome"]:
             status, reason = UNKNOWN_OUTCOME, "the ledger has the intent of this change and no outcome"
+        elif said == "unknown":
+            status, reason = UNKNOWN_OUTCOME, outcome.get("reason") or "nobody saw this change end"
         else:
             status = MISSING
             reason = outcome.get("reason") or "no record of this change in the host's audit trail"
@@ -178,31 +197,77 @@ def reconcile(
     rows.sort(key=lambda row: (row["host"], row["seq"] if row["seq"] is not None else 1 << 62, STATUSES.index(row["status"]),
                                row["time"] or ""))
     summary = {status: 0 for status in STATUSES}
+    per_host: t.Dict[str, t.List[int]] = {}
     for row in rows:
         summary[row["status"]] += 1
+        counted = per_host.setdefault(row["host"], [0, 0])
+        counted[0] += 1
+        counted[1] += row["status"] in GAPS
     hosts = {}
-    for host in sorted(set(reads) | {row["host"] for row in rows}):
+    for host in sorted(set(reads) | set(per_host)):
         read = reads.get(host, {})
-        host_rows = [row for row in rows if row["host"] == host]
+        counted = per_host.get(host, [0, 0])
         hosts[host] = {
             "reachable": host in reads and bool(read.get("reachable", True)),
             "error": read.get("error"),
-            "nodes": nodes.get(host, []),
+            "nodes": sorted(nodes.get(host, ())),
             "records_read": len(read.get("records") or []),
             "records_of_other_hosts": foreign.get(host, 0),
-            "changes": len(host_rows),
-            "gaps": sum(1 for row in host_rows if row["status"] in GAPS),
+            "changes": counted[0],
+            "gaps": counted[1],
         }
+    check = _ledger_check(entries, ledger)
+    change_gaps = sum(summary[status] for status in GAPS)
+    ledger_gaps = len(check["problems"]) + (0 if check["sealed"] or entries is None else 1)
+    summary.update(changes=len(rows), gaps=change_gaps + ledger_gaps, change_gaps=change_gaps,
+                   ledger_problems=len(check["problems"]), run_ended=bool(check["final"]))
     return {
         "format": EVIDENCE_FORMAT,
         "run_id": run_id,
         "generated": utc_now(),
         "ledger": entries is not None,
+        "ledger_check": check,
+        "verdict": verdict_text(summary, check, entries is not None),
         "window": window(entries or []),
-        "summary": dict(summary, changes=len(rows), gaps=sum(summary[status] for status in GAPS)),
+        "summary": summary,
         "hosts": hosts,
         "changes": rows,
     }
+
+
+def _ledger_check(entries: t.Optional[t.Sequence[t.Mapping[str, t.Any]]], ledger: t.Optional[t.Mapping[str, t.Any]]) -> t.Dict[str, t.Any]:
+    if entries is None:
+        return {"kept": False, "problems": [], "sealed": False, "final": False, "head": None, "lines": 0, "keyed": False}
+    ledger = dict(ledger or {})
+    return {
+        "kept": True,
+        "problems": list(ledger.get("problems") or []),
+        "sealed": bool(ledger.get("sealed")),
+        "final": bool(ledger.get("final")),
+        "head": ledger.get("head"),
+        "lines": int(ledger.get("lines") or 0),
+        "keyed": bool(ledger.get("keyed")),
+    }
+
+
+def verdict_text(summary: t.Mapping[str, t.Any], check: t.Mapping[str, t.Any], kept: bool) -> str:
+    """The report's verdict in one sentence: what an auditor signs off on, or why not."""
+    parts = []
+    if summary["change_gaps"]:
+        parts.append("%d change%s without proof" % (summary["change_gaps"], "" if summary["change_gaps"] == 1 else "s"))
+    if check["problems"]:
+        parts.append("the ledger was altered after it was written (%s)" % "; ".join(
+            problem["detail"] for problem in check["problems"][:5]))
+    if kept and not check["sealed"]:
+        parts.append("the run did not end (its ledger has no seal over its last change: the run is still going, was "
+                     "killed, or the ledger's tail was cut); what it holds was checked")
+    if parts:
+        return "Not proven: " + "; ".join(parts) + "."
+    if not kept:
+        return "The run kept no ledger: this is the inventory of its records per host, not a proof."
+    if not check["final"]:
+        return "Every change of the run so far has its record (the run goes on; its ledger is sealed up to here)."
+    return "Every change of the run has its record."
 
 
 # ---------------------------------------------------------------------------------------------- the report
@@ -330,6 +395,7 @@ __all__ = [
     "ledger_changes",
     "window",
     "reconcile",
+    "verdict_text",
     "render_csv",
     "render_junit",
     "render_html",

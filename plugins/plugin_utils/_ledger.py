@@ -1,39 +1,85 @@
 # PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
-"""The run's ledger on the controller: what the record_changes callback was about to change, and what came of it.
+"""The run's ledger on the controller: what the record_changes callback was about to change, what came of it, and a
+seal that says the run ended, in one append-only file whose lines are chained under the controller's key.
 
-One directory per run (``<ledger_dir>/<run_id>/``, 0700) holds ``ledger.jsonl`` (0600): an *intent* line before a
-task that may change a host runs on it, an *outcome* line after it. Each pair carries the host's sequence number
-in the run (``seq``), which the change's audit record carries too, next to its task id: loop items, a handler
-flushed twice and the tasks of an ``include_tasks`` loop each get their own, so a record and its ledger lines match
-one to one. An intent without an outcome is a change whose end nobody saw (a worker killed between the change and
-its record).
+One directory per run (``<ledger_dir>/<run_id>/``, 0700, the controller user's, or it is refused) holds
+``ledger.jsonl`` (0600). Its lines (``LEDGER_FORMAT`` 2), each one JSON object:
 
-Workers are forked processes writing concurrently: each line is one ``write`` to a file opened with ``O_APPEND``,
-and the sequence numbers are counted under an ``flock`` of the run's directory.
+- ``start``: a controller process began the run (its run nonce, the key id that chains the lines);
+- ``intent``: a task that may change a host is about to run on it;
+- ``outcome``: what came of it (``OUTCOMES``; ``unknown`` when the change may have happened and nobody saw it end);
+- ``seal``: the run ended (``final``), or the evidence of a run still going sealed what it proves (a checkpoint).
+
+Intent and outcome carry the host's number of the change in the run (``seq``), which the change's audit record
+carries too, next to its task id. Every line carries its number in the file (``n``) and ``mac``: an HMAC-SHA256 under
+the ledger key of the previous line's ``mac`` and this line's canonical JSON, so an edited, deleted, inserted,
+reordered or duplicated line breaks the chain where it is, and a cut tail is short of the seal's count
+(``open_ledger`` names each). A seal is also signed with the controller's signing key, which anyone holding its
+public key checks. Without a key (unit tests, benchmarks) the chain is plain SHA-256, which shows accidents, not
+tampering, and is reported as such.
+
+Workers are forked processes writing concurrently. A line is numbered and chained under an ``flock`` of the run's
+lock file, and the chain's head (the last line's number, mac and the file's size) is kept in ``head``; the host's
+``seq`` in a file of its own under ``hosts/``. Each is one fixed-width ``pwrite``, and a head that is behind the file
+(a writer killed between its two writes) is caught up from the file's tail, so a change costs the same whether the
+run has 10 hosts or 10,000, and a crash loses nothing.
 """
 
 from __future__ import annotations
 
 import datetime
 import fcntl
+import hashlib
+import hmac
 import json
 import os
+import secrets
+import stat
 import typing as t
 
-LEDGER_FORMAT = 1
+LEDGER_FORMAT = 2
 LEDGER_FILE = "ledger.jsonl"
-COUNTERS_FILE = "seq.json"
+HEAD_FILE = "head"
+LOCK_FILE = "lock"
+HOSTS_DIR = "hosts"
 
 # What came of a change, in an outcome line.
 RECORDED = "recorded"
 UNCHANGED = "unchanged"
 NOT_RECORDED = "not_recorded"
 SKIPPED_BY_POLICY = "skipped_by_policy"
-OUTCOMES = (RECORDED, UNCHANGED, NOT_RECORDED, SKIPPED_BY_POLICY)
+# The change may have happened and nobody saw it end: unreachable after the intent, a failure without a verdict, a
+# timeout, a module that died without JSON. Its record was written where the host still took one (recorded: true).
+UNKNOWN = "unknown"
+OUTCOMES = (RECORDED, UNCHANGED, NOT_RECORDED, SKIPPED_BY_POLICY, UNKNOWN)
+
+START, INTENT, OUTCOME, SEAL = "start", "intent", "outcome", "seal"
+KINDS = (START, INTENT, OUTCOME, SEAL)
+
+GENESIS = "0" * 64
+_HEAD = "n=%020d size=%020d mac=%s\n"
+_HEAD_BYTES = len(_HEAD % (0, 0, GENESIS))
+_SEQ = "%020d\n"
+# The largest line the ledger takes: one write of at most a page lands whole in an O_APPEND file.
+MAX_LINE = 3900
+
+# What open_ledger finds wrong with a ledger's lines.
+EDITED = "edited"
+DELETED = "deleted"
+INSERTED = "inserted"
+DUPLICATED = "duplicated"
+REORDERED = "reordered"
+TORN = "torn"
+UNREADABLE = "unreadable"
+
+
+CALLBACK = "changeaudit.linux.record_changes"
+# What the ledger's HMAC key is derived from the controller's signing key for (_signing.SigningKey.mac_key).
+LEDGER_KEY_PURPOSE = b"changeaudit.linux ledger chain"
 
 
 class LedgerError(Exception):
-    """The ledger cannot be written: the change it is about must not go unnoted."""
+    """The ledger cannot be written or read: the change it is about must not go unnoted, the proof not pass."""
 
 
 def now() -> str:
@@ -44,100 +90,485 @@ def run_directory(ledger_dir: str, run_id: str) -> str:
     """The run's directory; a run ID that is not a plain file name (the operator sets it) cannot leave the ledger."""
     if not run_id or run_id in (".", "..") or "/" in run_id or "\0" in run_id:
         raise LedgerError("run_id %r cannot name a ledger directory" % (run_id,))
-    return os.path.join(ledger_dir, run_id)
+    return os.path.join(os.path.abspath(os.path.expanduser(ledger_dir)), run_id)
 
 
-def _private_directory(path: str) -> None:
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    if os.stat(path).st_mode & 0o077:
-        os.chmod(path, 0o700)
+_RESOLVE = object()
+
+
+def ledger_location(variables: t.Optional[t.Mapping[str, t.Any]] = None, option: t.Any = _RESOLVE) -> t.Optional[str]:
+    """The ledger directory as the record_changes callback resolves its ``ledger_dir`` option: the extra var
+    changeaudit_ledger_dir (``variables``: the run's extra vars), CHANGEAUDIT_LEDGER_DIR, ``[changeaudit_record_changes]
+    ledger_dir`` in ansible.cfg, then the default; None when it is set empty (no ledger is kept). The one place the
+    callback (which passes its resolved ``option``), evidence_report and the evidence playbook find it."""
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+
+    if option is _RESOLVE:
+        if variables is None:
+            variables = _core.extra_vars()
+        option = _core.callback_option(CALLBACK, "ledger_dir", variables)
+    value = option
+    if not value:
+        return None
+    return os.path.abspath(os.path.expanduser(str(value)))
+
+
+def canonical(entry: t.Mapping[str, t.Any]) -> bytes:
+    """The bytes a line's mac is over: its JSON without mac, keys sorted, no spaces, ASCII."""
+    return json.dumps({key: value for key, value in entry.items() if key != "mac"}, sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=True, default=str).encode("ascii")
+
+
+def chain_mac(key: t.Optional[bytes], previous: str, entry: t.Mapping[str, t.Any]) -> str:
+    data = previous.encode("ascii") + b"\n" + canonical(entry)
+    if key is None:
+        return hashlib.sha256(data).hexdigest()
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def check_private_directory(path: str, what: str = "ledger directory") -> None:
+    """Refuses a directory that is a symlink, is not this user's, or that group or others may write (or, for the
+    run's own directory, read): whoever can write it can rewrite the proof."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        raise LedgerError("cannot use the %s %s: %s" % (what, path, exc.strerror or exc)) from None
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise LedgerError("the %s %s is not a directory (a symlink or a file is refused): remove it, or set ledger_dir "
+                          "to a directory of your own" % (what, path))
+    if info.st_uid != os.geteuid():
+        raise LedgerError("the %s %s belongs to uid %d, not to the controller's user (uid %d), who alone may write the "
+                          "run's proof: set ledger_dir to a directory of your own" % (what, path, info.st_uid, os.geteuid()))
+    if info.st_mode & 0o022:
+        raise LedgerError("the %s %s may be written by group or others (mode %04o): chmod go-w it, or set ledger_dir to "
+                          "a directory of your own" % (what, path, stat.S_IMODE(info.st_mode)))
+
+
+def _make_private_directory(path: str) -> None:
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise LedgerError("cannot make the ledger directory %s: %s" % (path, exc.strerror or exc)) from None
+    check_private_directory(path, "run's ledger directory")
+    if stat.S_IMODE(os.lstat(path).st_mode) & 0o077:
+        raise LedgerError("the run's ledger directory %s may be read by group or others: chmod 700 it" % path)
+
+
+def _open_private(path: str, flags: int) -> int:
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:
+        raise LedgerError("cannot open %s: %s" % (path, exc.strerror or exc)) from None
+
+
+def _parse_line(raw: bytes) -> t.Optional[t.Dict[str, t.Any]]:
+    try:
+        entry = json.loads(raw.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 class Ledger:
-    """The ledger of one run, as a worker writes it."""
+    """The ledger of one run, as the controller and its workers write it. ``key``: the HMAC key that chains the
+    lines (``_signing``'s ledger key), ``key_id`` the id of the signing key it comes from."""
 
-    def __init__(self, ledger_dir: str, run_id: str) -> None:
+    def __init__(self, ledger_dir: str, run_id: str, key: t.Optional[bytes] = None, key_id: t.Optional[str] = None,
+                 signer: t.Optional[t.Callable[[bytes], str]] = None) -> None:
         self.run_id = run_id
-        self.directory = run_directory(os.path.abspath(os.path.expanduser(ledger_dir)), run_id)
+        self.base = os.path.abspath(os.path.expanduser(ledger_dir))
+        self.directory = run_directory(self.base, run_id)
+        self.key = key
+        self.key_id = key_id
+        self.signer = signer
+        self._ready = False
 
-    def _append(self, entry: t.Dict[str, t.Any]) -> None:
-        line = json.dumps(entry, sort_keys=True, ensure_ascii=True, default=str) + "\n"
+    def _prepare(self) -> None:
+        if self._ready:
+            return
         try:
-            _private_directory(self.directory)
-            fd = os.open(os.path.join(self.directory, LEDGER_FILE), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.makedirs(self.base, mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError("cannot make the ledger directory %s: %s" % (self.base, exc.strerror or exc)) from None
+        check_private_directory(self.base)
+        _make_private_directory(self.directory)
+        hosts = os.path.join(self.directory, HOSTS_DIR)
+        try:
+            os.mkdir(hosts, 0o700)
+        except FileExistsError:
+            check_private_directory(hosts, "ledger's host directory")
+        except OSError as exc:
+            raise LedgerError("cannot make %s: %s" % (hosts, exc.strerror or exc)) from None
+        self._ready = True
+
+    # ------------------------------------------------------------------ the chain, under the run's lock
+
+    def _head(self, head_fd: int, ledger_fd: int) -> t.Tuple[int, str, int]:
+        """(n, mac, size) of the chain's last line, caught up from the file where the head is behind it."""
+        raw = os.pread(head_fd, _HEAD_BYTES, 0)
+        size = os.fstat(ledger_fd).st_size
+        try:
+            text = raw.decode("ascii")
+            number = int(text[2:22])
+            known = int(text[28:48])
+            mac = text[53:117]
+            if len(mac) != 64 or text[22:28] != " size=":
+                raise ValueError(text)
+        except (UnicodeDecodeError, ValueError, IndexError):
+            number, known, mac = 0, 0, GENESIS
+            if size:
+                # No head, or a torn one: the whole file says where the chain is.
+                known = -1
+        if known == size:
+            return number, mac, size
+        start = 0 if known < 0 else known
+        tail = os.pread(ledger_fd, size - start, start)
+        if tail and not tail.endswith(b"\n"):
+            # A writer killed in the middle of its line: end it, so the next line starts on its own (it reads as torn).
+            os.write(ledger_fd, b"\n")
+            size += 1
+            tail += b"\n"
+        for raw_line in tail.split(b"\n"):
+            entry = _parse_line(raw_line) if raw_line else None
+            if entry is not None and isinstance(entry.get("n"), int) and isinstance(entry.get("mac"), str):
+                number, mac = entry["n"], entry["mac"]
+        return number, mac, size
+
+    def _append(
+        self, entry: t.Dict[str, t.Any], host: t.Optional[str] = None,
+        complete: t.Optional[t.Callable[[t.Dict[str, t.Any], str, int], None]] = None,
+    ) -> t.Dict[str, t.Any]:
+        """Numbers, chains and writes one line (for an intent, with the host's next seq); returns it. ``complete``
+        fills in, under the lock, what depends on the chain's head (a seal's count, head and signature)."""
+        self._prepare()
+        lock_fd = _open_private(os.path.join(self.directory, LOCK_FILE), os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            ledger_fd = _open_private(os.path.join(self.directory, LEDGER_FILE), os.O_RDWR | os.O_APPEND | os.O_CREAT)
+            head_fd = _open_private(os.path.join(self.directory, HEAD_FILE), os.O_RDWR | os.O_CREAT)
             try:
-                written = os.write(fd, line.encode("ascii"))
+                number, previous, size = self._head(head_fd, ledger_fd)
+                if number == 0 and entry.get("kind") != START:
+                    # A run whose first line is not its start (the callback could not write one): the start still
+                    # comes first, so that a reader knows how the lines are chained.
+                    first = self._start_entry()
+                    first["n"] = 1
+                    first["mac"] = chain_mac(self.key, previous, first)
+                    size += self._write_line(ledger_fd, first)
+                    number, previous = 1, first["mac"]
+                if host is not None:
+                    entry["seq"] = self._next_seq(host, ledger_fd)
+                if complete is not None:
+                    complete(entry, previous, number)
+                entry["n"] = number + 1
+                entry["mac"] = chain_mac(self.key, previous, entry)
+                written = self._write_line(ledger_fd, entry)
+                os.pwrite(head_fd, (_HEAD % (entry["n"], size + written, entry["mac"])).encode("ascii"), 0)
             finally:
-                os.close(fd)
+                os.close(head_fd)
+                os.close(ledger_fd)
         except OSError as exc:
-            raise LedgerError("cannot write the ledger in %s: %s" % (self.directory, exc)) from None
-        if written != len(line):
-            raise LedgerError("the ledger in %s took %d of %d bytes of a line" % (self.directory, written, len(line)))
+            raise LedgerError("cannot write the ledger in %s: %s" % (self.directory, exc.strerror or exc)) from None
+        finally:
+            os.close(lock_fd)
+        return entry
 
-    def next_seq(self, host: str) -> int:
-        """The host's next sequence number in this run, counted under a lock across the run's workers."""
+    def _write_line(self, ledger_fd: int, entry: t.Mapping[str, t.Any]) -> int:
+        data = (json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str) + "\n").encode("ascii")
+        if len(data) > MAX_LINE:
+            raise LedgerError("a ledger line of %d bytes is over the %d the ledger takes" % (len(data), MAX_LINE))
+        written = os.write(ledger_fd, data)
+        if written != len(data):
+            raise LedgerError("the ledger in %s took %d of %d bytes of a line" % (self.directory, written, len(data)))
+        return written
+
+    def _next_seq(self, host: str, ledger_fd: int) -> int:
+        """The host's next sequence number, from its own counter file (under the run's lock)."""
+        name = hashlib.sha256(host.encode("utf-8", "surrogateescape")).hexdigest()[:40]
+        fd = _open_private(os.path.join(self.directory, HOSTS_DIR, name), os.O_RDWR | os.O_CREAT)
         try:
-            _private_directory(self.directory)
-            fd = os.open(os.path.join(self.directory, COUNTERS_FILE), os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise LedgerError("cannot count in the ledger in %s: %s" % (self.directory, exc)) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with os.fdopen(os.dup(fd), "r+", encoding="utf-8") as handle:
-                text = handle.read()
-                counters = json.loads(text) if text.strip() else {}
-                counters[host] = int(counters.get(host, 0)) + 1
-                handle.seek(0)
-                handle.truncate()
-                handle.write(json.dumps(counters, sort_keys=True))
-            return counters[host]
-        except (OSError, ValueError) as exc:
-            raise LedgerError("cannot count in the ledger in %s: %s" % (self.directory, exc)) from None
+            raw = os.pread(fd, len(_SEQ % 0), 0)
+            try:
+                last = int(raw.decode("ascii")) if raw else 0
+                if raw and len(raw) != len(_SEQ % 0):
+                    raise ValueError(raw)
+            except (UnicodeDecodeError, ValueError):
+                # A torn counter: the ledger itself has every seq the host was given.
+                last = self._last_seq_in_ledger(host, ledger_fd)
+            seq = last + 1
+            # Written before the line: a crash in between skips a number, never gives one twice.
+            os.pwrite(fd, (_SEQ % seq).encode("ascii"), 0)
+            return seq
         finally:
             os.close(fd)
 
+    @staticmethod
+    def _last_seq_in_ledger(host: str, ledger_fd: int) -> int:
+        size = os.fstat(ledger_fd).st_size
+        last = 0
+        for raw_line in os.pread(ledger_fd, size, 0).split(b"\n"):
+            entry = _parse_line(raw_line) if raw_line else None
+            if entry and entry.get("host") == host and isinstance(entry.get("seq"), int):
+                last = max(last, entry["seq"])
+        return last
+
+    # ------------------------------------------------------------------ the lines
+
+    def _entry(self, kind: str, **fields: t.Any) -> t.Dict[str, t.Any]:
+        entry = {"format": LEDGER_FORMAT, "kind": kind, "time": now(), "run_id": self.run_id}
+        entry.update(fields)
+        return entry
+
+    def _start_entry(self, **about: t.Any) -> t.Dict[str, t.Any]:
+        return self._entry(START, nonce=secrets.token_hex(16), chain="hmac-sha256" if self.key else "sha256",
+                           key_id=self.key_id, pid=os.getpid(), **about)
+
+    def start(self, **about: t.Any) -> t.Dict[str, t.Any]:
+        """Notes that a controller process began (or resumed) the run; ``about`` says who and where."""
+        return self._append(self._start_entry(**about))
+
     def intent(self, host: str, task: t.Mapping[str, t.Any]) -> int:
         """Notes that a task may now change ``host``; returns the sequence number its record carries."""
-        seq = self.next_seq(host)
-        entry = {"format": LEDGER_FORMAT, "kind": "intent", "time": now(), "run_id": self.run_id, "host": host, "seq": seq}
-        entry.update(task)
-        self._append(entry)
-        return seq
+        entry = self._entry(INTENT, host=host)
+        entry.update({key: value for key, value in task.items() if key not in ("n", "mac", "seq", "kind", "format")})
+        return int(self._append(entry, host=host)["seq"])
 
     def outcome(self, host: str, seq: int, outcome: str, **details: t.Any) -> None:
         if outcome not in OUTCOMES:
             raise ValueError("unknown outcome %r" % (outcome,))
-        entry = {"format": LEDGER_FORMAT, "kind": "outcome", "time": now(), "run_id": self.run_id, "host": host,
-                 "seq": seq, "outcome": outcome}
+        entry = self._entry(OUTCOME, host=host, seq=seq, outcome=outcome)
         entry.update({key: value for key, value in details.items() if value is not None})
         self._append(entry)
 
+    def seal(self, final: bool = True, **about: t.Any) -> t.Dict[str, t.Any]:
+        """Seals the ledger as it is: the count of lines before the seal and the mac of the last are in the seal's
+        chained line, which the controller's signing key signs. ``final``: the run ended; else a checkpoint (the
+        evidence of a run that goes on seals what it proves)."""
+        signer = self.signer
 
-def read_ledger(ledger_dir: str, run_id: str) -> t.List[t.Dict[str, t.Any]]:
-    """Every line of a run's ledger; a line cut short (a worker killed while writing) is left out."""
-    path = os.path.join(Ledger(ledger_dir, run_id).directory, LEDGER_FILE)
-    entries = []
-    with open(path, encoding="ascii") as handle:
-        for line in handle:
-            try:
-                entry = json.loads(line)
-            except ValueError:
+        def complete(entry: t.Dict[str, t.Any], previous: str, number: int) -> None:
+            entry.update(lines=number, head=previous)
+            if signer is not None:
+                entry["signature"] = signer(seal_text(entry))
+
+        return self._append(self._entry(SEAL, final=final, pid=os.getpid(), **about), complete=complete)
+
+
+def seal_text(entry: t.Mapping[str, t.Any]) -> bytes:
+    """What a seal's signature is over: the seal line without its number in the file, mac and signature."""
+    return canonical({key: value for key, value in entry.items() if key not in ("n", "mac", "signature")})
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+class LedgerReading(t.NamedTuple):
+    """A run's ledger as read and checked: ``entries`` the lines that parse (intent, outcome, start, seal);
+    ``problems`` each break of the chain ({"line": n or file line, "problem": EDITED..., "detail": text});
+    ``sealed`` whether a seal covers every change line, ``final`` whether that seal says the run ended; ``head`` the
+    mac of the last line; ``keyed`` whether the chain was checked under the key (False: plain SHA-256, or the key
+    was not at hand); ``seal_signatures`` the seals' signatures and what they signed, for the caller to verify."""
+
+    entries: t.List[t.Dict[str, t.Any]]
+    problems: t.List[t.Dict[str, t.Any]]
+    sealed: bool
+    final: bool
+    head: t.Optional[str]
+    lines: int
+    keyed: bool
+    format: int
+    seal_signatures: t.List[t.Tuple[bytes, str]]
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def ledger_path(ledger_dir: str, run_id: str) -> str:
+    return os.path.join(run_directory(ledger_dir, run_id), LEDGER_FILE)
+
+
+def open_ledger(ledger_dir: str, run_id: str, key: t.Optional[bytes] = None, key_id: t.Optional[str] = None) -> LedgerReading:
+    """Reads a run's ledger and checks its chain; raises FileNotFoundError when the run has none, and LedgerError
+    when its directory is not the controller user's own. Streams the file: what it keeps grows with the lines'
+    count (their entries, and a mac each), not with their text.
+
+    Each line is checked against the mac of the line numbered before it, wherever that one stands in the file, so
+    that a moved line, or the line after a deleted one, is not taken for an edited one; a line no genuine line
+    follows and whose number is past the chain's end is one that was inserted."""
+    directory = run_directory(ledger_dir, run_id)
+    if not os.path.lexists(directory):
+        raise FileNotFoundError(directory)
+    check_private_directory(directory, "run's ledger directory")
+    problems: t.List[t.Dict[str, t.Any]] = []
+    signatures: t.List[t.Tuple[bytes, str]] = []
+    kept: t.Dict[int, t.Dict[str, t.Any]] = {}
+    seen: t.Dict[int, str] = {}
+    verified: t.Set[int] = set()
+    order: t.List[int] = []
+    pending: t.Dict[int, t.Tuple[t.Dict[str, t.Any], t.Any]] = {}
+    legacy: t.List[t.Dict[str, t.Any]] = []
+    format_seen = 0
+    keyed = False
+    missing = object()
+    # The key the lines are checked under: None for a plain SHA-256 chain, ``missing`` when it is not at hand.
+    mac_key: t.Any = None
+
+    def problem(where: t.Any, kind: str, detail: str) -> None:
+        problems.append({"line": where, "problem": kind, "detail": detail})
+
+    def check(number: int, entry: t.Dict[str, t.Any], before: str, under: t.Any) -> None:
+        if under is missing or hmac.compare_digest(chain_mac(under, before, entry), str(entry.get("mac"))):
+            verified.add(number)
+        else:
+            problem(number, EDITED, "line %d does not match its mac: it was changed after it was written" % number)
+
+    fd = _open_private(os.path.join(directory, LEDGER_FILE), os.O_RDONLY)
+    with os.fdopen(fd, "rb") as handle:
+        for file_line, raw in enumerate(handle, 1):
+            if not raw.strip():
                 continue
-            if isinstance(entry, dict):
-                entries.append(entry)
-    return entries
+            entry = _parse_line(raw.rstrip(b"\n"))
+            if entry is None:
+                problem(file_line, TORN if not raw.endswith(b"\n") else UNREADABLE,
+                        "line %d of the file is not a whole ledger line (a writer killed while writing it, or an edit)"
+                        % file_line)
+                continue
+            if "mac" not in entry and "n" not in entry:
+                # A ledger of collection 1.1, before its lines were chained.
+                legacy.append(entry)
+                continue
+            number, mac = entry.get("n"), entry.get("mac")
+            if not isinstance(number, int) or isinstance(number, bool) or number < 1 or not isinstance(mac, str):
+                problem(file_line, EDITED, "line %d of the file has no line number or mac" % file_line)
+                continue
+            format_seen = max(format_seen, entry.get("format") if isinstance(entry.get("format"), int) else 0)
+            if entry.get("kind") == START:
+                if entry.get("chain") != "hmac-sha256":
+                    mac_key = None
+                elif key is not None and (key_id is None or entry.get("key_id") == key_id):
+                    mac_key, keyed = key, True
+                else:
+                    if mac_key is not missing:
+                        problem(number, UNREADABLE, "the lines are chained under the key %s, which is not at hand: their "
+                                "order is checked, their content cannot be" % entry.get("key_id"))
+                    mac_key = missing
+            if number in seen:
+                if seen[number] == mac and canonical(entry) == canonical(kept[number]):
+                    problem(number, DUPLICATED, "line %d appears again at line %d of the file" % (number, file_line))
+                else:
+                    problem(number, INSERTED, "a second line %d (line %d of the file) that the chain does not hold"
+                            % (number, file_line))
+                continue
+            seen[number] = mac
+            order.append(number)
+            kept[number] = entry
+            before = GENESIS if number == 1 else seen.get(number - 1)
+            if before is None:
+                pending[number - 1] = (entry, mac_key)
+            else:
+                check(number, entry, before, mac_key)
+            follower = pending.pop(number, None)
+            if follower is not None:
+                check(number + 1, follower[0], mac, follower[1])
+    # The chain ends at the last line that verifies or that a verified line follows.
+    anchored = verified | {number - 1 for number in verified if number > 1}
+    highest = max(anchored) if anchored else 0
+    untrusted = {found["line"] for found in problems if found["problem"] == EDITED}
+    for before, (entry, _under) in pending.items():
+        if before + 1 > highest:
+            problem(before + 1, INSERTED, "line %d is not held by the chain (it follows no line of the ledger)" % (before + 1))
+            untrusted.add(before + 1)
+    running = 0
+    for number in order:
+        if number in verified:
+            if number < running:
+                problem(number, REORDERED, "line %d comes after line %d in the file" % (number, running))
+            running = max(running, number)
+    for first, last in _ranges([number for number in range(1, highest + 1) if number not in seen]):
+        problem(first, DELETED, "line%s %s of the ledger %s missing" % (
+            "s" if last > first else "", "%d-%d" % (first, last) if last > first else str(first),
+            "are" if last > first else "is"))
+    if legacy:
+        problem(None, UNREADABLE, "%d line%s of format 1 (collection 1.1) carry no chain, so no edit of them can be shown"
+                % (len(legacy), "" if len(legacy) == 1 else "s"))
+    if not highest and not legacy and not problems:
+        problem(None, UNREADABLE, "the ledger holds no line")
+    entries: t.List[t.Dict[str, t.Any]] = list(legacy)
+    sealed_through, final, last_change = 0, False, 0
+    for number in sorted(kept):
+        entry = kept[number]
+        kind = entry.get("kind")
+        if number in untrusted or number > highest:
+            continue
+        if kind == SEAL:
+            if number in verified and entry.get("lines") == number - 1 and entry.get("head") == seen.get(number - 1):
+                sealed_through, final = number, bool(entry.get("final"))
+                if isinstance(entry.get("signature"), str):
+                    signatures.append((seal_text(entry), entry["signature"]))
+            continue
+        if kind in (INTENT, OUTCOME):
+            last_change = number
+        entries.append(entry)
+    sealed = bool(sealed_through) and sealed_through == highest and sealed_through > last_change
+    problems.sort(key=lambda found: (found["line"] is not None, found["line"] or 0))
+    return LedgerReading(entries, problems, sealed, final and sealed, seen.get(highest), highest, keyed,
+                         format_seen or (1 if legacy else 0), signatures)
+
+
+def _ranges(numbers: t.Sequence[int]) -> t.Iterator[t.Tuple[int, int]]:
+    start = None
+    last = 0
+    for number in numbers:
+        if start is None:
+            start = number
+        elif number != last + 1:
+            yield start, last
+            start = number
+        last = number
+    if start is not None:
+        yield start, last
+
+
+def read_ledger(ledger_dir: str, run_id: str, key: t.Optional[bytes] = None) -> t.List[t.Dict[str, t.Any]]:
+    """The intent and outcome lines of a run's ledger (``open_ledger`` for their check)."""
+    return [entry for entry in open_ledger(ledger_dir, run_id, key).entries if entry.get("kind") in (INTENT, OUTCOME)]
 
 
 __all__ = [
     "LEDGER_FORMAT",
     "LEDGER_FILE",
+    "LEDGER_KEY_PURPOSE",
     "RECORDED",
     "UNCHANGED",
     "NOT_RECORDED",
     "SKIPPED_BY_POLICY",
+    "UNKNOWN",
     "OUTCOMES",
+    "START",
+    "INTENT",
+    "OUTCOME",
+    "SEAL",
+    "KINDS",
+    "EDITED",
+    "DELETED",
+    "INSERTED",
+    "DUPLICATED",
+    "REORDERED",
+    "TORN",
+    "UNREADABLE",
     "LedgerError",
     "Ledger",
+    "LedgerReading",
+    "canonical",
+    "seal_text",
+    "chain_mac",
+    "check_private_directory",
+    "ledger_path",
+    "ledger_location",
+    "open_ledger",
     "run_directory",
     "read_ledger",
 ]

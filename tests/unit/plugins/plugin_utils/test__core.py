@@ -16,7 +16,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..",
 
 
 def task(action="ansible.builtin.copy", check_mode=False):
-    return types.SimpleNamespace(action=action, _resolved_action=action, check_mode=check_mode, ignore_errors=True)
+    return types.SimpleNamespace(action=action, resolved_action=action, collections=None, check_mode=check_mode,
+                                 ignore_errors=True)
 
 
 @pytest.mark.parametrize(
@@ -83,7 +84,7 @@ def test_a_refusal_fails_a_task_that_may_change_before_the_original_runs(refusin
 
 @pytest.mark.parametrize("refused_task", [task("debug"), task("ansible.builtin.set_fact"), task("ansible.legacy.setup"),
                                           task("ansible.builtin.copy", check_mode=True)])
-def test_a_refusal_lets_what_changes_no_host_run(refusing, monkeypatch, refused_task):
+def test_a_refusal_lets_what_changes_no_host_run(loaders, refusing, monkeypatch, refused_task):
     monkeypatch.setattr(TaskExecutor, "_execute", lambda self, *args, **kwargs: "result")
     _core.refuse_changes("no")
     assert TaskExecutor._execute(types.SimpleNamespace(_task=refused_task)) == "result"
@@ -129,3 +130,90 @@ def test_every_list_of_the_tested_releases_is_the_range():
         assert os.path.exists(os.path.join(ROOT, "requirements-controller-%s.txt" % core)), core
     for core in names:
         assert os.path.exists(os.path.join(ROOT, "tests", "sanity", "ignore-%s.txt" % core)), core
+
+
+class _Action:
+    """An action as TaskExecutor runs it: run() returns its result, _execute_module() each module's."""
+
+    def __init__(self, modules, result):
+        self.modules, self.result = modules, result
+
+    def _execute_module(self, **_kwargs):
+        return self.modules.pop(0)
+
+    def run(self, task_vars=None):
+        for _module in list(self.modules):
+            self._execute_module(module_name="ansible.legacy.copy")
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return self.result
+
+
+@pytest.mark.parametrize("modules, result, said", [
+    ([{"changed": True}], {"changed": True}, (True, True, True, True)),
+    # A module that died without JSON: core adds changed=false afterwards, but the action's result had none.
+    ([], {"failed": True, "module_stdout": ""}, (True, False, False, False)),
+    # copy of a directory: the first files changed, the last failed, and only its result is handed back.
+    ([{"changed": True}, {"failed": True, "msg": "validation failed"}], {"failed": True, "msg": "validation failed"},
+     (True, False, False, True)),
+])
+def test_an_attempt_notes_what_its_action_and_modules_said(modules, result, said):
+    attempt = _core.Attempt()
+    action = _Action(modules, result)
+    _core._watch_handler(action, attempt)
+    assert action.run() == result
+    assert (attempt.ended, attempt.verdict, attempt.changed, attempt.module_changed) == said
+    assert attempt.reported_change is (said[2] or said[3])
+
+
+def test_an_action_that_never_returned_leaves_its_attempt_unended():
+    attempt = _core.Attempt()
+    action = _Action([], KeyboardInterrupt())
+    _core._watch_handler(action, attempt)
+    with pytest.raises(KeyboardInterrupt):
+        action.run()
+    assert not attempt.ended and not attempt.verdict
+
+
+@pytest.fixture(scope="module")
+def loaders():
+    from ansible.plugins.loader import init_plugin_loader
+    from ansible.utils.collection_loader._collection_config import AnsibleCollectionConfig
+
+    if AnsibleCollectionConfig.collection_finder is not None:
+        yield
+        return
+    init_plugin_loader()
+    try:
+        yield
+    finally:
+        from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+
+        _AnsibleCollectionFinder._remove()
+
+
+@pytest.mark.parametrize("action, resolved, controller_only", [
+    ("debug", "ansible.builtin.debug", True),
+    ("ansible.builtin.set_fact", "ansible.builtin.set_fact", True),
+    ("ping", "ansible.builtin.ping", True),
+    ("include_tasks", "ansible.builtin.include_tasks", True),
+    ("copy", "ansible.builtin.copy", False),
+    # Names of the list that resolve elsewhere.
+    ("ping", "acme.tools.ping", False),
+    ("acme.tools.setup", "acme.tools.setup", False),
+])
+def test_only_cores_own_controller_actions_change_no_host(loaders, action, resolved, controller_only):
+    task = types.SimpleNamespace(action=action, resolved_action=resolved, collections=None, check_mode=False)
+    assert _core.core_controller_action(task) is controller_only
+    assert _core.may_change_hosts(task) is not controller_only
+
+
+def test_a_roles_library_module_of_a_core_name_may_change_hosts(loaders, tmp_path):
+    from ansible.plugins.loader import module_loader
+
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "setup.py").write_text("#!/usr/bin/python\nprint('{}')\n")
+    module_loader.add_directory(str(library))
+    task = types.SimpleNamespace(action="setup", resolved_action="ansible.legacy.setup", collections=None, check_mode=False)
+    assert _core.core_controller_action(task) is False

@@ -27,6 +27,8 @@ class FakeTask:
         self.delegate_to = None
         self.ignore_errors = True
         self.become_method = "sudo"
+        self.changed_when = []
+        self.collections = None
         self.__dict__.update(fields)
 
     def get_name(self):
@@ -88,6 +90,25 @@ def writes(monkeypatch):
 TASK_VARS = {"inventory_hostname": "web1", "ansible_play_name": "Play"}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def loaders():
+    """ansible-core's plugin loaders with the collection loader installed for this module only (as plugins/action's
+    conftest does): whether an action is core's own is decided on the file it resolves to."""
+    from ansible.plugins.loader import init_plugin_loader
+    from ansible.utils.collection_loader._collection_config import AnsibleCollectionConfig
+
+    if AnsibleCollectionConfig.collection_finder is not None:
+        yield
+        return
+    init_plugin_loader()
+    try:
+        yield
+    finally:
+        from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+
+        _AnsibleCollectionFinder._remove()
+
+
 @pytest.mark.parametrize("version, series", [("2.19.14", "2.19"), ("2.20.10", "2.20"), ("2.21.5", "2.21")])
 def test_tested_versions_pass_the_gate(version, series):
     assert hook.check_version(version) == series
@@ -122,17 +143,33 @@ def test_mode_is_fail_or_warn():
 @pytest.mark.parametrize(
     "resolved, written, skipped",
     [
-        ("ansible.builtin.set_fact", "set_fact", True),
-        ("ansible.builtin.debug", "ansible.legacy.debug", True),
         ("changeaudit.linux.audited", "audited", True),
         ("ansible.builtin.copy", "copy", False),
         ("cisco.ios.ios_config", "ios_config", True),
         ("ansible.builtin.raw", "raw", True),
+        # Core's controller-side actions are left out on the plugin they resolve to, not on their names.
+        ("ansible.builtin.set_fact", "set_fact", False),
+        # A name as written that looks like one of the collection's own is not.
+        ("acme.tools.audited", "audited", False),
     ],
 )
 def test_skip_list_is_the_default_one_plus_the_users(resolved, written, skipped):
     settings = hook.Settings(skip=["cisco.ios.*", "raw"])
     assert settings.skips(resolved, written) is skipped
+
+
+@pytest.mark.parametrize("action, resolved, recorded", [
+    ("ansible.builtin.set_fact", "ansible.builtin.set_fact", False),
+    ("debug", "ansible.builtin.debug", False),
+    ("ansible.legacy.ping", "ansible.legacy.ping", False),
+    # A ping of another collection, or one the task's collections resolve to, may change a host.
+    ("acme.tools.ping", "acme.tools.ping", True),
+    ("ping", "acme.tools.ping", True),
+])
+def test_only_core_controller_actions_resolved_to_cores_own_files_are_left_out(action, resolved, recorded):
+    task = FakeTask(action=action)
+    task.resolved_action = resolved
+    assert hook.recordable(task, hook.Settings()) is recorded
 
 
 @pytest.mark.parametrize(
@@ -157,12 +194,12 @@ def test_a_changed_result_is_recorded_with_the_change_fields(settings, writes):
         "recorded": True, "host": "web1", "run_id": "unit-run", "record": "op=ansible-change ...", "sequence": 7,
         "verified": None,
     }
-    assert hook.record_counts(settings) == {"web1": {"written": 1, "failed": 0, "skipped": {}, "run_ids": ["unit-run"]}}
+    assert hook.record_counts(settings) == {"web1": {"written": 1, "failed": 0, "skipped": {}, "unknown": [], "run_ids": ["unit-run"]}}
 
 
 @pytest.mark.parametrize(
     "result",
-    [{"changed": False}, {"changed": True, "skipped": True}, {"changed": False, "failed": True}, {"unreachable": True}],
+    [{"changed": False}, {"changed": True, "skipped": True}, {"changed": False, "failed": True}],
 )
 def test_nothing_is_written_for_results_that_did_not_change(settings, writes, result):
     task = FakeTask()
@@ -326,6 +363,74 @@ def ledger_settings(tmp_path):
 def run_task(te, settings, result, task_vars=None):
     hook.before_task(te, te.handler, dict(task_vars or TASK_VARS), settings)
     hook.after_task(te, _core.DictResult(te, result), dict(task_vars or TASK_VARS), settings)
+
+
+def attempts(te, *said):
+    """The attempts TaskExecutor made for ``te``, each as its action's result said (None: the action never returned)."""
+    made = te.attempts
+    del made[:]
+    for result in said:
+        attempt = _core.Attempt()
+        if result is not None:
+            attempt.ended = True
+            attempt.verdict = "changed" in result
+            attempt.changed = bool(result.get("changed"))
+            attempt.failed = bool(result.get("failed"))
+            attempt.module_changed = bool(result.get("module_changed"))
+        made.append(attempt)
+
+
+@pytest.mark.parametrize("said, final, res, outcome", [
+    # until: an attempt before the last changed the host, the last found nothing more to do.
+    ([{"changed": True, "failed": True}, {"changed": False}], {"changed": False}, "success", "recorded"),
+    # copy of a directory: two files copied, the third failed validation and its result is all core hands back.
+    ([{"failed": True, "module_changed": True}], {"changed": False, "failed": True}, "failed", "recorded"),
+    # A module that died without JSON, a timeout, a failure that says nothing of a change: the outcome is unknown.
+    ([{"failed": True, "module_stdout": ""}], {"changed": False, "failed": True, "module_stdout": "", "msg": "MODULE FAILURE"},
+     "failed", "unknown"),
+    ([None], {"changed": False, "failed": True, "timedout": {"period": 2}}, "failed", "unknown"),
+    ([None], {"changed": False, "unreachable": True, "msg": "ssh: connection reset"}, "failed", "unknown"),
+])
+def test_a_change_core_reports_unchanged_is_recorded_all_the_same(ledger_settings, writes, said, final, res, outcome):
+    te = make_te(FakeTask())
+    hook.before_task(te, te.handler, dict(TASK_VARS), ledger_settings)
+    attempts(te, *said)
+    hook.after_task(te, _core.DictResult(te, final), dict(TASK_VARS), ledger_settings)
+    [record] = [params for check_mode, params in writes if not check_mode]
+    assert record["result"] == res
+    [line] = [entry for entry in hook.read_ledger(ledger_settings.ledger_dir, "unit-run") if entry["kind"] == "outcome"]
+    assert line["outcome"] == outcome and line["recorded"] is True
+    assert (outcome == "unknown") == bool(line.get("reason"))
+
+
+@pytest.mark.parametrize("said, final", [
+    # The module said it failed and changed nothing.
+    ([{"changed": False, "failed": True}], {"changed": False, "failed": True}),
+    # changed_when is the author's verdict, whatever the attempts said.
+    ([{"changed": True}], {"changed": False, "_changed_when": True}),
+])
+def test_a_verdict_the_module_or_the_author_gave_stands(ledger_settings, writes, said, final):
+    task = FakeTask(changed_when=["false"] if final.pop("_changed_when", False) else [])
+    te = make_te(task)
+    hook.before_task(te, te.handler, dict(TASK_VARS), ledger_settings)
+    attempts(te, *said)
+    hook.after_task(te, _core.DictResult(te, final), dict(TASK_VARS), ledger_settings)
+    assert [params for check_mode, params in writes if not check_mode] == []
+    assert [entry["outcome"] for entry in hook.read_ledger(ledger_settings.ledger_dir, "unit-run")
+            if entry["kind"] == "outcome"] == ["unchanged"]
+
+
+def test_an_unknown_outcome_without_its_record_is_named_in_the_summary(ledger_settings, writes):
+    te = make_te(FakeTask())
+    hook.before_task(te, te.handler, dict(TASK_VARS), ledger_settings)
+    writes.outcomes.append({"failed": True, "msg": "ssh: no route to host"})
+    attempts(te, None)
+    result = {"changed": False, "unreachable": True, "msg": "ssh: connection reset"}
+    hook.after_task(te, _core.DictResult(te, result), dict(TASK_VARS), ledger_settings)
+    [line] = [entry for entry in hook.read_ledger(ledger_settings.ledger_dir, "unit-run") if entry["kind"] == "outcome"]
+    assert line["outcome"] == "unknown" and "no route to host" in line["reason"] and "recorded" not in line
+    [unknown] = hook.record_counts(ledger_settings)["web1"]["unknown"]
+    assert unknown.startswith("#1 Deploy motd: the host became unreachable")
 
 
 def ledger_of(settings):

@@ -36,6 +36,10 @@ def record(seq, run=RUN, serial=100, **fields):
             "hostname": "ctl", "node": None, "auid_name": "alice", "fields": values}
 
 
+# What the check of a whole, sealed ledger reports (_ledger.open_ledger).
+SEALED = {"problems": [], "sealed": True, "final": True, "head": "f" * 64, "lines": 9, "keyed": True}
+
+
 def statuses(result):
     return [(row["host"], row["seq"], row["status"]) for row in result["changes"]]
 
@@ -57,7 +61,7 @@ def test_each_change_gets_its_status():
         ]},
         "db1": {"reachable": False, "records": [], "error": "ssh: connection refused"},
     }
-    result = evidence.reconcile(RUN, ledger, reads)
+    result = evidence.reconcile(RUN, ledger, reads, SEALED)
     assert statuses(result) == [
         ("db1", 1, "host_unreachable"),
         ("web1", 1, "recorded"),
@@ -82,7 +86,7 @@ def test_each_change_gets_its_status():
 
 
 def test_a_record_whose_outcome_was_lost_still_proves_the_change():
-    result = evidence.reconcile(RUN, [intent("web1", 1)], {"web1": {"reachable": True, "records": [record(1)]}})
+    result = evidence.reconcile(RUN, [intent("web1", 1)], {"web1": {"reachable": True, "records": [record(1)]}}, SEALED)
     [row] = result["changes"]
     assert row["status"] == "recorded" and "no outcome" in row["reason"]
     assert result["summary"]["gaps"] == 0
@@ -94,7 +98,7 @@ def test_a_record_naming_another_host_is_that_hosts_even_in_a_shared_log():
     ledger = [intent("web1", 1), outcome("web1", 1, "recorded"), intent("web2", 1), outcome("web2", 1, "recorded"),
               intent("web1", 2), outcome("web1", 2, "recorded")]
     result = evidence.reconcile(RUN, ledger, {"web1": {"reachable": True, "records": shared},
-                                              "web2": {"reachable": True, "records": shared}})
+                                              "web2": {"reachable": True, "records": shared}}, SEALED)
     assert statuses(result) == [("web1", 1, "recorded"), ("web1", 2, "recorded"), ("web2", 1, "recorded")]
     assert result["hosts"]["web1"]["records_of_other_hosts"] == 1 and result["hosts"]["web2"]["records_of_other_hosts"] == 2
 
@@ -103,13 +107,57 @@ def test_a_record_kept_on_the_controller_proves_the_change_of_the_host_it_names(
     # changeaudit_host_policy=controller: the switch keeps no record; the controller's log holds it, naming the switch.
     kept = record(1, inventory_host="switch1", changed_host="switch1", kept_on="controller")
     ledger = [intent("switch1", 1), outcome("switch1", 1, "recorded")]
-    result = evidence.reconcile(RUN, ledger, {"localhost": {"reachable": True, "records": [kept]}})
+    result = evidence.reconcile(RUN, ledger, {"localhost": {"reachable": True, "records": [kept]}}, SEALED)
     assert statuses(result) == [("switch1", 1, "recorded")]
     assert result["summary"]["gaps"] == 0
 
 
+def test_a_record_of_another_run_with_the_same_run_id_proves_nothing():
+    # A pipeline rerun with the same run_id and a fresh ledger: the first run's record has the run, host and seq of
+    # the second run's change, but not the task the second run's ledger says made it.
+    ledger = [intent("web1", 1, task_id="second-run-task"), outcome("web1", 1, "not_recorded", reason="dropped")]
+    result = evidence.reconcile(RUN, ledger, {"web1": {"reachable": True, "records": [record(1, task_id="first-run-task")]}},
+                                SEALED)
+    assert statuses(result) == [("web1", 1, "missing"), ("web1", 1, "unexpected")]
+    assert "another run with the same run_id" in result["changes"][1]["reason"]
+
+
+@pytest.mark.parametrize("found, statuses_found", [
+    ([record(1)], [("web1", 1, "recorded")]),
+    ([], [("web1", 1, "unknown_outcome")]),
+])
+def test_an_unknown_outcome_is_a_gap_unless_its_record_is_there(found, statuses_found):
+    ledger = [intent("web1", 1), outcome("web1", 1, "unknown", reason="the host became unreachable during the task")]
+    result = evidence.reconcile(RUN, ledger, {"web1": {"reachable": True, "records": found}}, SEALED)
+    assert statuses(result) == statuses_found
+    assert "unreachable" in result["changes"][0]["reason"]
+
+
+def test_a_ledger_no_seal_covers_or_with_problems_is_not_proven():
+    ledger = [intent("web1", 1), outcome("web1", 1, "recorded")]
+    reads = {"web1": {"reachable": True, "records": [record(1)]}}
+    unsealed = evidence.reconcile(RUN, ledger, reads, dict(SEALED, sealed=False, final=False))
+    assert unsealed["summary"]["gaps"] == 1 and unsealed["summary"]["change_gaps"] == 0
+    assert unsealed["verdict"].startswith("Not proven: the run did not end")
+    problem = {"line": 3, "problem": "edited", "detail": "line 3 does not match its mac"}
+    tampered = evidence.reconcile(RUN, ledger, reads, dict(SEALED, problems=[problem]))
+    assert tampered["summary"]["ledger_problems"] == 1 and tampered["summary"]["gaps"] == 1
+    assert "line 3 does not match its mac" in tampered["verdict"]
+    checkpoint = evidence.reconcile(RUN, ledger, reads, dict(SEALED, final=False))
+    assert checkpoint["summary"]["gaps"] == 0 and "so far" in checkpoint["verdict"]
+    assert evidence.reconcile(RUN, ledger, reads, SEALED)["verdict"] == "Every change of the run has its record."
+
+
+def test_the_cost_grows_with_rows_not_hosts_times_rows():
+    hosts = ["h%05d" % number for number in range(3000)]
+    ledger = [line for host in hosts for line in (intent(host, 1), outcome(host, 1, "recorded"))]
+    reads = {host: {"reachable": True, "records": [record(1, inventory_host=host)]} for host in hosts}
+    result = evidence.reconcile(RUN, ledger, reads, SEALED)
+    assert result["summary"]["recorded"] == 3000 and all(about["changes"] == 1 for about in result["hosts"].values())
+
+
 def test_a_host_of_the_ledger_that_was_not_read_is_a_gap():
-    result = evidence.reconcile(RUN, [intent("web9", 1), outcome("web9", 1, "recorded")], {})
+    result = evidence.reconcile(RUN, [intent("web9", 1), outcome("web9", 1, "recorded")], {}, SEALED)
     assert statuses(result) == [("web9", 1, "host_unreachable")]
 
 
@@ -127,7 +175,7 @@ def written(tmp_path):
     ledger = [intent("web1", 1, cmd=HOSTILE), outcome("web1", 1, "recorded"), intent("web1", 2), intent("web2", 1),
               outcome("web2", 1, "skipped_by_policy")]
     result = evidence.reconcile(RUN, ledger, {"web1": {"reachable": True, "records": [record(1, cmd=HOSTILE)]},
-                                              "web2": {"reachable": True, "records": []}})
+                                              "web2": {"reachable": True, "records": []}}, SEALED)
     sums = evidence.write_report(result, str(tmp_path / "report"))
     return tmp_path / "report", result, sums
 
@@ -135,7 +183,7 @@ def written(tmp_path):
 def test_the_json_is_the_whole_reconciliation(written):
     directory, result, _sums = written
     loaded = json.loads((directory / "evidence.json").read_text())
-    assert loaded == json.loads(json.dumps(result)) and loaded["format"] == 1
+    assert loaded == json.loads(json.dumps(result)) and loaded["format"] == 2
 
 
 def test_the_csv_has_a_row_per_change_and_no_formula(written):
