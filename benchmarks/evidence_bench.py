@@ -29,7 +29,10 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backend_n
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import read_records
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import UserRecord
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._evidence import reconcile, window, write_report
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import RECORDED, Ledger, read_ledger
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import RECORDED, Ledger, open_ledger, read_ledger
+
+# The ledger is chained under a key, as the callback's is (a key of the controller's, here one of the benchmark's).
+LEDGER_KEY = b"evidence-bench ledger key 32 by"
 
 
 def rchar() -> int:
@@ -38,7 +41,8 @@ def rchar() -> int:
 
 
 def write_run(run_id: str, hosts: t.Sequence[str], changes: int, ledger_dir: str) -> None:
-    ledger = Ledger(ledger_dir, run_id)
+    ledger = Ledger(ledger_dir, run_id, LEDGER_KEY, "bench")
+    ledger.start()
     with NetlinkBackend() as backend:
         for number in range(changes):
             for host in hosts:
@@ -47,6 +51,7 @@ def write_run(run_id: str, hosts: t.Sequence[str], changes: int, ledger_dir: str
                 seq = ledger.intent(host, task)
                 backend.send(UserRecord("ansible-change", dict(task, seq=str(seq), inventory_host=host, run_id=run_id)))
                 ledger.outcome(host, seq, RECORDED)
+    ledger.seal()
 
 
 def ausearch_seconds(since: str) -> float:
@@ -72,7 +77,7 @@ def main() -> int:
         with AuditLock():
             check_auditd(kernel_status())
             write_run(run_id, hosts, args.changes, work)
-            span = window(read_ledger(work, run_id))
+            span = window(read_ledger(work, run_id, LEDGER_KEY))
             time.sleep(2)  # auditd flushes asynchronously
             for _round in range(args.repeat):
                 results["ausearch"].append(ausearch_seconds(span["since"]))
@@ -87,7 +92,9 @@ def main() -> int:
                         sys.exit("%s: read %d records of %d" % (host, found["count"], args.changes))
                     reads[host] = {"reachable": True, "records": found["records"]}
                 began = time.perf_counter()
-                evidence = reconcile(run_id, read_ledger(work, run_id), reads)
+                reading = open_ledger(work, run_id, LEDGER_KEY, "bench")
+                entries = [entry for entry in reading.entries if entry["kind"] in ("intent", "outcome")]
+                evidence = reconcile(run_id, entries, reads, reading._asdict())
                 write_report(evidence, "%s/report" % work)
                 results["reconcile"].append(time.perf_counter() - began)
                 if evidence["summary"]["recorded"] != len(hosts) * args.changes or evidence["summary"]["gaps"]:

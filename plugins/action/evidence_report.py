@@ -13,6 +13,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._specs import EV
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import run_id as this_run_id
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._evidence import reconcile, window, write_report
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import extra_vars
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import controller_key
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import (
     LEDGER_KEY_PURPOSE,
     Ledger,
@@ -73,14 +74,21 @@ class ActionModule(ActionBase):
             "aggregate": False,
         }
         if not self._task.check_mode:
-            result["files"] = write_report(evidence, os.path.abspath(options["report_dir"]))
+            try:
+                result["files"] = write_report(evidence, os.path.abspath(options["report_dir"]), self._key(ledger_dir, extra),
+                                               ledger_head=reading.head if reading is not None else None)
+            except AnsibleError as exc:
+                raise AnsibleActionFail("cannot write the signed report of run %s: %s" % (run_id, exc)) from None
             result["changed"] = True
         summary = evidence["summary"]
         if summary["gaps"]:
-            message = "Run %s is not proven: %s (missing %d, unknown outcome %d, host unreachable %d, unexpected %d, " \
-                "ledger problems %d): see %s" % (
-                    run_id, evidence["verdict"], summary["missing"], summary["unknown_outcome"], summary["host_unreachable"],
-                    summary["unexpected"], summary["ledger_problems"], os.path.join(options["report_dir"], "evidence.html"))
+            gaps = summary["change_gaps"]
+            message = "%d change%s of run %s lack%s proof (missing %d, unknown outcome %d, host unreachable %d, unexpected %d)" % (
+                gaps, "" if gaps == 1 else "s", run_id, "s" if gaps == 1 else "", summary["missing"],
+                summary["unknown_outcome"], summary["host_unreachable"], summary["unexpected"])
+            if summary["gaps"] > gaps:
+                message = "Run %s is not proven. %s%s" % (run_id, evidence["verdict"], " " + message if gaps else "")
+            message += ": see %s" % os.path.join(options["report_dir"], "evidence.html")
             if options["fail_on_gaps"]:
                 result.update(failed=True, msg=message)
             else:
@@ -90,11 +98,7 @@ class ActionModule(ActionBase):
     @staticmethod
     def _key(ledger_dir: str, extra: t.Mapping[str, t.Any]) -> t.Any:
         try:
-            from ansible_collections.changeaudit.linux.plugins.plugin_utils import _signing  # XXX-LEAD
-        except ImportError:
-            return None
-        try:
-            return _signing.controller_key(ledger_dir, extra)
+            return controller_key(ledger_dir, extra)
         except AnsibleError as exc:
             raise AnsibleActionFail("cannot check the ledger's chain: %s" % exc) from None
 
@@ -123,11 +127,11 @@ class ActionModule(ActionBase):
 
     def _checkpoint(self, ledger_dir: str, run_id: str, extra: t.Mapping[str, t.Any]) -> t.Optional[LedgerReading]:
         key = self._key(ledger_dir, extra)
-        mac_key = key.mac_key(LEDGER_KEY_PURPOSE) if key else None
-        ledger = Ledger(ledger_dir, run_id, mac_key, key.key_id if key else None, key.sign if key else None)
+        mac_key = key.mac_key(LEDGER_KEY_PURPOSE)
+        ledger = Ledger(ledger_dir, run_id, mac_key, key.key_id, key.sign)
         try:
             ledger.seal(final=False)
-            return open_ledger(ledger_dir, run_id, mac_key, key.key_id if key else None)
+            return open_ledger(ledger_dir, run_id, mac_key, key.key_id)
         except (OSError, LedgerError) as exc:
             self._display.warning("cannot seal the ledger of run %s up to this proof: %s" % (run_id, exc))
             return None

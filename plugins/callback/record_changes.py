@@ -331,12 +331,8 @@ class CallbackModule(CallbackBase):
         if ledger_dir:
             # The ledger's lines are chained under a key derived from the controller's signing key, and its seal
             # signed with it: who can write the ledger directory cannot rewrite the verdict unseen.
-            try:
-                key = _every_change.controller_key(ledger_dir, extra)
-            except ImportError:  # XXX-LEAD: remove once _signing lands
-                key = None
-            if key is not None:
-                ledger_key, ledger_key_id, signer = key.mac_key(_every_change.LEDGER_KEY_PURPOSE), key.key_id, key.sign
+            key = _every_change.controller_key(ledger_dir, extra)
+            ledger_key, ledger_key_id, signer = key.mac_key(_every_change.LEDGER_KEY_PURPOSE), key.key_id, key.sign
         settings = _every_change.Settings(
             mode=self.get_option("mode"),
             skip=self.get_option("skip") or (),

@@ -49,10 +49,18 @@ EVIDENCE_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     window_only={"type": "bool", "default": False},
 )
 
+# changeaudit.linux.verify_evidence, an action that runs on the controller only.
+VERIFY_EVIDENCE_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
+    report_dir={"type": "path", "required": True},
+    # None: the signing.pub the report carries, which proves integrity only.
+    public_key={"type": "path"},
+)
+
 
 __all__ = [
     "BACKEND_ARGUMENT_SPEC",
     "WRITER_ARGUMENT_SPEC",
     "AUDITED_ARGUMENT_SPEC",
     "EVIDENCE_ARGUMENT_SPEC",
+    "VERIFY_EVIDENCE_ARGUMENT_SPEC",
 ]

@@ -27,6 +27,13 @@ description:
     per change), C(junit.xml) (a test case per change of the ledger; a failure for each without its record or with
     an unknown outcome), C(evidence.html) (one page with no external asset) and C(MANIFEST.sha256) over them. Times
     are UTC.
+  - Signs the report with the controller's Ed25519 signing key - C(MANIFEST.json) lists every file of the report
+    with its sha256 and the head of the run's ledger, C(MANIFEST.sig) is the key's signature of it and
+    C(signing.pub) the public key; M(changeaudit.linux.verify_evidence) checks it later. Each file is made fresh
+    (never written through a symlink nor in place), mode 0640; a O(report_dir) that is a symlink or not the
+    controller user's is refused. The key is E(CHANGEAUDIT_SIGNING_KEY), the extra var C(changeaudit_signing_key), the
+    file named by E(CHANGEAUDIT_SIGNING_KEY_FILE) or C(changeaudit_signing_key_file), else C(signing.key) in
+    O(ledger_dir), made on first use.
   - Fails when any change lacks its proof, unless O(fail_on_gaps=false).
   - The run ID, the report's directory and RV(summary) are also the run's custom statistic C(changeaudit_evidence),
     as M(ansible.builtin.set_stats) sets them, which AWX and AAP keep as the job's artifacts.

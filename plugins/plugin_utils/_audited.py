@@ -50,8 +50,10 @@ def object_of(module_args: t.Mapping[str, t.Any]) -> t.Tuple[t.Optional[str], t.
 OBJECT_TEXT_MAX = 384
 ARG_NAMES_MAX = 256
 MODULE_NAME_MAX = 128
-# The field that names the values a record leaves out (under no_log without a hash key).
+# The field that names the values a record leaves out (under no_log without a hash key), and the name it gives a
+# field that is left out where that is not the field's own.
 WITHHELD_FIELD = "withheld"
+WITHHELD_NAMES = {"diff_sha256": "diff"}
 # Every field change_fields and change_record_params may write besides the play's own and the task context.
 CHANGE_FIELDS = (
     "module", "object_arg", "object", "arg_names", "checksum", "diff_sha256", "inventory_host", "delegated_to",
@@ -75,34 +77,45 @@ def change_fields(
     withheld: t.Optional[t.List[str]] = None,
 ) -> t.Dict[str, t.Any]:
     """Fields that say what changed. The diff only ever as a hash; under no_log the argument names instead of
-    their values, and the object as its keyed hash, or left out (named in ``withheld``) without a key."""
+    their values, and every digest of a value (the object, the content's checksum, the diff's hash) keyed with the
+    operator's key, or without a key left out and named in ``withheld``: never a plain hash, which anyone who reads
+    the log reverses for a PIN or a short token by hashing every candidate (``changeaudit_unkeyed_hashes`` does not
+    change that; it is for hash_fields outside no_log)."""
     hasher = hasher or Hasher()
     withheld = [] if withheld is None else withheld
     fields: t.Dict[str, t.Any] = {"module": bounded_text(module_fqcn, MODULE_NAME_MAX)}
+
+    def secret_digest(name: str, digest: t.Callable[[], str]) -> None:
+        if hasher.keyed:
+            fields[name] = digest()
+        else:
+            withheld.append(WITHHELD_NAMES.get(name, name))
+
     object_arg, object_value = object_of(module_args)
     if object_arg is not None:
         fields["object_arg"] = object_arg
         if not no_log:
             fields["object"] = bounded_text(object_text(object_value), OBJECT_TEXT_MAX)
-        elif hasher.can_hash:
-            fields["object"] = hasher.hash_value(object_value)
         else:
-            withheld.append("object")
+            secret_digest("object", lambda: hasher.hash_value(object_value))
     if no_log:
         fields["arg_names"] = bounded_text(",".join(sorted(str(name) for name in module_args)), ARG_NAMES_MAX)
-    else:
-        checksum = content_checksum(inner_result)
-        if checksum:
-            fields["checksum"] = checksum
+    checksum = content_checksum(inner_result)
+    if checksum and not no_log:
+        fields["checksum"] = checksum
+    elif checksum:
+        # The module's sha1 of content that may be the secret: keyed over the text the record would otherwise
+        # hold, so the key's holder checks it from sha1sum of the file.
+        secret_digest("checksum", lambda: hasher.hash_value(checksum))
     diff = inner_result.get("diff")
     if has_content_diff(diff):
-        if hasher.can_hash:
+        if no_log:
+            secret_digest("diff_sha256", lambda: hasher.hash_bytes(diff_bytes(diff)))
+        elif hasher.can_hash:
             fields["diff_sha256"] = hasher.hash_bytes(diff_bytes(diff))
-        elif not no_log:
+        else:
             # Outside no_log the diff's text is in the task's output anyway; its plain hash reveals no more.
             fields["diff_sha256"] = sha256_hex(diff)
-        else:
-            withheld.append("diff")
     return fields
 
 
@@ -121,7 +134,8 @@ _SHA1_HEX = re.compile(r"\A[0-9a-f]{40}\Z")
 
 def content_checksum(result: t.Mapping[str, t.Any]) -> t.Optional[str]:
     """``sha1:<hex>`` of the content after the change, when the module returned it: evidence of what the object
-    holds that anyone can recompute with sha1sum. Not under no_log, where the content may be the secret."""
+    holds that anyone can recompute with sha1sum. Under no_log, where the content may be the secret, change_fields
+    records it keyed or not at all."""
     for key in CHECKSUM_KEYS:
         value = result.get(key)
         if isinstance(value, str) and _SHA1_HEX.match(value):
@@ -214,13 +228,14 @@ def protect_values(
     values: t.Mapping[str, t.Any], hash_fields: t.AbstractSet[str], secret: bool, hasher: Hasher, withheld: t.List[str]
 ) -> t.Dict[str, t.Any]:
     """``values`` with those named in ``hash_fields`` hashed, and, when they are ``secret`` (no_log), all of them:
-    hashed with a key, else left out and their names appended to ``withheld``."""
+    hashed with a key, else left out and their names appended to ``withheld``. A secret never gets a plain hash,
+    even where the operator accepts those for hash_fields: it could be reversed by trying candidates."""
     protected: t.Dict[str, t.Any] = {}
     for name, value in values.items():
-        if name in hash_fields or (secret and hasher.can_hash):
-            protected[name] = hasher.hash_value(value)
-        elif secret:
+        if secret and not hasher.keyed:
             withheld.append(str(name))
+        elif secret or name in hash_fields:
+            protected[name] = hasher.hash_value(value)
         else:
             protected[name] = value
     return protected
@@ -252,8 +267,8 @@ def change_record_params(
     Every hash is made here, on the controller, by ``hasher`` (keyed when the operator gave a key): ``hash_fields``
     names fields whose values the record holds as their hash (checked against the play's fields and the object by
     ``unknown_hash_fields`` before the module runs; ``hasher.require`` refuses them without a key). Under no_log the
-    object and, with ``hash_extra``, the play's own field values are hashed too, or without a key left out and
-    named in ``withheld``. ``inventory_host`` is the inventory host the task ran for, so that records from many hosts
+    object, the content's checksum, the diff's hash and, with ``hash_extra``, the play's own field values are
+    keyed hashes, or without a key left out and named in ``withheld`` (change_fields, protect_values). ``inventory_host`` is the inventory host the task ran for, so that records from many hosts
     in one log (forwarded, or hosts sharing a kernel) are told apart; ``delegated_to`` is set when the task was
     delegated: the record is then written on that host. ``context`` is the task context (None: leave it out).
     """
@@ -445,6 +460,7 @@ __all__ = [
     "ARG_NAMES_MAX",
     "MODULE_NAME_MAX",
     "WITHHELD_FIELD",
+    "WITHHELD_NAMES",
     "CHANGE_FIELDS",
     "LONGEST_RESULT",
     "TRAILER_ROOM",

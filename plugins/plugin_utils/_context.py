@@ -16,6 +16,7 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit import constants as _constants
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import validate_hostname
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditInvalidInputError
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
 
 # The kernel's "unset" login uid ((uid_t)-1).
 UNSET_LOGINUID = 4294967295
@@ -23,7 +24,8 @@ UNSET_LOGINUID = 4294967295
 # without bound, and a change must not wait on a slow resolver.
 ADDR_RESOLVE_TIMEOUT = 0.5
 
-# Under AWX/AAP the job's extra vars say who launched what; each is recorded when set.
+# Under AWX/AAP the job's extra vars say who launched what; each is recorded when set, read from the extra vars only.
+AWX_JOB_VARS = ("awx_job_id", "tower_job_id")
 AWX_VARS = ("awx_user_name", "awx_job_template_name", "awx_workflow_job_id", "awx_project_revision")
 # A CI pipeline names its actor and commit in these (documented in README); the first one set wins.
 CI_ACTOR_ENV = ("CHANGEAUDIT_ACTOR", "GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILD_USER_ID")
@@ -62,8 +64,19 @@ def bounded_text(value: t.Any, max_bytes: int) -> t.Any:
     return head + CUT_MARK % hashlib.sha256(raw).hexdigest()
 
 
+# ausearch -i and auparse's interpretation decode a hex value into a C string, so a NUL in a task or play name would
+# hide all that follows it there: it is written as the four characters \x00 instead (before the cut, whose sha256 is
+# then that of the value as written). No other byte stops them short (tested live against both).
+NUL_SHOWN = "\\x00"
+
+
+def nul_shown(value: t.Any) -> t.Any:
+    return value.replace("\x00", NUL_SHOWN) if isinstance(value, str) else value
+
+
 def bounded_context(context: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
-    return {name: bounded_text(value, CONTEXT_TEXT_MAX.get(name, CONTEXT_TEXT_DEFAULT_MAX)) for name, value in context.items()}
+    return {name: bounded_text(nul_shown(value), CONTEXT_TEXT_MAX.get(name, CONTEXT_TEXT_DEFAULT_MAX))
+            for name, value in context.items()}
 
 
 def _process_start_ticks(pid: int) -> str:
@@ -80,12 +93,13 @@ def run_id(task_vars: t.Mapping[str, t.Any]) -> str:
 
     Action plugins run in worker processes forked from the ansible-playbook
     process, so its PID and start time are the same in every worker of a run
-    and different in the next run.
+    and different in the next run. An AWX/AAP job ID counts only from the
+    run's extra vars (awx_extra_vars), never from a host's variables or facts.
     """
     explicit = os.environ.get("CHANGEAUDIT_RUN_ID")
     if explicit:
         return explicit
-    awx_job = task_vars.get("awx_job_id") or task_vars.get("tower_job_id")
+    awx_job = awx_job_id(task_vars)
     if awx_job:
         return "awx-%s" % awx_job
     # Fixed in the ansible-playbook process before any worker forks (fix_run_id): a worker whose parent died would
@@ -96,6 +110,19 @@ def run_id(task_vars: t.Mapping[str, t.Any]) -> str:
     if fixed and process.isdigit() and (int(process) == parent or not os.path.exists("/proc/%s" % process)):
         return fixed
     return derived_run_id(parent)
+
+
+def awx_extra_vars(task_vars: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """What AWX/AAP says of the job (awx_job_id, tower_job_id and AWX_VARS), from the run's extra vars alone: AWX
+    passes them so, and from a host's variables or facts a managed host could move its changes out of the run or
+    forge who launched it."""
+    extra = _core.run_extra_vars(task_vars)
+    return {name: extra[name] for name in AWX_JOB_VARS + AWX_VARS if name in extra}
+
+
+def awx_job_id(task_vars: t.Mapping[str, t.Any]) -> t.Any:
+    awx = awx_extra_vars(task_vars)
+    return awx.get("awx_job_id") or awx.get("tower_job_id")
 
 
 def derived_run_id(process: int) -> str:
@@ -237,11 +264,12 @@ def task_context(
     context.update(controller_login())
     # The record is written as root whoever the task ran as: these say who it acted as.
     context.update(acting.fields())
-    awx_job = task_vars.get("awx_job_id") or task_vars.get("tower_job_id")
+    awx = awx_extra_vars(task_vars)
+    awx_job = awx.get("awx_job_id") or awx.get("tower_job_id")
     if awx_job:
         context["awx_job_id"] = str(awx_job)
     for name in AWX_VARS:
-        value = task_vars.get(name)
+        value = awx.get(name)
         if value not in (None, ""):
             context[name] = str(value)
     ci_actor = _first_env(CI_ACTOR_ENV)
@@ -291,11 +319,16 @@ __all__ = [
     "CUT_MARK",
     "bounded_text",
     "bounded_context",
+    "NUL_SHOWN",
+    "nul_shown",
     "RETIRED_CONTEXT_FIELDS",
     "controller_login",
     "loop_label",
     "controller_origin",
     "run_id",
+    "AWX_JOB_VARS",
+    "awx_extra_vars",
+    "awx_job_id",
     "derived_run_id",
     "FIXED_RUN_ID_ENV",
     "fix_run_id",

@@ -19,7 +19,7 @@ import getpass
 import os
 import typing as t
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -63,7 +63,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import (
     ledger_location,
     read_ledger,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _change_site
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _change_site, _signing
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._change_site import SYNCHRONIZE, change_site
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import (
     Acting,
@@ -92,6 +92,8 @@ OWN_ACTIONS = (
     "changeaudit.linux.audit_status_info",
     # Writes the evidence report on the controller.
     "changeaudit.linux.evidence_report",
+    # Reads a report on the controller.
+    "changeaudit.linux.verify_evidence",
 )
 # Never recorded, as they record themselves or change nothing, matched against the resolved FQCN only: a name as
 # written can resolve to anyone's plugin. ansible-core's own controller-side actions are left out by
@@ -616,6 +618,9 @@ def check_host(
                 {"op": CHANGE_OP, "fields": {}, "backend": settings.backend, "on_unavailable": "fail", "context": False,
                  "forwarding": bool(execution.notes.get(FORWARDING_NOTE))},
             )
+        except AnsibleConnectionFailure:
+            # Unreachable before anything ran: core reports the host unreachable, and nothing was changed.
+            raise
         except AnsibleError as exc:
             # The connection's own errors (a become password the task's become lacks): the task would fail on them too.
             outcome = {"failed": True, "msg": str(exc)}
@@ -698,8 +703,6 @@ def run_ledger(settings: Settings, this_run: str, signer: t.Optional[t.Callable[
 
 
 def controller_key(ledger_dir: str, extra: t.Mapping[str, t.Any]) -> t.Any:
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils import _signing  # XXX-LEAD: import at top once _signing lands
-
     return _signing.controller_key(ledger_dir, extra)
 
 
@@ -800,6 +803,9 @@ def change_verdict(execution: _core.Execution, view: t.Any) -> t.Tuple[bool, t.O
     if view.changed:
         return True, None
     attempts = execution.attempts
+    if not any(attempt.started for attempt in attempts):
+        # The action never ran (refused, or the host unreachable before it): nothing it could have changed.
+        return False, None
     if bool(task.changed_when):
         return False, None
     if any(attempt.changed for attempt in attempts[:-1]):

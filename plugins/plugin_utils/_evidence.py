@@ -17,8 +17,15 @@ import html
 import io
 import json
 import os
+import secrets
+import stat
 import typing as t
 from xml.etree import ElementTree
+
+from ansible.errors import AnsibleError
+
+if t.TYPE_CHECKING:
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import SigningKey
 
 EVIDENCE_FORMAT = 2
 
@@ -40,6 +47,13 @@ REPORT_FILES = ("evidence.json", "evidence.csv", "junit.xml", "evidence.html")
 MANIFEST = "MANIFEST.sha256"
 CSV_COLUMNS = ("host", "seq", "status", "time", "task", "module", "object", "user", "audit_serial", "event_id",
                "task_id", "reason")
+# The signed manifest (write_report): every file of the report and its sha256, the ledger's head, the summary and
+# verdict; MANIFEST.sig holds the controller key's signature of MANIFEST.json's bytes, signing.pub its public key.
+MANIFEST_JSON = "MANIFEST.json"
+MANIFEST_SIG = "MANIFEST.sig"
+REPORT_PUBLIC_KEY = "signing.pub"
+MANIFEST_FORMAT = 1
+REPORT_FILE_MODE = 0o640
 
 
 def utc_now() -> str:
@@ -273,12 +287,59 @@ def verdict_text(summary: t.Mapping[str, t.Any], check: t.Mapping[str, t.Any], k
 # ---------------------------------------------------------------------------------------------- the report
 
 
+def _escape(code: int) -> str:
+    if 0xDC80 <= code <= 0xDCFF:
+        # surrogateescape's stand-in for the undecodable byte code - 0xDC00: shown as that byte.
+        return "\\x%02x" % (code - 0xDC00)
+    if code <= 0xFF:
+        return "\\x%02x" % code
+    if code <= 0xFFFF:
+        return "\\u%04x" % code
+    return "\\U%08x" % code
+
+
+_SURROGATES = range(0xD800, 0xE000)
+# What a report shows as an escape instead of as itself: every control character (C0 with NUL, DEL, C1), the
+# line and paragraph separators U+2028/U+2029, the noncharacters (U+FFFE and U+FFFF of every plane, U+FDD0-U+FDEF)
+# and surrogates (a byte the reader could not decode,
+# as surrogateescape gives it, or a lone one). XML 1.0 cannot hold most of them, a line break would split a CSV row
+# for every line-based tool, and none is seen on a page; surrogates have no UTF-8 form at all, so the report could
+# not even be written. The task and play names in records are anyone's text.
+_UNSHOWN = {code: _escape(code) for code in (
+    list(range(0x20)) + list(range(0x7F, 0xA0)) + [0x2028, 0x2029] + list(_SURROGATES) + list(range(0xFDD0, 0xFDF0))
+    + [plane * 0x10000 + low for plane in range(17) for low in (0xFFFE, 0xFFFF)])}
+# For evidence.json: a surrogate as its JSON escape.
+_JSON_SURROGATES = {code: "\\u%04x" % code for code in _SURROGATES}
+
+
+def shown(value: t.Any, keep: str = "") -> str:
+    """``value`` as report text: anything as str, each character of _UNSHOWN (but those in ``keep``) as a
+    ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN`` escape (an undecodable byte as ``\\xNN`` of the byte). The result is
+    valid UTF-8 and XML 1.0 text. A backslash is left as it is: the escapes are for the eye, evidence.json holds
+    the values themselves."""
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    if keep:
+        table = dict(_UNSHOWN)
+        for char in keep:
+            table.pop(ord(char), None)
+        return text.translate(table)
+    return text.translate(_UNSHOWN)
+
+
+def render_json(evidence: t.Mapping[str, t.Any]) -> str:
+    """evidence.json's text: every value as it is, a surrogate (an undecodable byte, a lone surrogate) as its
+    ``\\udcNN`` JSON escape, which json.loads turns back into the same text; valid UTF-8 whatever the values.
+    Outside its strings json.dumps writes ASCII only, so every surrogate it leaves is inside one."""
+    return json.dumps(evidence, indent=2, sort_keys=True, ensure_ascii=False).translate(_JSON_SURROGATES) + "\n"
+
+
 def render_csv(evidence: t.Mapping[str, t.Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in evidence["changes"]:
-        writer.writerow(["" if row.get(column) is None else _spreadsheet_safe(str(row[column])) for column in CSV_COLUMNS])
+        # Every line break and control character escaped (shown): one line per change, for csv readers and grep alike.
+        writer.writerow(["" if row.get(column) is None else _spreadsheet_safe(shown(row[column])) for column in CSV_COLUMNS])
     return out.getvalue()
 
 
@@ -290,24 +351,28 @@ def _spreadsheet_safe(text: str) -> str:
 def render_junit(evidence: t.Mapping[str, t.Any]) -> str:
     """A test suite per host, a test case per change of the ledger: a failure for each without its record or with an
     unknown outcome, an error for a host whose trail was not read, skipped for the skip list."""
-    suites = ElementTree.Element("testsuites", name="changeaudit evidence %s" % evidence["run_id"])
+    # Every text through shown: ElementTree writes a control character or a surrogate as it is, which no XML parser
+    # takes. A failure's text keeps its line breaks and tabs, which XML holds.
+    run_id = shown(evidence["run_id"])
+    suites = ElementTree.Element("testsuites", name="changeaudit evidence %s" % run_id)
     for host in evidence["hosts"]:
         cases = [row for row in evidence["changes"] if row["host"] == host and row["seq"] is not None]
-        suite = ElementTree.SubElement(suites, "testsuite", name=host, tests=str(len(cases)))
+        suite = ElementTree.SubElement(suites, "testsuite", name=shown(host), tests=str(len(cases)))
         counts = {"failures": 0, "errors": 0, "skipped": 0}
         for row in cases:
             case = ElementTree.SubElement(
-                suite, "testcase", classname="%s.%s" % (evidence["run_id"], host),
-                name="#%s %s: %s %s" % (row["seq"], row["task"] or "", row["module"] or "", row["object"] or ""),
+                suite, "testcase", classname="%s.%s" % (run_id, shown(host)),
+                name=shown("#%s %s: %s %s" % (row["seq"], row["task"] or "", row["module"] or "", row["object"] or "")),
             )
+            status = shown(row["status"])
             if row["status"] in (MISSING, UNKNOWN_OUTCOME, UNEXPECTED):
-                ElementTree.SubElement(case, "failure", message=row["status"], type=row["status"]).text = row["reason"] or ""
+                ElementTree.SubElement(case, "failure", message=status, type=status).text = shown(row["reason"], "\n\t")
                 counts["failures"] += 1
             elif row["status"] == HOST_UNREACHABLE:
-                ElementTree.SubElement(case, "error", message=row["status"], type=row["status"]).text = row["reason"] or ""
+                ElementTree.SubElement(case, "error", message=status, type=status).text = shown(row["reason"], "\n\t")
                 counts["errors"] += 1
             elif row["status"] == SKIPPED_BY_POLICY:
-                ElementTree.SubElement(case, "skipped", message=row["reason"] or row["status"])
+                ElementTree.SubElement(case, "skipped", message=shown(row["reason"] or row["status"]))
                 counts["skipped"] += 1
         for name, value in counts.items():
             suite.set(name, str(value))
@@ -325,7 +390,11 @@ vertical-align:top;font-size:.9em}th{background:#eee}.recorded{background:#e3f4e
 
 def render_html(evidence: t.Mapping[str, t.Any]) -> str:
     """One page, no external asset: the verdict and summary, then each host's changes."""
-    esc = html.escape
+
+    def esc(value: t.Any) -> str:
+        # A control character or an undecodable byte as a visible escape (shown), then HTML's own escapes.
+        return html.escape(shown(value))
+
     summary = evidence["summary"]
     verdict = (
         '<p class="verdict ok">Every change of the run has its record.</p>' if not summary["gaps"]
@@ -358,31 +427,108 @@ def render_html(evidence: t.Mapping[str, t.Any]) -> str:
             if row["host"] != host:
                 continue
             parts.append('<tr class="%s"><td>%s</td>%s</tr>' % (
-                esc(row["status"]), "" if row["seq"] is None else row["seq"],
-                "".join("<td>%s</td>" % esc("" if row.get(c) is None else str(row[c])) for c in columns)))
+                esc(row["status"]), "" if row["seq"] is None else esc(row["seq"]),
+                "".join("<td>%s</td>" % esc(row.get(c)) for c in columns)))
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-def write_report(evidence: t.Mapping[str, t.Any], directory: str) -> t.Dict[str, str]:
-    """Writes the report files and MANIFEST.sha256 into ``directory``; returns file name -> sha256."""
-    os.makedirs(directory, mode=0o750, exist_ok=True)
-    texts = {
-        "evidence.json": json.dumps(evidence, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-        "evidence.csv": render_csv(evidence),
-        "junit.xml": render_junit(evidence),
-        "evidence.html": render_html(evidence),
-    }
-    sums = {}
-    for name in REPORT_FILES:
-        data = texts[name].encode("utf-8")
-        with open(os.path.join(directory, name), "wb") as handle:
-            handle.write(data)
-        sums[name] = hashlib.sha256(data).hexdigest()
-    with open(os.path.join(directory, MANIFEST), "w", encoding="ascii") as handle:
-        handle.write("".join("%s  %s\n" % (sums[name], name) for name in REPORT_FILES))
+def write_report(evidence: t.Mapping[str, t.Any], directory: str, key: t.Optional["SigningKey"] = None,
+                 ledger_head: t.Optional[str] = None) -> t.Dict[str, str]:
+    """Writes the report files, MANIFEST.sha256 (for ``sha256sum -c``) and MANIFEST.json into ``directory``; with
+    ``key``, MANIFEST.sig (its signature of MANIFEST.json's bytes) and signing.pub (its public key). Returns report
+    file name -> sha256.
+
+    Each file is made fresh: written to a new temp name in the directory (O_EXCL, never through a symlink), then
+    renamed over the old one, which replaces a planted symlink instead of writing through it; 0640. A directory that
+    is a symlink or not the controller user's is refused (AnsibleError): its owner could rewrite the report."""
+    directory = os.path.abspath(directory)
+    try:
+        os.makedirs(directory, mode=0o750, exist_ok=True)
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        is_link = os.path.islink(directory)
+        raise AnsibleError("cannot write the report into %s: %s. Name a directory of the controller's user as "
+                           "report_dir" % (directory, "it is a symlink, which is never followed" if is_link
+                                           else exc.strerror or exc)) from None
+    try:
+        info = os.fstat(dir_fd)
+        if info.st_uid != os.geteuid():
+            raise AnsibleError("cannot write the report into %s: it is owned by uid %d, not by the controller's user "
+                               "(uid %d), who could then not vouch for what it holds. Name a directory of your own as "
+                               "report_dir" % (directory, info.st_uid, os.geteuid()))
+        texts = {
+            "evidence.json": json.dumps(evidence, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+            "evidence.csv": render_csv(evidence),
+            "junit.xml": render_junit(evidence),
+            "evidence.html": render_html(evidence),
+        }
+        sums = {}
+        for name in REPORT_FILES:
+            sums[name] = _write_fresh(dir_fd, directory, name, texts[name].encode("utf-8"))
+        listed = dict(sums)
+        listed[MANIFEST] = _write_fresh(dir_fd, directory, MANIFEST, "".join(
+            "%s  %s\n" % (sums[name], name) for name in REPORT_FILES).encode("ascii"))
+        if key is not None:
+            listed[REPORT_PUBLIC_KEY] = _write_fresh(dir_fd, directory, REPORT_PUBLIC_KEY, key.public_pem().encode("ascii"))
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "run_id": evidence.get("run_id"),
+            "generated": evidence.get("generated"),
+            "verdict": evidence.get("verdict"),
+            "summary": evidence.get("summary"),
+            "ledger_head": ledger_head,
+            "key_id": key.key_id if key is not None else None,
+            "files": listed,
+        }
+        data = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
+        _write_fresh(dir_fd, directory, MANIFEST_JSON, data)
+        if key is not None:
+            _write_fresh(dir_fd, directory, MANIFEST_SIG, (key.sign(data) + "\n").encode("ascii"))
+        else:
+            # An earlier report's signature and key would claim this unsigned one.
+            for stale in (MANIFEST_SIG, REPORT_PUBLIC_KEY):
+                try:
+                    os.unlink(stale, dir_fd=dir_fd)
+                except FileNotFoundError:
+                    pass
+        os.fsync(dir_fd)
+    except OSError as exc:
+        raise AnsibleError("cannot write the report into %s: %s" % (directory, exc.strerror or exc)) from None
+    finally:
+        os.close(dir_fd)
     return sums
+
+
+def _write_fresh(dir_fd: int, directory: str, name: str, data: bytes) -> str:
+    """``data`` as ``name`` in the directory ``dir_fd``: a new temp file renamed over it; returns its sha256."""
+    temp = ".%s.%s.tmp" % (name, secrets.token_hex(8))
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                 REPORT_FILE_MODE, dir_fd=dir_fd)
+    try:
+        try:
+            os.fchmod(fd, REPORT_FILE_MODE)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            if stat.S_ISDIR(os.lstat(name, dir_fd=dir_fd).st_mode):
+                raise AnsibleError("cannot write the report file %s: a directory of that name is in the way; remove it"
+                                   % os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
+        os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        try:
+            os.unlink(temp, dir_fd=dir_fd)
+        except OSError:
+            pass
+        raise
+    return hashlib.sha256(data).hexdigest()
 
 
 __all__ = [
@@ -392,10 +538,17 @@ __all__ = [
     "REPORT_FILES",
     "MANIFEST",
     "CSV_COLUMNS",
+    "MANIFEST_JSON",
+    "MANIFEST_SIG",
+    "REPORT_PUBLIC_KEY",
+    "MANIFEST_FORMAT",
+    "REPORT_FILE_MODE",
     "ledger_changes",
     "window",
     "reconcile",
     "verdict_text",
+    "shown",
+    "render_json",
     "render_csv",
     "render_junit",
     "render_html",

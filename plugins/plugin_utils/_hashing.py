@@ -8,9 +8,10 @@ auditor holding several keys which one verifies the value, and reveals nothing o
 
 The key, first found wins: the variable ``changeaudit_hash_key`` (vault it), the environment variable
 ``CHANGEAUDIT_HASH_KEY``, or the file named by the variable ``changeaudit_hash_key_file`` or the environment
-variable ``CHANGEAUDIT_HASH_KEY_FILE``. Without a key, values are left out of the record (it names what it left
-out), and hash_fields is refused unless the operator accepts plain sha256 with ``changeaudit_unkeyed_hashes: true``
-or ``CHANGEAUDIT_UNKEYED_HASHES=true``.
+variable ``CHANGEAUDIT_HASH_KEY_FILE``. The variables are never taken from a host's facts (a host could pick the key,
+name a file the controller reads as one, or turn hashing off), and a key must be strong (``key_weakness``).
+Without a key, values are left out of the record (it names what it left out), and hash_fields is refused unless
+the operator accepts plain sha256 with ``changeaudit_unkeyed_hashes: true`` or ``CHANGEAUDIT_UNKEYED_HASHES=true``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ import typing as t
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.utils.display import Display
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import value_bytes
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+
+display = Display()
 
 KEY_VAR = "changeaudit_hash_key"
 KEY_FILE_VAR = "changeaudit_hash_key_file"
@@ -32,8 +37,10 @@ UNKEYED_VAR = "changeaudit_unkeyed_hashes"
 KEY_ENV = "CHANGEAUDIT_HASH_KEY"
 KEY_FILE_ENV = "CHANGEAUDIT_HASH_KEY_FILE"
 UNKEYED_ENV = "CHANGEAUDIT_UNKEYED_HASHES"
-# An HMAC key shorter than this is as guessable as the secrets it is meant to protect.
-MIN_KEY_BYTES = 16
+# The shortest key accepted (key_weakness): of printable characters, and of any bytes; and the fewest different bytes.
+MIN_KEY_BYTES = 32
+MIN_RAW_KEY_BYTES = 16
+MIN_KEY_DISTINCT = 8
 KEY_ID_TEXT = b"changeaudit.linux hash key id"
 KEYED_PREFIX = "hmac-sha256:"
 UNKEYED_PREFIX = "sha256:"
@@ -42,7 +49,7 @@ HASH_TEXT_MAX = len(KEYED_PREFIX) + 16 + 1 + 64
 
 HOW_TO_SET_A_KEY = (
     "set the variable %s (vault it), the environment variable %s, or a key file named by %s / %s (at least %d "
-    "bytes, not readable by group or others)" % (KEY_VAR, KEY_ENV, KEY_FILE_VAR, KEY_FILE_ENV, MIN_KEY_BYTES)
+    "bytes, random, not readable by group or others)" % (KEY_VAR, KEY_ENV, KEY_FILE_VAR, KEY_FILE_ENV, MIN_KEY_BYTES)
 )
 
 
@@ -109,23 +116,58 @@ def _read_key_file(path: str) -> bytes:
         raise AnsibleError("Cannot read the hash key file %s: %s" % (path, exc.strerror or exc)) from None
 
 
+def key_weakness(key: bytes) -> t.Optional[str]:
+    """Why ``key`` is too weak to key the hashes of secrets, or None.
+
+    An HMAC is as strong as its key's entropy, which cannot be measured, only bounded from what the key looks like:
+    a key that is printable text (typed, or hex/base64 of random bytes) needs MIN_KEY_BYTES (32) bytes, which as hex
+    is 128 random bits; any other key (raw random bytes from a file) needs MIN_RAW_KEY_BYTES (16), 128 bits.
+    Whatever its length, a key of fewer than MIN_KEY_DISTINCT different bytes, or one piece repeated, is refused:
+    random keys of those lengths are neither (32 hex digits miss 8 of the 16 with a chance below 1e-5), but
+    keyboard patterns and padding are. A made-up 32-character passphrase passes and is still weaker: generate keys."""
+    try:
+        printable = key.decode("utf-8").isprintable()
+    except UnicodeDecodeError:
+        printable = False
+    needed = MIN_KEY_BYTES if printable else MIN_RAW_KEY_BYTES
+    if len(key) < needed:
+        return "is %d bytes; it needs at least %d%s" % (
+            len(key), needed, " (a key of printable characters; 16 random bytes in a file will do)" if printable else "")
+    if len(set(key)) < MIN_KEY_DISTINCT:
+        return "has only %d different bytes (at least %d needed): it is a pattern, not a random key" % (
+            len(set(key)), MIN_KEY_DISTINCT)
+    for period in range(1, len(key) // 2 + 1):
+        if len(key) % period == 0 and key == key[:period] * (len(key) // period):
+            return "is one %d-byte piece repeated: it is a pattern, not a random key" % period
+    return None
+
+
 def _as_key(value: t.Any, source: str) -> bytes:
     if not isinstance(value, (str, bytes)):
         raise AnsibleError("The hash key from %s must be text, not %s" % (source, type(value).__name__))
     key = value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
-    if len(key) < MIN_KEY_BYTES:
+    weakness = key_weakness(key)
+    if weakness is not None:
         raise AnsibleError(
-            "The hash key from %s is %d bytes; it needs at least %d (for example: openssl rand -hex 32)"
-            % (source, len(key), MIN_KEY_BYTES)
+            "The hash key from %s %s; set a random one, made for example with: openssl rand -hex 32" % (source, weakness)
         )
     return key
 
 
+def _operator_setting(name: str) -> bool:
+    return name in (KEY_VAR, KEY_FILE_VAR, UNKEYED_VAR)
+
+
 def hasher_for(templar: t.Any, task_vars: t.Mapping[str, t.Any]) -> Hasher:
-    """The Hasher this task's record uses, from its variables and the controller's environment."""
+    """The Hasher this task's record uses, from its variables (never its host's facts) and the controller's
+    environment."""
+
+    # Never a host's facts: a host could otherwise pick the key (or a file the controller reads as one) and turn
+    # hashing off; the values the other sources give are used, as if the facts did not exist.
+    variables = _core.without_host_facts(task_vars, _operator_setting, warn=display.warning)
 
     def variable(name: str) -> t.Any:
-        value = task_vars.get(name)
+        value = variables.get(name)
         if value is None or templar is None:
             return value
         return templar.template(value)
@@ -157,6 +199,9 @@ __all__ = [
     "KEY_FILE_ENV",
     "UNKEYED_ENV",
     "MIN_KEY_BYTES",
+    "MIN_RAW_KEY_BYTES",
+    "MIN_KEY_DISTINCT",
+    "key_weakness",
     "HASH_TEXT_MAX",
     "Hasher",
     "key_id",

@@ -19,10 +19,10 @@ public key checks. Without a key (unit tests, benchmarks) the chain is plain SHA
 tampering, and is reported as such.
 
 Workers are forked processes writing concurrently. A line is numbered and chained under an ``flock`` of the run's
-lock file, and the chain's head (the last line's number, mac and the file's size) is kept in ``head``; the host's
-``seq`` in a file of its own under ``hosts/``. Each is one fixed-width ``pwrite``, and a head that is behind the file
-(a writer killed between its two writes) is caught up from the file's tail, so a change costs the same whether the
-run has 10 hosts or 10,000, and a crash loses nothing.
+lock file, and the chain's head (the last line's number, mac and the file's size) is kept in ``head``; each host's
+last ``seq`` in a slot of the counter table ``seq``. Each is one fixed-width ``pwrite``, and a head that is behind the
+file (a writer killed between its two writes) is caught up from the file's tail, so a change costs the same whether
+the run has 10 hosts or 10,000, and a crash loses nothing.
 """
 
 from __future__ import annotations
@@ -35,13 +35,14 @@ import json
 import os
 import secrets
 import stat
+import struct
 import typing as t
 
 LEDGER_FORMAT = 2
 LEDGER_FILE = "ledger.jsonl"
 HEAD_FILE = "head"
 LOCK_FILE = "lock"
-HOSTS_DIR = "hosts"
+SEQ_FILE = "seq"
 
 # What came of a change, in an outcome line.
 RECORDED = "recorded"
@@ -59,7 +60,14 @@ KINDS = (START, INTENT, OUTCOME, SEAL)
 GENESIS = "0" * 64
 _HEAD = "n=%020d size=%020d mac=%s\n"
 _HEAD_BYTES = len(_HEAD % (0, 0, GENESIS))
-_SEQ = "%020d\n"
+# The seq counter table: a header, then from one page on 32-byte slots of (host digest, last seq); empty ones zero.
+_SEQ_MAGIC = b"changeaudit-seq1"
+_SEQ_HEADER = struct.Struct(">16sII")
+_DIGEST_BYTES = 20
+_SLOT = struct.Struct(">20sQ4x")
+_EMPTY = b"\0" * _DIGEST_BYTES
+_SLOTS_AT = 4096
+_MIN_SLOTS = 1024
 # The largest line the ledger takes: one write of at most a page lands whole in an O_APPEND file.
 MAX_LINE = 3900
 
@@ -194,13 +202,6 @@ class Ledger:
             raise LedgerError("cannot make the ledger directory %s: %s" % (self.base, exc.strerror or exc)) from None
         check_private_directory(self.base)
         _make_private_directory(self.directory)
-        hosts = os.path.join(self.directory, HOSTS_DIR)
-        try:
-            os.mkdir(hosts, 0o700)
-        except FileExistsError:
-            check_private_directory(hosts, "ledger's host directory")
-        except OSError as exc:
-            raise LedgerError("cannot make %s: %s" % (hosts, exc.strerror or exc)) from None
         self._ready = True
 
     # ------------------------------------------------------------------ the chain, under the run's lock
@@ -285,33 +286,87 @@ class Ledger:
         return written
 
     def _next_seq(self, host: str, ledger_fd: int) -> int:
-        """The host's next sequence number, from its own counter file (under the run's lock)."""
-        name = hashlib.sha256(host.encode("utf-8", "surrogateescape")).hexdigest()[:40]
-        fd = _open_private(os.path.join(self.directory, HOSTS_DIR, name), os.O_RDWR | os.O_CREAT)
+        """The host's next sequence number, from the run's counter table (under the run's lock).
+
+        One file, an open-addressing hash table of fixed 32-byte slots (a host's digest and its last seq) after a
+        header: a change reads and writes one slot whatever the number of hosts, each write is one aligned pwrite
+        that cannot tear across a sector, and the table doubles (into a new file, renamed over) when half full. A
+        table that does not read as one is rebuilt from the ledger, which holds every seq ever given."""
+        digest = hashlib.sha256(host.encode("utf-8", "surrogateescape")).digest()[:_DIGEST_BYTES]
+        path = os.path.join(self.directory, SEQ_FILE)
+        fd = _open_private(path, os.O_RDWR | os.O_CREAT)
         try:
-            raw = os.pread(fd, len(_SEQ % 0), 0)
+            header = os.pread(fd, _SEQ_HEADER.size, 0)
             try:
-                last = int(raw.decode("ascii")) if raw else 0
-                if raw and len(raw) != len(_SEQ % 0):
-                    raise ValueError(raw)
-            except (UnicodeDecodeError, ValueError):
-                # A torn counter: the ledger itself has every seq the host was given.
-                last = self._last_seq_in_ledger(host, ledger_fd)
+                magic, capacity, used = _SEQ_HEADER.unpack(header)
+                if magic != _SEQ_MAGIC or capacity < _MIN_SLOTS or capacity & (capacity - 1) or used > capacity:
+                    raise ValueError(header)
+            except (ValueError, struct.error):
+                os.close(fd)
+                fd = -1
+                capacity, used = self._rebuild_seq(path, self._seqs_in_ledger(ledger_fd), _MIN_SLOTS)
+                fd = _open_private(path, os.O_RDWR)
+            if (used + 1) * 2 > capacity:
+                os.close(fd)
+                fd = -1
+                capacity, used = self._rebuild_seq(path, self._table(path), capacity * 2)
+                fd = _open_private(path, os.O_RDWR)
+            index = int.from_bytes(digest[:8], "big") & (capacity - 1)
+            while True:
+                raw = os.pread(fd, _SLOT.size, _SLOTS_AT + index * _SLOT.size)
+                owner, last = _SLOT.unpack(raw) if len(raw) == _SLOT.size else (_EMPTY, 0)
+                if owner == digest or owner == _EMPTY:
+                    break
+                index = (index + 1) & (capacity - 1)
             seq = last + 1
             # Written before the line: a crash in between skips a number, never gives one twice.
-            os.pwrite(fd, (_SEQ % seq).encode("ascii"), 0)
+            os.pwrite(fd, _SLOT.pack(digest, seq), _SLOTS_AT + index * _SLOT.size)
+            if owner == _EMPTY:
+                os.pwrite(fd, _SEQ_HEADER.pack(_SEQ_MAGIC, capacity, used + 1), 0)
             return seq
         finally:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
 
     @staticmethod
-    def _last_seq_in_ledger(host: str, ledger_fd: int) -> int:
+    def _table(path: str) -> t.Dict[bytes, int]:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        found = {}
+        for offset in range(_SLOTS_AT, len(data) - _SLOT.size + 1, _SLOT.size):
+            owner, last = _SLOT.unpack_from(data, offset)
+            if owner != _EMPTY:
+                found[owner] = last
+        return found
+
+    def _rebuild_seq(self, path: str, seqs: t.Mapping[bytes, int], capacity: int) -> t.Tuple[int, int]:
+        while len(seqs) * 2 >= capacity:
+            capacity *= 2
+        table = bytearray(_SLOTS_AT + capacity * _SLOT.size)
+        _SEQ_HEADER.pack_into(table, 0, _SEQ_MAGIC, capacity, len(seqs))
+        for owner, last in seqs.items():
+            index = int.from_bytes(owner[:8], "big") & (capacity - 1)
+            while table[_SLOTS_AT + index * _SLOT.size:_SLOTS_AT + index * _SLOT.size + _DIGEST_BYTES] != _EMPTY:
+                index = (index + 1) & (capacity - 1)
+            _SLOT.pack_into(table, _SLOTS_AT + index * _SLOT.size, owner, last)
+        fresh = path + ".new"
+        fd = _open_private(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        try:
+            os.write(fd, bytes(table))
+        finally:
+            os.close(fd)
+        os.replace(fresh, path)
+        return capacity, len(seqs)
+
+    @staticmethod
+    def _seqs_in_ledger(ledger_fd: int) -> t.Dict[bytes, int]:
         size = os.fstat(ledger_fd).st_size
-        last = 0
+        last: t.Dict[bytes, int] = {}
         for raw_line in os.pread(ledger_fd, size, 0).split(b"\n"):
             entry = _parse_line(raw_line) if raw_line else None
-            if entry and entry.get("host") == host and isinstance(entry.get("seq"), int):
-                last = max(last, entry["seq"])
+            if entry and isinstance(entry.get("host"), str) and isinstance(entry.get("seq"), int):
+                owner = hashlib.sha256(entry["host"].encode("utf-8", "surrogateescape")).digest()[:_DIGEST_BYTES]
+                last[owner] = max(last.get(owner, 0), entry["seq"])
         return last
 
     # ------------------------------------------------------------------ the lines

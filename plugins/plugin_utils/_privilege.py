@@ -13,6 +13,8 @@ Host variables choose (read per host, so one inventory can mix them):
 ``changeaudit_record_privilege`` (``become``, the default, or ``helper``), ``changeaudit_record_helper`` (the
 helper's path) and ``changeaudit_become_password`` (root's password, for the methods that ask for the target user's:
 su, machinectl, ksu; otherwise the task's own become password serves, which sudo and doas ask for the login user).
+Under delegate_to they are the delegated host's alone, as ansible-core takes them, and none of them (nor a become
+variable) is ever taken from a host's own facts (``host_variables``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ import typing as t
 from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.plugins.loader import become_loader
+from ansible.utils.display import Display
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+
+display = Display()
 
 ROOT = "root"
 PRIVILEGE_VAR = "changeaudit_record_privilege"
@@ -103,15 +109,43 @@ def acting_identity(connection: t.Any, play_context: t.Any) -> Acting:
     return Acting(login, login, False)
 
 
+def _become_variables() -> t.FrozenSet[str]:
+    """Every variable a become plugin takes an option from (ansible_sudo_pass, ansible_su_exe, ...), found once."""
+    if not _BECOME_VARS:
+        names = set()
+        for plugin in become_loader.all(class_only=True):
+            names.update(C.config.get_plugin_vars("become", plugin._load_name))
+        _BECOME_VARS.append(frozenset(names))
+    return _BECOME_VARS[0]
+
+
+_BECOME_VARS: t.List[t.FrozenSet[str]] = []
+# The collection's settings, the become settings the record is escalated with, and what AWX/AAP says of the job.
+OPERATOR_PREFIXES = ("changeaudit_", "ansible_become", "awx_", "tower_")
+# How the variables of become plugins' options end (ansible_sudo_pass, ansible_su_prompt_l10n, ansible_pbrun_wrap_execution).
+BECOME_OPTION_ENDS = frozenset(("pass", "password", "exe", "flags", "user", "l10n", "chdir", "execution", "prompt"))
+
+
+def operator_setting(name: str) -> bool:
+    """Whether ``name`` is a setting only the operator gives (inventory, play, role or extra vars), never a host's
+    facts: the collection's, the become plugins' and AWX/AAP's."""
+    if name.startswith(OPERATOR_PREFIXES):
+        return True
+    # The become plugins are loaded only for a name shaped like one of their options: gathered facts are not.
+    return name.startswith("ansible_") and name.rsplit("_", 1)[-1] in BECOME_OPTION_ENDS and name in _become_variables()
+
+
 def host_variables(task: t.Any, task_vars: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
-    """The variables of the host the task runs on: the delegated host's under delegate_to."""
+    """The variables of the host the task runs on, as ansible-core's TaskExecutor takes them for the connection: under
+    delegate_to the delegated host's alone (``ansible_delegated_vars``, which VariableManager computes with the
+    play, the task and the extra vars), never falling back to the inventory host's. A setting of the operator's
+    (operator_setting) that the host's own facts gave is ignored, with a warning."""
+    host_name = task_vars.get("inventory_hostname")
     if task.delegate_to:
-        delegated = (task_vars.get("ansible_delegated_vars") or {}).get(task.delegate_to)
-        if delegated:
-            merged = dict(task_vars)
-            merged.update(delegated)
-            return merged
-    return task_vars
+        # As TaskExecutor._execute: a delegated host whose variables core did not compute has none.
+        task_vars = (task_vars.get("ansible_delegated_vars") or {}).get(task.delegate_to) or {}
+        host_name = task.delegate_to
+    return _core.without_host_facts(task_vars, operator_setting, host_name, task, display.warning)
 
 
 def variable(templar: t.Any, variables: t.Mapping[str, t.Any], name: str) -> t.Any:
@@ -249,6 +283,8 @@ __all__ = [
     "Privilege",
     "login_user",
     "acting_identity",
+    "OPERATOR_PREFIXES",
+    "operator_setting",
     "host_variables",
     "variable",
     "record_privilege",

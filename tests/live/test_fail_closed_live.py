@@ -337,7 +337,9 @@ def test_no_log_object_is_keyed_hash_or_withheld(tmp_path, marker):
     assert len(wait_for_lines(marker, count=2)) == 2
 
     [keyed] = auparse_records("cmd", '"keyed-%s"' % marker)
-    values = check_fields(keyed, expected_names("module", "object_arg", "object", "arg_names", "inventory_host"))
+    values = check_fields(keyed, expected_names("module", "object_arg", "object", "arg_names", "checksum", "inventory_host"))
+    # The content's sha1 only as its keyed hash (issue 28): a plain one would confirm a guessed secret.
+    assert values["checksum"].startswith("hmac-sha256:"), values["checksum"]
     match = re.fullmatch(r"hmac-sha256:([0-9a-f]{16}):([0-9a-f]{64})", values["object"])
     assert match, values["object"]
     path = str(keyed_dest).encode()

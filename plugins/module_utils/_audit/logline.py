@@ -27,8 +27,10 @@ MESSAGE_FIELDS = ("op", "comm", "exe", "hostname", "addr", "terminal", "res")
 _TRAILER_FIELDS = frozenset(MESSAGE_FIELDS[1:])
 _MESSAGE_FIELD_SET = frozenset(MESSAGE_FIELDS)
 
-# The field names a writer can put in a record (encoding.validate_field_name is stricter).
-_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
+# The field names a writer can put in a record (encoding.validate_field_name is stricter). A field starts
+# where a space is followed by such a name and "="; the message gets a space in front so that its first
+# field does too. One C-level split, rather than a regex match per space-separated piece.
+_FIELD_START = re.compile(r" ([A-Za-z_][A-Za-z0-9_\-]*)=")
 _NODE_PREFIX = re.compile(rb"node=[^ ]+ \Z")
 # ENRICHED logs: auditd appends 0x1d and NAME="interpretation" pairs (UID="root" AUID="unset").
 _ENRICHED_PAIR = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="([^"]*)"')
@@ -119,11 +121,13 @@ class AuditRecord:
         another host, so it is not looked up here.
         """
         number = self.uid if key == "uid" else self.auid
+        return self._name_of(number, self.enriched.get(key.upper()), names)
+
+    def _name_of(self, number: t.Optional[int], logged: t.Optional[str], names: t.Optional[UserNames]) -> t.Optional[str]:
         if number is None:
             return None
         if number == UNSET_ID:
             return "unset"
-        logged = self.enriched.get(key.upper())
         if logged is not None:
             return None if _UNKNOWN_NAME.match(logged) else logged
         if names is None or self.node is not None:
@@ -163,6 +167,11 @@ class AuditRecord:
     def as_dict(self, names: t.Optional[UserNames] = None) -> t.Dict[str, t.Any]:
         """The record as the usys_config_info module returns it; ``names`` looks up a local uid's user name."""
         standard = self._message()
+        kernel = self.kernel
+        uid = _int_or_none(kernel.get("uid"))
+        auid = _int_or_none(kernel.get("auid"))
+        # Parsed once for both names: each record returned pays for this.
+        enriched = self.enriched
         return {
             "type": self.type,
             "timestamp": self.timestamp,
@@ -170,12 +179,12 @@ class AuditRecord:
             "serial": self.serial,
             "event_id": self.event_id,
             "node": self.node,
-            "pid": self.pid,
-            "uid": self.uid,
-            "uid_name": self.user_name("uid", names),
-            "auid": self.auid,
-            "auid_name": self.user_name("auid", names),
-            "ses": self.ses,
+            "pid": _int_or_none(kernel.get("pid")),
+            "uid": uid,
+            "uid_name": self._name_of(uid, enriched.get("UID"), names),
+            "auid": auid,
+            "auid_name": self._name_of(auid, enriched.get("AUID"), names),
+            "ses": _int_or_none(kernel.get("ses")),
             "op": standard.get("op"),
             "comm": standard.get("comm"),
             "exe": standard.get("exe"),
@@ -199,29 +208,25 @@ def _int_or_none(text: t.Optional[str]) -> t.Optional[int]:
 
 
 def split_message(message: str) -> t.List[t.Tuple[str, str]]:
-    """(name, raw value) pairs of msg='...' text, in order.
+    """(name, raw value) pairs of msg='...' text, in order; the text before the first field is dropped.
 
     A value runs to the next `` name=``: encoded values never hold a space, but
     libaudit writes hostname= and terminal= unencoded, and those can.
     """
-    pairs: t.List[t.Tuple[str, str]] = []
-    for piece in message.split(" "):
-        name, sep, value = piece.partition("=")
-        if sep and _FIELD_NAME.match(name) is not None:
-            pairs.append((name, value))
-        elif pairs:
-            name, value = pairs[-1]
-            pairs[-1] = (name, value + " " + piece)
-    return pairs
+    parts = _FIELD_START.split(" " + message)
+    return list(zip(parts[1::2], parts[2::2]))
 
 
 def decode_message(message: str) -> t.Tuple[t.Dict[str, str], t.Dict[str, str]]:
     """(MESSAGE_FIELDS, other fields), values decoded; op is taken only from the front, as libaudit puts it."""
     standard: t.Dict[str, str] = {}
     fields: t.Dict[str, str] = {}
-    pairs = split_message(message)
-    if pairs and pairs[0][0] == "op":
-        standard["op"] = pairs.pop(0)[1]
+    # [text before the first field, name, value, name, value, ...], as split_message pairs them.
+    parts = _FIELD_START.split(" " + message)
+    pairs = zip(parts[1::2], parts[2::2])
+    if len(parts) > 1 and parts[1] == "op":
+        standard["op"] = parts[2]
+        next(pairs)
     for name, value in pairs:
         if name in _TRAILER_FIELDS:
             # libaudit appends the trailer last, so the last comm=/exe=/... is its own.

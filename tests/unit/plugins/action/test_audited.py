@@ -87,7 +87,7 @@ def test_a_content_diff_is_recorded_as_its_hash_only(make):
 
 NO_LOG_COPY = {"module": "ansible.builtin.copy", "args": {"dest": "/etc/app/token", "content": "s3cret", "mode": "0600"},
                "fields": {"ticket": "CHG-77"}}
-KEY = "unit-test-hash-key-0123456789"
+KEY = "unit-test-hash-key-0123456789abcdef"
 
 
 def test_under_no_log_with_a_key_only_names_and_keyed_hashes_reach_the_log(make):
@@ -98,8 +98,11 @@ def test_under_no_log_with_a_key_only_names_and_keyed_hashes_reach_the_log(make)
     assert params["hash_fields"] == [], "hashed on the controller, with the key"
     fields = params["fields"]
     assert fields["arg_names"] == "content,dest,mode"
-    assert "checksum" not in fields, "the content's hash could confirm a guessed secret"
     hasher = Hasher(KEY.encode())
+    # The content's plain sha1 would confirm a guessed secret: only its keyed hash, which the key's holder checks.
+    assert fields["checksum"] == hasher.hash_value("sha1:" + SHA1)
+    assert fields["diff_sha256"].startswith("hmac-sha256:%s:" % key_id(KEY.encode()))
+    assert "withheld" not in fields
     assert fields["object"] == hasher.hash_value("/etc/app/token") and fields["ticket"] == hasher.hash_value("CHG-77")
     assert fields["object"].startswith("hmac-sha256:%s:" % key_id(KEY.encode()))
     assert verify("/etc/app/token", fields["object"], KEY.encode())
@@ -116,18 +119,24 @@ def test_under_no_log_without_a_key_values_are_left_out_and_named(make):
     result = h.run()
     fields = h.target.params["fields"]
     assert "object" not in fields and "ticket" not in fields and "diff_sha256" not in fields
-    assert fields["withheld"] == "object,diff,ticket"
+    assert "checksum" not in fields, "the content's sha1 could confirm a guessed secret"
+    assert fields["withheld"] == "object,checksum,diff,ticket"
     assert fields["arg_names"] == "content,dest,mode"
     record = result["audit"]["record"]
-    for secret in ("s3cret", "/etc/app/token", "CHG-77", sha256_of("/etc/app/token"), sha256_of("CHG-77")):
+    for secret in ("s3cret", "/etc/app/token", "CHG-77", SHA1, sha256_of("/etc/app/token"), sha256_of("CHG-77")):
         assert secret not in record, secret
 
 
-def test_under_no_log_unkeyed_hashes_when_the_operator_accepts_them(make):
-    h = make(NO_LOG_COPY, {"changed": True}, no_log=True, task_vars={"changeaudit_unkeyed_hashes": True})
-    h.run()
+def test_under_no_log_no_plain_hash_even_when_the_operator_accepts_them_for_hash_fields(make):
+    h = make(NO_LOG_COPY, {"changed": True, "checksum": SHA1, "diff": {"after": "s3cret"}}, no_log=True,
+             task_vars={"changeaudit_unkeyed_hashes": True})
+    result = h.run()
     fields = h.target.params["fields"]
-    assert fields["object"] == sha256_of("/etc/app/token") and "withheld" not in fields
+    assert fields["withheld"] == "object,checksum,diff,ticket"
+    assert not {"object", "checksum", "diff_sha256", "ticket"} & set(fields)
+    record = result["audit"]["record"]
+    for secret in (SHA1, sha256_of("/etc/app/token"), sha256_of("CHG-77"), "sha256:"):
+        assert secret not in record, secret
 
 
 # --- when nothing is recorded -------------------------------------------------------------------------------------

@@ -9,24 +9,31 @@ import pytest
 
 from ansible.errors import AnsibleActionFail
 from ansible_collections.changeaudit.linux.plugins.action import evidence_report
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import RECORDED, Ledger
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import LEDGER_KEY_PURPOSE, RECORDED, Ledger
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import controller_key
 
 NAME = "changeaudit.linux.evidence_report"
 
 
 def read(*seqs, run="run-5"):
     return {"changed": False, "records": [
-        {"timestamp": 1796292000.0, "serial": 10 + seq, "fields": {"run_id": run, "seq": str(seq), "inventory_host": "web1"}}
+        {"timestamp": 1796292000.0, "serial": 10 + seq, "fields": {"run_id": run, "seq": str(seq), "inventory_host": "web1",
+                                                                      "task_id": "t"}}
         for seq in seqs
     ]}
 
 
 @pytest.fixture
 def ledger_dir(tmp_path):
-    ledger = Ledger(str(tmp_path / "ledger"), "run-5")
+    """A run's ledger as the callback keeps it: chained under the controller key of its directory, and sealed."""
+    directory = str(tmp_path / "ledger")
+    key = controller_key(directory, {})
+    ledger = Ledger(directory, "run-5", key.mac_key(LEDGER_KEY_PURPOSE), key.key_id, key.sign)
+    ledger.start()
     for _change in range(2):
         ledger.outcome("web1", ledger.intent("web1", {"task_id": "t", "module": "ansible.builtin.copy"}), RECORDED)
-    return str(tmp_path / "ledger")
+    ledger.seal()
+    return directory
 
 
 def run(harness, args, hostvars, check_mode=False):
@@ -82,8 +89,20 @@ def test_the_window_comes_from_the_ledger(harness, ledger_dir):
 
 
 def test_without_a_run_id_it_proves_the_run_it_is_part_of(harness, tmp_path):
-    result = run(harness, {"ledger_dir": str(tmp_path), "window_only": True}, {})
+    result = run(harness, {"ledger_dir": str(tmp_path), "window_only": True, "expect_ledger": False}, {})
     assert result["run_id"] == "unit-run" and result["ledger"] is False
+
+
+def test_a_run_without_a_ledger_proves_nothing_unless_told_it_kept_none(harness, tmp_path):
+    with pytest.raises(AnsibleActionFail, match="no ledger of run unit-run in .*: nothing can be proven"):
+        run(harness, {"ledger_dir": str(tmp_path), "report_dir": str(tmp_path / "report")}, {})
+
+
+def test_the_run_to_prove_is_never_a_hosts_variable(harness, ledger_dir, tmp_path):
+    # A host that returns awx_job_id as a fact: under run_once the task's variables are that host's.
+    h = harness(evidence_report, NAME, {"ledger_dir": ledger_dir, "window_only": True, "expect_ledger": False},
+                task_vars={"hostvars": {}, "awx_job_id": "999", "run_id": "run-5"})
+    assert h.run()["run_id"] == "unit-run"
 
 
 def test_an_empty_run_id_or_no_report_dir_is_refused(harness, ledger_dir):

@@ -54,7 +54,7 @@ def test_context_false_leaves_the_fields_alone(make, context):
     assert h.target.params["fields"] == {"ticket": "CHG-1"}
 
 
-KEY = "unit-test-hash-key-0123456789"
+KEY = "unit-test-hash-key-0123456789abcdef"
 
 
 def test_under_no_log_the_plays_values_are_hashed_with_the_key_and_the_context_is_not(make):

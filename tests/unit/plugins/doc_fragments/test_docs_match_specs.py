@@ -28,6 +28,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import ausearch_tokens
 from ansible_collections.changeaudit.linux.plugins.modules import audit_status_info, audited, evidence_report, usys_config
+from ansible_collections.changeaudit.linux.plugins.modules import verify_evidence
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _audited, _context, _core, _hashing
 
 COLLECTION = "changeaudit.linux."
@@ -74,8 +75,9 @@ def normalized(option: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         (audited.DOCUMENTATION, _specs.AUDITED_ARGUMENT_SPEC),
         (usys_config.DOCUMENTATION, _specs.WRITER_ARGUMENT_SPEC),
         (evidence_report.DOCUMENTATION, _specs.EVIDENCE_ARGUMENT_SPEC),
+        (verify_evidence.DOCUMENTATION, _specs.VERIFY_EVIDENCE_ARGUMENT_SPEC),
     ],
-    ids=["audited", "usys_config", "evidence_report"],
+    ids=["audited", "usys_config", "evidence_report", "verify_evidence"],
 )
 def test_documented_options_are_the_spec(documentation, spec):
     documented = documented_options(documentation)

@@ -66,9 +66,25 @@ def test_run_id_from_the_environment_wins(clean_env):
     assert run_id({"awx_job_id": 7}) == "pipeline-42"
 
 
-@pytest.mark.parametrize("task_vars, expected", [({"awx_job_id": 7}, "awx-7"), ({"tower_job_id": "9"}, "awx-9")])
-def test_run_id_under_awx_is_the_job(clean_env, task_vars, expected):
-    assert run_id(task_vars) == expected
+@pytest.mark.parametrize("extra, expected", [({"awx_job_id": 7}, "awx-7"), ({"tower_job_id": "9"}, "awx-9")])
+def test_run_id_under_awx_is_the_job_of_the_extra_vars(clean_env, core_run, extra, expected):
+    run = core_run({"all": {"hosts": {"web1": {}}}}, extra_vars=extra)
+    assert run_id(run.task_vars("web1")) == expected
+
+
+def test_a_job_id_from_a_host_never_moves_its_changes_out_of_the_run(clean_env, core_run):
+    """AWX passes the job as extra vars: one from the inventory, the play or a host's facts is not the job's."""
+    run = core_run({"all": {"hosts": {"web1": {"awx_job_id": 5}}}}, play_vars={"tower_job_id": 6})
+    run.facts("web1", awx_job_id=666, awx_user_name="mallory")
+    task_vars = run.task_vars("web1")
+    assert task_vars["awx_job_id"] == 666, "core ranks the fact above the inventory"
+    assert run_id(task_vars) == run_id({}) == derived_run_id(os.getppid())
+    context = task_context(make_task(), become(), task_vars)
+    assert "awx_job_id" not in context and "awx_user_name" not in context
+    run = core_run({"all": {"hosts": {"web1": {}}}}, extra_vars={"awx_job_id": 812, "awx_user_name": "bob"})
+    run.facts("web1", awx_job_id=666, awx_user_name="mallory")
+    context = task_context(make_task(), become(), run.task_vars("web1"))
+    assert (context["run_id"], context["awx_job_id"], context["awx_user_name"]) == ("awx-812", "812", "bob")
 
 
 CHILD = (
@@ -218,10 +234,10 @@ def test_become_without_a_user_is_root(clean_env):
     assert task_context(make_task(), become(None), {})["become_user"] == "root"
 
 
-def test_context_under_awx_names_the_job_and_who_launched_it(clean_env):
-    task_vars = {"awx_job_id": 812, "awx_user_name": "bob", "awx_job_template_name": "Patch web",
-                 "awx_workflow_job_id": "", "awx_project_revision": None}
-    context = task_context(make_task(), become(), task_vars)
+def test_context_under_awx_names_the_job_and_who_launched_it(clean_env, core_run):
+    extra = {"awx_job_id": 812, "awx_user_name": "bob", "awx_job_template_name": "Patch web",
+             "awx_workflow_job_id": "", "awx_project_revision": None}
+    context = task_context(make_task(), become(), core_run({"all": {"hosts": {"web1": {}}}}, extra_vars=extra).task_vars("web1"))
     assert context["awx_job_id"] == "812"
     assert context["awx_user_name"] == "bob" and context["awx_job_template_name"] == "Patch web"
     assert "awx_workflow_job_id" not in context and "awx_project_revision" not in context
@@ -296,6 +312,24 @@ def test_every_context_value_is_bounded(clean_env, monkeypatch):
         bound = _context.CONTEXT_TEXT_MAX.get(name, _context.CONTEXT_TEXT_DEFAULT_MAX)
         assert len(str(value).encode()) <= bound, name
     assert set(context) <= set(_context.CONTEXT_FIELDS)
+
+
+@pytest.mark.parametrize(
+    "name, written",
+    [("a\x00b", "a\\x00b"), ("\x00", "\\x00"), ("x\x00\x00y\x01\x7f", "x\\x00\\x00y\x01\x7f"), ("no nul", "no nul")],
+)
+def test_a_nul_in_a_task_or_play_name_is_written_visibly(clean_env, name, written):
+    # ausearch -i and auparse stop a value at a NUL; tests/live/test_nul_name_live.py shows it against both.
+    task = make_task(name=name)
+    context = task_context(task, become(), {"ansible_play_name": name})
+    assert context["cmd"] == context["play"] == written
+
+
+def test_a_cut_name_with_a_nul_ends_with_the_hash_of_the_name_as_written(clean_env):
+    context = task_context(make_task(name="\x00" * 300), become(), {"ansible_play_name": "p"})
+    whole = ("\\x00" * 300).encode()
+    assert context["cmd"].endswith(_context.CUT_MARK % hashlib.sha256(whole).hexdigest())
+    assert context["cmd"].startswith("\\x00\\x00") and "\x00" not in context["cmd"]
 
 
 # --- loop labels ----------------------------------------------------------------------------------------------------

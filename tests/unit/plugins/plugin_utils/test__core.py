@@ -172,7 +172,7 @@ def test_an_action_that_never_returned_leaves_its_attempt_unended():
     _core._watch_handler(action, attempt)
     with pytest.raises(KeyboardInterrupt):
         action.run()
-    assert not attempt.ended and not attempt.verdict
+    assert attempt.started and not attempt.ended and not attempt.verdict
 
 
 @pytest.fixture(scope="module")

@@ -371,6 +371,7 @@ def attempts(te, *said):
     del made[:]
     for result in said:
         attempt = _core.Attempt()
+        attempt.started = True
         if result is not None:
             attempt.ended = True
             attempt.verdict = "changed" in result

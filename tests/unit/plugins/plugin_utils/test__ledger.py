@@ -204,13 +204,23 @@ def test_a_head_behind_the_file_is_caught_up_and_a_torn_head_rebuilt(tmp_path):
     assert [e.get("seq") for e in reading.entries] == [None, 1, 2, 3, 3]
 
 
-def test_a_torn_counter_is_rebuilt_from_the_ledger_and_never_gives_a_number_twice(tmp_path):
+def test_a_torn_counter_table_is_rebuilt_from_the_ledger_and_never_gives_a_number_twice(tmp_path):
     ledger = keyed(tmp_path)
     ledger.intent("web1", {})
     ledger.intent("web1", {})
-    [counter] = (tmp_path / "run-1" / "hosts").iterdir()
-    counter.write_bytes(b"00000")
-    assert ledger.intent("web1", {}) == 3
+    ledger.intent("web2", {})
+    (tmp_path / "run-1" / "seq").write_bytes(b"00000")
+    assert ledger.intent("web1", {}) == 3 and ledger.intent("web2", {}) == 2 and ledger.intent("web3", {}) == 1
+
+
+def test_the_counter_table_grows_with_the_fleet_and_keeps_every_hosts_count(tmp_path):
+    ledger = keyed(tmp_path)
+    hosts = ["host-%04d" % number for number in range(1500)]
+    for _round in range(2):
+        for host in hosts:
+            ledger.intent(host, {})
+    assert [ledger.intent(host, {}) for host in hosts[::250]] == [3] * 6
+    assert (tmp_path / "run-1" / "seq").stat().st_size < 1024 * 1024
 
 
 def test_a_line_cut_short_by_a_killed_writer_is_torn_and_the_next_starts_its_own(tmp_path):

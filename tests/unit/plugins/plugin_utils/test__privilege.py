@@ -152,3 +152,90 @@ def test_su_never_answers_with_another_users_password():
 def test_an_unknown_become_method_is_named():
     with pytest.raises(RecordPrivilegeError, match="'no_such_become'.*ansible_become_method"):
         root_become(Connection(), PLAY_CONTEXT, Task(), {}, None, "no_such_become")
+
+
+# --- whose variables: the delegated host's alone, never a host's facts (issue 28) ----------------------------------
+
+TWO_HOSTS = {"all": {"hosts": {
+    "web1": {"ansible_become_password": "web1-sudo", "changeaudit_become_password": "web1-root",
+             "changeaudit_record_privilege": "helper", "changeaudit_record_helper": "/opt/web1/record",
+             "ansible_become_method": "su", "changeaudit_host_policy": "skip"},
+    "web2": {},
+}}}
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    seen = []
+    monkeypatch.setattr(_privilege.display, "warning", seen.append)
+    return seen
+
+
+def test_under_delegate_to_the_inventory_hosts_settings_never_reach_the_delegated_host(core_run, warnings):
+    run = core_run(TWO_HOSTS)
+    task_vars = run.task_vars("web1", delegate_to="web2")
+    variables = _privilege.host_variables(run.task, task_vars)
+    for name in TWO_HOSTS["all"]["hosts"]["web1"]:
+        assert name not in variables, name
+    assert variables["inventory_hostname"] == "web1", "core's delegated vars, as TaskExecutor takes them"
+    connection = Connection(become_plugin=become(become_user="postgres"))
+    privilege = record_privilege(connection, PLAY_CONTEXT, run.task, task_vars, None)
+    assert (privilege.how, privilege.method) == (ESCALATED, "sudo")
+    # The inventory host's own run still has them.
+    run.task.delegate_to = None
+    own = _privilege.host_variables(run.task, run.task_vars("web1"))
+    assert own["changeaudit_record_privilege"] == "helper" and own["ansible_become_password"] == "web1-sudo"
+    assert not warnings
+
+
+def test_under_delegate_to_play_and_extra_vars_still_apply(core_run):
+    run = core_run(TWO_HOSTS, extra_vars={"changeaudit_record_helper": "/usr/sbin/rec"},
+                   play_vars={"changeaudit_record_privilege": "helper"})
+    variables = _privilege.host_variables(run.task, run.task_vars("web1", delegate_to="web2"))
+    assert variables["changeaudit_record_privilege"] == "helper"
+    assert variables["changeaudit_record_helper"] == "/usr/sbin/rec"
+    assert "changeaudit_become_password" not in variables
+
+
+def test_a_delegated_host_core_computed_no_variables_for_has_none(core_run):
+    run = core_run(TWO_HOSTS)
+    task_vars = run.task_vars("web1")
+    run.task.delegate_to = "web2"
+    assert dict(_privilege.host_variables(run.task, task_vars)) == {}
+
+
+@pytest.mark.parametrize("delegated", [False, True])
+def test_a_hosts_facts_never_choose_the_record_privilege(core_run, warnings, delegated):
+    inventory = {"all": {"hosts": {"web1": {"changeaudit_record_privilege": "become"}, "web2": {}}}}
+    run = core_run(inventory)
+    target = "web2" if delegated else "web1"
+    run.facts(target, changeaudit_record_privilege="helper", changeaudit_record_helper="/tmp/evil",
+              changeaudit_become_password="guess", ansible_sudo_pass="guess", ansible_hostname=target)
+    task_vars = run.task_vars("web1", delegate_to="web2" if delegated else None)
+    variables = _privilege.host_variables(run.task, task_vars)
+    assert variables.get("changeaudit_record_privilege") == (None if delegated else "become")
+    for name in ("changeaudit_record_helper", "changeaudit_become_password", "ansible_sudo_pass"):
+        assert name not in variables, name
+    assert variables["ansible_hostname"] == target, "other facts stay"
+    assert sorted(w.split(" returned a fact named ")[1].split(",")[0] for w in warnings) == [
+        "ansible_sudo_pass", "changeaudit_become_password", "changeaudit_record_helper", "changeaudit_record_privilege"]
+    assert all(("the host %s returned" % target) in w for w in warnings)
+    _privilege.host_variables(run.task, task_vars)
+    assert len(warnings) == 4, "once per host and name"
+    privilege = record_privilege(Connection(become_plugin=become(become_user="postgres")), PLAY_CONTEXT, run.task, task_vars, None)
+    assert privilege.how == ESCALATED
+
+
+def test_a_play_authors_set_fact_is_trusted(core_run, warnings):
+    run = core_run({"all": {"hosts": {"web1": {}}}})
+    run.facts("web1", changeaudit_record_privilege="helper")
+    run.set_fact("web1", changeaudit_record_privilege="helper")
+    assert _privilege.host_variables(run.task, run.task_vars("web1"))["changeaudit_record_privilege"] == "helper"
+    assert not warnings
+
+
+def test_which_names_are_the_operators():
+    for name in ("changeaudit_host_policy", "ansible_become_password", "ansible_su_pass", "ansible_sudo_flags", "awx_user_name"):
+        assert _privilege.operator_setting(name), name
+    for name in ("ansible_hostname", "ansible_user_id", "ansible_distribution", "my_var"):
+        assert not _privilege.operator_setting(name), name

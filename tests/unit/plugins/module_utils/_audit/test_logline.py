@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (
     build_message,
+    decode_value,
     is_valid_field_name,
     render_record,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.logline import (
+    MESSAGE_FIELDS,
     decode_message,
     event_time,
     opens_record,
@@ -152,6 +156,47 @@ def test_split_message(message, pairs):
     assert split_message(message) == pairs
 
 
+def _pieces_rule(message):
+    """The rule split_message keeps, piece by piece: a space-separated piece that starts with a field name and
+    "=" opens a field, any other piece goes on with the value before it, and pieces before the first are dropped."""
+    pairs = []
+    for piece in message.split(" "):
+        name, sep, value = piece.partition("=")
+        if sep and re.match(r"[A-Za-z_][A-Za-z0-9_\-]*\Z", name):
+            pairs.append((name, value))
+        elif pairs:
+            pairs[-1] = (pairs[-1][0], pairs[-1][1] + " " + piece)
+    return pairs
+
+
+# Text made of what decides where a field starts: spaces, "=", name characters and others.
+message_texts = st.lists(
+    st.sampled_from(list(" = =a_Z9-.\"'\x1d\n\t\u00e9") + ["op=", "comm=", "res=", "x=41"]), max_size=40
+).map("".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(message=message_texts)
+def test_split_message_keeps_the_piece_rule(message):
+    assert split_message(message) == _pieces_rule(message)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(message=message_texts)
+def test_decode_message_decodes_each_pair_once(message):
+    pairs = _pieces_rule(message)
+    standard, fields = decode_message(message)
+    expected_standard = {"op": pairs[0][1]} if pairs and pairs[0][0] == "op" else {}
+    expected_fields = {}
+    for name, value in pairs[1 if expected_standard else 0:]:
+        if name in MESSAGE_FIELDS[1:]:
+            expected_standard[name] = decode_value(name, value)
+        elif name != "op":
+            expected_fields[name] = decode_value(name, value)
+    assert (standard, fields) == (expected_standard, expected_fields)
+    assert list(fields) == list(expected_fields)
+
+
 def test_decode_message_takes_op_only_from_the_front():
     standard, fields = decode_message('a="1" op=late comm="c" res=success')
     assert "op" not in standard and "op" not in fields
@@ -218,6 +263,8 @@ def test_user_names(ids, enriched, node, uid_name, auid_name):
     record = parse_line(line.encode("utf-8"))
     assert record.user_name("uid", _names) == uid_name
     assert record.user_name("auid", _names) == auid_name
+    returned = parse_line(line.encode("utf-8")).as_dict(_names)
+    assert (returned["uid_name"], returned["auid_name"]) == (uid_name, auid_name)
 
 
 def test_user_names_without_lookup():

@@ -122,6 +122,21 @@ def test_newest_first_reads_rotations_only_as_far_as_the_limit(tmp_path, limit, 
     assert was_truncated is truncated
 
 
+@pytest.mark.parametrize("limit", [None, 0, 1, 3, 8, 9])
+def test_newest_converts_only_the_records_it_returns(tmp_path, limit):
+    base = _rotated(tmp_path)
+    plain, plain_truncated = AuditLogReader(base).newest(limit)
+    converted_ids = []
+
+    def convert(record):
+        converted_ids.append(record.serial)
+        return record.serial
+
+    converted, truncated = AuditLogReader(base).newest(limit, convert)
+    assert (converted, truncated) == ([record.serial for record in plain], plain_truncated)
+    assert sorted(converted_ids) == sorted(converted)
+
+
 def test_oldest_order_is_the_same_records_reversed(tmp_path):
     base = _rotated(tmp_path)
     newest, files_newest, _truncated = search(base, limit=3, order="newest")
