@@ -39,6 +39,12 @@ class ActionModule(ActionBase):
         # The run to prove is the controller's to name (the option, the run's extra var run_id, or this run's own),
         # never a host's variables: under run_once they would be the first host's, whose facts that host returns.
         run_id = options["run_id"]
+        facts = task_vars.get("ansible_facts") or {}
+        if run_id is not None and extra.get("run_id") != run_id and isinstance(facts, dict) and facts.get("run_id") == run_id:
+            # Only a fact the host returned set it (play, role and extra vars outrank facts): not the controller's word.
+            self._display.warning("%s returned a fact named run_id (%s); the run to prove is named by the controller, so "
+                                  "the fact is ignored: give -e run_id" % (task_vars.get("inventory_hostname"), run_id))
+            run_id = None
         if run_id is None:
             run_id = str(extra["run_id"]) if extra.get("run_id") not in (None, "") else this_run_id({})
         if not run_id:

@@ -326,6 +326,14 @@ def shown(value: t.Any, keep: str = "") -> str:
     return text.translate(_UNSHOWN)
 
 
+def rows_by_host(evidence: t.Mapping[str, t.Any]) -> t.Dict[str, t.List[t.Mapping[str, t.Any]]]:
+    """The report's rows per host, in their order: a renderer walks each host's once, not every row for every host."""
+    grouped: t.Dict[str, t.List[t.Mapping[str, t.Any]]] = {}
+    for row in evidence["changes"]:
+        grouped.setdefault(row["host"], []).append(row)
+    return grouped
+
+
 def render_json(evidence: t.Mapping[str, t.Any]) -> str:
     """evidence.json's text: every value as it is, a surrogate (an undecodable byte, a lone surrogate) as its
     ``\\udcNN`` JSON escape, which json.loads turns back into the same text; valid UTF-8 whatever the values.
@@ -355,8 +363,9 @@ def render_junit(evidence: t.Mapping[str, t.Any]) -> str:
     # takes. A failure's text keeps its line breaks and tabs, which XML holds.
     run_id = shown(evidence["run_id"])
     suites = ElementTree.Element("testsuites", name="changeaudit evidence %s" % run_id)
+    by_host = rows_by_host(evidence)
     for host in evidence["hosts"]:
-        cases = [row for row in evidence["changes"] if row["host"] == host and row["seq"] is not None]
+        cases = [row for row in by_host.get(host, ()) if row["seq"] is not None]
         suite = ElementTree.SubElement(suites, "testsuite", name=shown(host), tests=str(len(cases)))
         counts = {"failures": 0, "errors": 0, "skipped": 0}
         for row in cases:
@@ -396,10 +405,10 @@ def render_html(evidence: t.Mapping[str, t.Any]) -> str:
         return html.escape(shown(value))
 
     summary = evidence["summary"]
+    said = evidence.get("verdict") or "Every change of the run has its record."
     verdict = (
-        '<p class="verdict ok">Every change of the run has its record.</p>' if not summary["gaps"]
-        else '<p class="verdict bad">%d change%s without proof: see the rows in red.</p>'
-        % (summary["gaps"], "" if summary["gaps"] == 1 else "s")
+        '<p class="verdict ok">%s</p>' % esc(said) if not summary["gaps"]
+        else '<p class="verdict bad">%s See the gaps below, and the rows in red.</p>' % esc(said)
     )
     parts = [
         "<!DOCTYPE html>",
@@ -416,6 +425,22 @@ def render_html(evidence: t.Mapping[str, t.Any]) -> str:
     if not evidence["ledger"]:
         parts.append("<p>The run kept no ledger: this is the inventory of its records per host.</p>")
     columns = ("time", "task", "module", "object", "user", "login", "audit_serial", "status", "reason")
+    gap_rows = [row for row in evidence["changes"] if row["status"] in GAPS]
+    problems = (evidence.get("ledger_check") or {}).get("problems") or []
+    if gap_rows or problems:
+        # What an auditor must look at comes first, before the host-by-host listing.
+        parts.append("<h2>Gaps</h2>")
+        if problems:
+            parts.append("<p>The ledger: %s</p>" % "; ".join(esc(problem.get("detail")) for problem in problems))
+        if gap_rows:
+            parts.append("<table><tr><th>host</th><th>#</th>%s</tr>" % "".join("<th>%s</th>" % esc(c.replace("_", " "))
+                                                                          for c in columns))
+            for row in gap_rows:
+                parts.append('<tr class="%s"><td>%s</td><td>%s</td>%s</tr>' % (
+                    esc(row["status"]), esc(row["host"]), "" if row["seq"] is None else row["seq"],
+                    "".join("<td>%s</td>" % esc("" if row.get(c) is None else str(row[c])) for c in columns)))
+            parts.append("</table>")
+    by_host = rows_by_host(evidence)
     for host, about in evidence["hosts"].items():
         parts.append("<h2>%s</h2>" % esc(host))
         parts.append("<p>%d change%s, %d gap%s, %d record%s read%s.</p>" % (
@@ -423,9 +448,7 @@ def render_html(evidence: t.Mapping[str, t.Any]) -> str:
             about["records_read"], "" if about["records_read"] == 1 else "s",
             "; its log names it node %s" % esc(", ".join(about["nodes"])) if about["nodes"] else ""))
         parts.append("<table><tr><th>#</th>%s</tr>" % "".join("<th>%s</th>" % esc(c.replace("_", " ")) for c in columns))
-        for row in evidence["changes"]:
-            if row["host"] != host:
-                continue
+        for row in by_host.get(host, ()):
             parts.append('<tr class="%s"><td>%s</td>%s</tr>' % (
                 esc(row["status"]), "" if row["seq"] is None else esc(row["seq"]),
                 "".join("<td>%s</td>" % esc(row.get(c)) for c in columns)))
@@ -459,7 +482,7 @@ def write_report(evidence: t.Mapping[str, t.Any], directory: str, key: t.Optiona
                                "(uid %d), who could then not vouch for what it holds. Name a directory of your own as "
                                "report_dir" % (directory, info.st_uid, os.geteuid()))
         texts = {
-            "evidence.json": json.dumps(evidence, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+            "evidence.json": render_json(evidence),
             "evidence.csv": render_csv(evidence),
             "junit.xml": render_junit(evidence),
             "evidence.html": render_html(evidence),
@@ -546,6 +569,7 @@ __all__ = [
     "ledger_changes",
     "window",
     "reconcile",
+    "rows_by_host",
     "verdict_text",
     "shown",
     "render_json",

@@ -103,6 +103,11 @@ def test_the_run_to_prove_is_never_a_hosts_variable(harness, ledger_dir, tmp_pat
     h = harness(evidence_report, NAME, {"ledger_dir": ledger_dir, "window_only": True, "expect_ledger": False},
                 task_vars={"hostvars": {}, "awx_job_id": "999", "run_id": "run-5"})
     assert h.run()["run_id"] == "unit-run"
+    # The playbook hands its run_id over; one that only a host's fact set is not the controller's.
+    h = harness(evidence_report, NAME, {"run_id": "run-5", "ledger_dir": ledger_dir, "window_only": True,
+                                        "expect_ledger": False},
+                task_vars={"hostvars": {}, "ansible_facts": {"run_id": "run-5"}})
+    assert h.run()["run_id"] == "unit-run"
 
 
 def test_an_empty_run_id_or_no_report_dir_is_refused(harness, ledger_dir):
