@@ -29,7 +29,23 @@ WRITER_ERROR_KEY = "_changeaudit_writer_error"
 WRITER_MAGIC_KEY = "_changeaudit_python_magic"
 MIN_PYTHON = (3, 8)
 # The command line when the program comes on stdin: the same in every run, nothing of the record.
-STDIN_LOADER = "import sys; exec(sys.stdin.read())"
+# How the writer's program starts on the target, as root: the interpreter runs with -E -s -S (no PYTHON* variable,
+# no user site, no site module of the login or become user), and the loader drops the working directory from
+# sys.path before it imports anything, so nothing a user planted there, or in their environment, runs as root.
+_CLEAN_PATH = "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+PYTHON_FLAGS = ("-E", "-s", "-S")
+STDIN_LOADER = _CLEAN_PATH + "exec(sys.stdin.read())"
+# Without pipelining the program is a file in the task's remote tmp dir, which an unprivileged become_user may own
+# (ansible-core chowns it to them without setfacl): root reads its bytes once, checks them against the sha256 the
+# controller put on the command line, and runs those bytes, so a file renamed over it between the transfer and the
+# exec is refused, never run.
+FILE_LOADER = _CLEAN_PATH + (
+    "import hashlib, os; p, h = sys.argv[1], sys.argv[2]; d = open(p, 'rb').read()\n"
+    "try:\n os.unlink(p)\nexcept OSError:\n pass\n"
+    "if hashlib.sha256(d).hexdigest() != h:\n"
+    " sys.stdout.write('{\"%s\": \"program_replaced\"}\\n'); sys.exit(1)\n"
+    "sys.argv[:] = [p]; exec(compile(d, p, 'exec'), {'__name__': '__main__'})" % WRITER_ERROR_KEY
+)
 
 # Runs on the target. Kept parseable by Python 2.7 up to the version check, so that an interpreter too old
 # for the binding gets a message instead of a SyntaxError; the binding's sources are compiled only after it.
@@ -201,6 +217,8 @@ __all__ = [
     "ENTRY_POINT",
     "MIN_PYTHON",
     "STDIN_LOADER",
+    "FILE_LOADER",
+    "PYTHON_FLAGS",
     "WRITER_ERROR_KEY",
     "WRITER_MAGIC_KEY",
     "bundle_sources",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import re
@@ -50,6 +51,8 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege impor
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._program import (
     AUDIT_DIR,
     MIN_PYTHON,
+    FILE_LOADER,
+    PYTHON_FLAGS,
     STDIN_LOADER,
     WRITER_ERROR_KEY,
     WRITER_MAGIC_KEY,
@@ -94,26 +97,25 @@ def _private_files() -> t.Iterator[None]:
         os.umask(previous)
 
 
-def _command(shell: t.Any, env_string: str, interpreter: str, *args: str) -> str:
-    """As ShellBase.build_module_command builds a module's: the interpreter is one word, as in a shebang."""
-    env_string = env_string.strip()
-    return (env_string + " " if env_string else "") + shell.join((interpreter,) + args)
+def _command(shell: t.Any, interpreter: str, *args: str) -> str:
+    """As ShellBase.build_module_command builds a module's: the interpreter is one word, as in a shebang. Never
+    the task's ``environment:``: the writer needs none of it, and its values would be on root's command line."""
+    return shell.join((interpreter,) + PYTHON_FLAGS + args)
 
 
 def _run_program(action: ActionBase, interpreter: str, program: str) -> t.Dict[str, t.Any]:
     shell = action._connection._shell
-    env_string = action._compute_environment_string()
     if action._is_pipelining_enabled("new"):
         # Not "python -": Python parses a program from stdin ~25 ms slower per 60 KB than from a string.
-        command = _command(shell, env_string, interpreter, "-S", "-c", STDIN_LOADER)
+        command = _command(shell, interpreter, "-c", STDIN_LOADER)
         return action._low_level_execute_command(command, sudoable=True, in_data=program.encode("ascii"))
     tmpdir = shell.tmpdir or action._make_tmp_path()
     path = shell.join_path(tmpdir, "changeaudit_writer.py")
     with _private_files():
         action._transfer_data(path, program)
-    # Only read, never executed: the interpreter opens it.
+    # Only read, never executed: the interpreter opens it, as root, and runs what it read only if it is what was sent.
     action._fixup_perms2([tmpdir, path], execute=False)
-    command = _command(shell, env_string, interpreter, "-S", path)
+    command = _command(shell, interpreter, "-c", FILE_LOADER, path, hashlib.sha256(program.encode("ascii")).hexdigest())
     return action._low_level_execute_command(command, sudoable=True)
 
 
@@ -178,6 +180,15 @@ def parse_output(
             "(rc=%s): %s. %s; module_stderr has the full output." % (interpreter, host, res.get("rc"), last, fix),
             res,
         )
+    if data.get(WRITER_ERROR_KEY) == "program_replaced":
+        return _failure(
+            "Cannot write the audit record on %s: the writer's program in the task's remote tmp dir was not the one "
+            "sent (another user, such as the task's become_user, can write that directory), so it was not run. Enable "
+            "pipelining (ansible_pipelining=true) or install setfacl (the acl package) on the host, and find out who "
+            "replaced it" % host,
+            res,
+            "WriterProgramReplaced",
+        )
     if data.get(WRITER_ERROR_KEY) == "python_too_old":
         return _failure(
             "Cannot write the audit record: the writer needs Python %d.%d or newer, and %r on %s is Python %s. %s."
@@ -219,7 +230,7 @@ def write_on_target(
 
     ``params`` are the usys_config options; check mode is the task's unless ``check_mode`` says. ``privilege``: how
     the record gets root (``_privilege.record_privilege``), found from the action's connection when not given. Uses
-    action._task, _connection, _play_context, _templar, _compute_environment_string, _is_pipelining_enabled,
+    action._task, _connection, _play_context, _templar, _is_pipelining_enabled,
     _make_tmp_path, _transfer_data, _fixup_perms2, _low_level_execute_command and, under Mitogen, _execute_module.
     """
     params = with_origin(params)

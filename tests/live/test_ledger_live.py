@@ -276,13 +276,15 @@ def test_the_html_report_in_a_real_browser(tmp_path, marker):
 
 def test_imported_at_the_end_of_the_deploy_it_proves_the_run_it_is_part_of(tmp_path, marker):
     """No run ID given anywhere: the run derives one, and the imported proof finds it."""
+    # The marker in the path: pytest's tmp_path repeats between sessions while the audit log keeps their records.
+    deployed = tmp_path / ("%s-deployed" % marker)
     play = localhost_play("""\
         vars:
           ansible_python_interpreter: "{{ ansible_playbook_python }}"
         tasks:
           - name: Deploy %(m)s
-            ansible.builtin.copy: {dest: "%(dir)s/deployed", content: "x"}
-    """ % {"dir": tmp_path, "m": marker}) + textwrap.dedent("""
+            ansible.builtin.copy: {dest: "%(dest)s", content: "x"}
+    """ % {"dest": deployed, "m": marker}) + textwrap.dedent("""
         - name: Prove it
           ansible.builtin.import_playbook: changeaudit.linux.evidence
           vars:
@@ -294,6 +296,7 @@ def test_imported_at_the_end_of_the_deploy_it_proves_the_run_it_is_part_of(tmp_p
     assert proc.returncode == 0, output(proc)
     evidence = report(tmp_path / "report")
     [row] = evidence["changes"]
-    assert row["status"] == "recorded" and row["object"] == str(tmp_path / "deployed")
-    [text] = [msg_text(line) for line in ausearch_raw(str(tmp_path / "deployed"))]
+    assert row["status"] == "recorded" and row["object"] == str(deployed)
+    fence()
+    [text] = [msg_text(line) for line in ausearch_raw(marker)]
     assert field(text, "run_id") == evidence["run_id"]

@@ -11,6 +11,7 @@ import base64
 import glob
 import json
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -170,12 +171,15 @@ def test_bundle_result_is_the_modules(tmp_path, pipelining, on_unavailable):
     assert len(action.commands) == 1
     assert marker not in action.commands[0]
     if pipelining:
-        assert action.commands[0] == "%s -S -c '%s'" % (sys.executable, _program.STDIN_LOADER)
+        assert action.commands[0] == " ".join(shlex.quote(word) for word in (
+            sys.executable, "-E", "-s", "-S", "-c", _program.STDIN_LOADER))
         assert action.stdin[0].decode("ascii").startswith(_program.entry_program(compiled=True))
     else:
         [(path, mode)] = list(action.transferred.items())
         assert mode == 0o600
-        assert action.commands[0].endswith(" -S " + path)
+        # Root runs the bytes it read only when they are the program the controller sent (their sha256).
+        assert shlex.split(action.commands[0])[:6] == [sys.executable, "-E", "-s", "-S", "-c", _program.FILE_LOADER]
+        assert shlex.split(action.commands[0])[6] == path and len(shlex.split(action.commands[0])[7]) == 64
         assert action.stdin == [None]
         assert not os.path.exists(path), "the program removes its file as it starts"
         assert action.fixed_up == [([os.path.dirname(path), path], False)]
