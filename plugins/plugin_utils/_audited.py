@@ -268,9 +268,10 @@ def change_record_params(
     names fields whose values the record holds as their hash (checked against the play's fields and the object by
     ``unknown_hash_fields`` before the module runs; ``hasher.require`` refuses them without a key). Under no_log the
     object, the content's checksum, the diff's hash and, with ``hash_extra``, the play's own field values are
-    keyed hashes, or without a key left out and named in ``withheld`` (change_fields, protect_values). ``inventory_host`` is the inventory host the task ran for, so that records from many hosts
-    in one log (forwarded, or hosts sharing a kernel) are told apart; ``delegated_to`` is set when the task was
-    delegated: the record is then written on that host. ``context`` is the task context (None: leave it out).
+    keyed hashes, or without a key left out and named in ``withheld`` (change_fields, protect_values).
+    ``inventory_host`` is the inventory host the task ran for, so that records from many hosts in one log
+    (forwarded, or hosts sharing a kernel) are told apart; ``delegated_to`` is set when the task was delegated:
+    the record is then written on that host. ``context`` is the task context (None: leave it out).
     """
     hasher = hasher or Hasher()
     hash_fields = set(hash_fields)

@@ -433,8 +433,8 @@ def render_html(evidence: t.Mapping[str, t.Any]) -> str:
         if problems:
             parts.append("<p>The ledger: %s</p>" % "; ".join(esc(problem.get("detail")) for problem in problems))
         if gap_rows:
-            parts.append("<table><tr><th>host</th><th>#</th>%s</tr>" % "".join("<th>%s</th>" % esc(c.replace("_", " "))
-                                                                          for c in columns))
+            heads = "".join("<th>%s</th>" % esc(c.replace("_", " ")) for c in columns)
+            parts.append("<table><tr><th>host</th><th>#</th>%s</tr>" % heads)
             for row in gap_rows:
                 parts.append('<tr class="%s"><td>%s</td><td>%s</td>%s</tr>' % (
                     esc(row["status"]), esc(row["host"]), "" if row["seq"] is None else row["seq"],

@@ -807,6 +807,28 @@ def test_a_host_fact_does_not_choose_the_run_the_evidence_proves(tmp_path):
     assert evidence["run_id"] == run_id
     assert counts(evidence) == expected(recorded=1)
 
+    # Imported at the end of the deploy, no run_id given anywhere (CHANGEAUDIT_RUN_ID unset, so the run derives a
+    # fresh one of its own): the run proven is the controller's, not the job the host's fact names.
+    report_dir = tmp_path / "report-imported"
+    deployed = deploy(tmp_path, hosts, """
+        - hosts: ssh1
+          gather_facts: false
+          become: true
+          tasks:
+            - name: case-imported-proof
+              ansible.builtin.copy: {dest: "%s", content: "x"}
+            - name: A fact naming another run
+              return_facts: {facts: {awx_job_id: 999}}
+        - ansible.builtin.import_playbook: changeaudit.linux.evidence
+          vars:
+            report_dir: "%s"
+    """ % (tmp_path / "imported-proof", report_dir), ansible_env(ANSIBLE_LIBRARY=str(tmp_path / "library")))
+    assert deployed.returncode == 0, output(deployed)
+    evidence = evidence_of(report_dir)
+    assert evidence["run_id"] not in ("awx-999", run_id), evidence["run_id"]
+    assert len(of_task(records(evidence["run_id"]), "case-imported-proof")) == 1, output(deployed)
+    assert counts(evidence) == expected(recorded=1)
+
 
 # --- 7. the controller killed during a change ----------------------------------------------------------------------
 

@@ -17,8 +17,8 @@ NAME = "changeaudit.linux.evidence_report"
 
 def read(*seqs, run="run-5"):
     return {"changed": False, "records": [
-        {"timestamp": 1796292000.0, "serial": 10 + seq, "fields": {"run_id": run, "seq": str(seq), "inventory_host": "web1",
-                                                                      "task_id": "t"}}
+        {"timestamp": 1796292000.0, "serial": 10 + seq,
+         "fields": {"run_id": run, "seq": str(seq), "inventory_host": "web1", "task_id": "t"}}
         for seq in seqs
     ]}
 
