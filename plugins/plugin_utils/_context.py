@@ -107,7 +107,8 @@ def run_id(task_vars: t.Mapping[str, t.Any]) -> str:
     # (a live parent of another PID) inherits the variable and derives its own.
     process, _sep, fixed = os.environ.get(FIXED_RUN_ID_ENV, "").partition(" ")
     parent = os.getppid()
-    if fixed and process.isdigit() and (int(process) == parent or not os.path.exists("/proc/%s" % process)):
+    # The process that fixed it (the callback, in ansible-playbook itself) and its workers share it.
+    if fixed and process.isdigit() and (int(process) in (parent, os.getpid()) or not os.path.exists("/proc/%s" % process)):
         return fixed
     return derived_run_id(parent)
 

@@ -178,6 +178,31 @@ def record_privilege(
     return Privilege(ESCALATED, acting.login, method=str(method))
 
 
+# Absolute: the target's PATH is the login user's, and nothing of it may choose what runs as root for the record.
+ENV_EXE = "/usr/bin/env"
+# The whole environment of the writer's root process (env -i): no PYTHON*, BASH_ENV, ENV, LD_* or locale of the caller.
+CLEAN_ENVIRONMENT = ("PATH=/usr/sbin:/usr/bin:/sbin:/bin",)
+# These hand the caller's environment to the root shell they start, which runs BASH_ENV (bash is root's usual login
+# shell) before the command does: the caller's environment is cleared before they start, outside them. KRB5CCNAME
+# stays for ksu, whose authentication reads the caller's Kerberos ticket cache from it; it chooses nothing root runs.
+ENVIRONMENT_KEEPING_METHODS = {"su": "", "ksu": '${KRB5CCNAME:+"KRB5CCNAME=$KRB5CCNAME"} '}
+
+
+def clean_environment() -> t.Tuple[str, ...]:
+    """The words that start a command with no environment but CLEAN_ENVIRONMENT: ``/usr/bin/env -i PATH=...``."""
+    return (ENV_EXE, "-i") + CLEAN_ENVIRONMENT
+
+
+def _started_clean(plugin: t.Any, keep: str) -> None:
+    """The become command of ``plugin`` (one instance, made for the record) starts with a cleared environment."""
+    build = plugin.build_become_command
+
+    def build_become_command(cmd: str, shell: t.Any) -> str:
+        return "%s %s%s" % (" ".join(clean_environment()), keep, build(cmd, shell))
+
+    plugin.build_become_command = build_become_command
+
+
 def _method_name(plugin: t.Any) -> str:
     return str(getattr(plugin, "_load_name", "") or getattr(plugin, "name", "")).rsplit(".", 1)[-1]
 
@@ -186,7 +211,18 @@ def root_become(
     connection: t.Any, play_context: t.Any, task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any, method: str
 ) -> t.Any:
     """A become plugin of ``method`` to root, with the options the task's own become has (or, without become, the
-    host's become variables), for the writer's command only."""
+    host's become variables), for the writer's command only.
+
+    su and ksu (ENVIRONMENT_KEEPING_METHODS) start with a cleared environment (``env -i``), so that PYTHONPATH,
+    BASH_ENV or LD_LIBRARY_PATH exported by the login user's dotfiles never reach root's shell or the writer, which
+    starts isolated again itself (``clean_environment``, ``_program.PYTHON_FLAGS``). What su or ksu from a login
+    that is not root (``become: false`` tasks, or a become_user other than root) still trusts is that login account:
+    its shell and startup files run before the command, in the session that types root's password
+    (``changeaudit_become_password``) to su and that root's shell comes from, and the become_exe it finds on its
+    PATH is the su that runs. Whoever can write that account's files, or run as it, can capture root's password or
+    run code as root. Give root's password for su only to logins trusted as much as root, or use sudo or the record
+    helper, which give that login only the record.
+    """
     variables = host_variables(task, task_vars)
     plugin = become_loader.get(method)
     if plugin is None:
@@ -218,6 +254,8 @@ def root_become(
         # The password the task has is the password of the user it becomes, never root's.
         options["become_pass"] = None
     plugin.set_options(direct=options)
+    if name in ENVIRONMENT_KEEPING_METHODS:
+        _started_clean(plugin, ENVIRONMENT_KEEPING_METHODS[name])
     return plugin
 
 
@@ -288,6 +326,10 @@ __all__ = [
     "host_variables",
     "variable",
     "record_privilege",
+    "ENV_EXE",
+    "CLEAN_ENVIRONMENT",
+    "ENVIRONMENT_KEEPING_METHODS",
+    "clean_environment",
     "root_become",
     "escalated",
     "escalation_fix",

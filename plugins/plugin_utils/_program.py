@@ -28,24 +28,45 @@ WRITER_ERROR_KEY = "_changeaudit_writer_error"
 # The key under which a program sent as source reports its Python's bytecode magic; never part of the result.
 WRITER_MAGIC_KEY = "_changeaudit_python_magic"
 MIN_PYTHON = (3, 8)
-# The command line when the program comes on stdin: the same in every run, nothing of the record.
 # How the writer's program starts on the target, as root: the interpreter runs with -E -s -S (no PYTHON* variable,
 # no user site, no site module of the login or become user), and the loader drops the working directory from
 # sys.path before it imports anything, so nothing a user planted there, or in their environment, runs as root.
+# That is -I of Python 3.4+, spelt so that a Python 2 still starts and gets the python_too_old message.
 _CLEAN_PATH = "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
 PYTHON_FLAGS = ("-E", "-s", "-S")
+# The command line when the program comes on stdin: the same in every run, nothing of the record.
 STDIN_LOADER = _CLEAN_PATH + "exec(sys.stdin.read())"
-# Without pipelining the program is a file in the task's remote tmp dir, which an unprivileged become_user may own
-# (ansible-core chowns it to them without setfacl): root reads its bytes once, checks them against the sha256 the
-# controller put on the command line, and runs those bytes, so a file renamed over it between the transfer and the
-# exec is refused, never run.
+# Where stdin cannot carry the program (a become that needs a terminal, a connection without stdin), it is a file
+# in a fresh directory the login user made for it alone (never the task's remote tmp dir, which ansible-core hands
+# to an unprivileged become_user without setfacl). Root opens that directory without following a link, runs only
+# if it is root's or the login user's (argv[3]) and writable by no one else, opens the file in it the same way
+# (a regular file, one link, the same owner, never a FIFO or device it would block on or trigger), reads its bytes
+# once, removes file and directory, and runs those bytes only if their sha256 is the one the controller put on the
+# command line (argv[4]).
 FILE_LOADER = _CLEAN_PATH + (
-    "import hashlib, os; p, h = sys.argv[1], sys.argv[2]; d = open(p, 'rb').read()\n"
-    "try:\n os.unlink(p)\nexcept OSError:\n pass\n"
-    "if hashlib.sha256(d).hexdigest() != h:\n"
-    " sys.stdout.write('{\"%s\": \"program_replaced\"}\\n'); sys.exit(1)\n"
-    "sys.argv[:] = [p]; exec(compile(d, p, 'exec'), {'__name__': '__main__'})" % WRITER_ERROR_KEY
-)
+    "import os, stat\n"
+    "if sys.version_info < %(min_python)r:\n"
+    " sys.stdout.write('{\"%(key)s\": \"python_too_old\", \"python_version\": \"%%d.%%d.%%d\"}\\n' %% tuple(sys.version_info[:3]))\n"
+    " sys.exit(1)\n"
+    "import hashlib, pwd\n"
+    "d, n, u, h = sys.argv[1:5]\n"
+    "def refuse(why):\n"
+    " sys.stdout.write('{\"%(key)s\": \"program_replaced\", \"why\": \"%%s\"}\\n' %% why); sys.exit(1)\n"
+    "owners = {0}\n"
+    "try:\n owners.add(pwd.getpwnam(u).pw_uid)\nexcept KeyError:\n pass\n"
+    "try:\n fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)\nexcept OSError:\n refuse('no directory')\n"
+    "s = os.fstat(fd)\n"
+    "if s.st_uid not in owners or s.st_mode & 0o022:\n refuse('directory not private')\n"
+    "try:\n f = os.open(n, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)\nexcept OSError:\n refuse('no file')\n"
+    "s = os.fstat(f)\n"
+    "if not stat.S_ISREG(s.st_mode) or s.st_nlink != 1 or s.st_uid not in owners:\n refuse('not a private file')\n"
+    "b = []\n"
+    "while True:\n c = os.read(f, 1 << 20)\n if not c:\n  break\n b.append(c)\n"
+    "p = b''.join(b)\n"
+    "try:\n os.unlink(n, dir_fd=fd); os.rmdir(d)\nexcept OSError:\n pass\n"
+    "if hashlib.sha256(p).hexdigest() != h:\n refuse('not the program sent')\n"
+    "exec(compile(p, '<changeaudit writer>', 'exec'), {'__name__': '__main__'})"
+) % {"min_python": MIN_PYTHON, "key": WRITER_ERROR_KEY}
 
 # Runs on the target. Kept parseable by Python 2.7 up to the version check, so that an interpreter too old
 # for the binding gets a message instead of a SyntaxError; the binding's sources are compiled only after it.

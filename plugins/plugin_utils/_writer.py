@@ -5,9 +5,15 @@ An AnsiballZ module run spends ~87 ms importing ``ansible.module_utils.basic``
 before our code starts. The record only needs the stdlib-only ``_audit``
 binding, so this sends the program ``_program`` builds and runs it with the
 host's Python (``_interpreter``) through ``_low_level_execute_command`` (become
-honoured): on stdin when the connection pipelines, else from a 0600 file in
-the remote tmp dir that the program deletes as it starts. The record never
-appears in a process's arguments. Under Mitogen the module path is cheaper and
+honoured): on the command's stdin whether the connection pipelines or not, so
+that the program root runs is never a file another user (an unprivileged
+become_user owns the task's remote tmp dir where setfacl is missing) could
+replace. Only where stdin cannot carry it (a connection without stdin, a become
+that needs a terminal: sudo's requiretty, su asking a password) is it a 0600
+file in a fresh directory of the login user's, which root checks, reads once
+and removes before it runs those bytes, checked against their sha256. Escalated,
+the writer starts with a cleared environment and an isolated Python. The record
+never appears in a process's arguments, nor does the task's ``environment:``. Under Mitogen the module path is cheaper and
 is used instead. Whichever way, the target runs ``request.execute``, so the
 record and the result are those of the usys_config module. This file: the
 request checked on the controller, the transport, and the result parsed.
@@ -44,6 +50,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege impor
     ROOT,
     Privilege,
     RecordPrivilegeError,
+    clean_environment,
     escalated,
     escalation_fix,
     record_privilege,
@@ -97,26 +104,78 @@ def _private_files() -> t.Iterator[None]:
         os.umask(previous)
 
 
-def _command(shell: t.Any, interpreter: str, *args: str) -> str:
-    """As ShellBase.build_module_command builds a module's: the interpreter is one word, as in a shebang. Never
-    the task's ``environment:``: the writer needs none of it, and its values would be on root's command line."""
-    return shell.join((interpreter,) + PYTHON_FLAGS + args)
+# Absolute, as every program the writer names on the target: PATH there is the login user's.
+SUDO = "/usr/bin/sudo"
+# What sudo (requiretty) and su print when they need the terminal that a program on stdin leaves them without.
+_NEEDS_TTY = re.compile(r"must have a tty|must be run from a terminal|no tty present|a terminal is required", re.I)
 
 
-def _run_program(action: ActionBase, interpreter: str, program: str) -> t.Dict[str, t.Any]:
+def _command(shell: t.Any, interpreter: str, privilege: t.Optional[Privilege], *args: str) -> str:
+    """As ShellBase.build_module_command builds a module's: the interpreter is one word, as in a shebang.
+
+    Escalated, the writer starts with no environment but a fixed PATH (``env -i``, inside the escalated command):
+    the login user's PYTHON*, LD_* or locale variables never reach root's Python, whatever the become method
+    passes on. Never the task's ``environment:``: the writer needs none of it, and its values would be on root's
+    command line (ps, sudo's log).
+    """
+    start = clean_environment() if privilege is not None and privilege.how == ESCALATED else ()
+    return shell.join(start + (interpreter,) + PYTHON_FLAGS + args)
+
+
+def _tty_note(host: str) -> str:
+    """Where this run notes that a host's become needs a terminal, so that its next records go from a file at once."""
+    key = hashlib.sha256(host.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return os.path.join(C.DEFAULT_LOCAL_TMP, "changeaudit-needs-tty-" + key)
+
+
+def _run_program(
+    action: ActionBase, interpreter: str, program: str, privilege: t.Optional[Privilege] = None, host: str = ""
+) -> t.Dict[str, t.Any]:
+    """Runs the program as root (or as the task): on the command's stdin, whether the connection pipelines or not,
+    so that it is never a file another user could replace; from a private file only where stdin cannot carry it."""
     shell = action._connection._shell
-    if action._is_pipelining_enabled("new"):
+    if getattr(action._connection, "has_pipelining", False) and not os.path.exists(_tty_note(host)):
         # Not "python -": Python parses a program from stdin ~25 ms slower per 60 KB than from a string.
-        command = _command(shell, interpreter, "-c", STDIN_LOADER)
-        return action._low_level_execute_command(command, sudoable=True, in_data=program.encode("ascii"))
-    tmpdir = shell.tmpdir or action._make_tmp_path()
-    path = shell.join_path(tmpdir, "changeaudit_writer.py")
+        command = _command(shell, interpreter, privilege, "-c", STDIN_LOADER)
+        res = action._low_level_execute_command(command, sudoable=True, in_data=program.encode("ascii"))
+        if res.get("rc") == 0 or _result_object(res.get("stdout") or "") is not None:
+            return res
+        if not _NEEDS_TTY.search("%s\n%s" % (res.get("stderr") or "", res.get("stdout") or "")):
+            return res
+        # Refused before anything ran as root (sudo's requiretty, su asking a password): the terminal ssh -tt gives
+        # comes only without stdin.
+        try:
+            with open(_tty_note(host), "w", encoding="ascii"):
+                pass
+        except OSError:
+            pass
+    return _run_program_file(action, interpreter, program, privilege)
+
+
+def _run_program_file(action: ActionBase, interpreter: str, program: str, privilege: t.Optional[Privilege]) -> t.Dict[str, t.Any]:
+    """The program as a file in a directory made for it alone by the login user (never the task's remote tmp dir,
+    which an unprivileged become_user may own), that root checks and reads once (``_program.FILE_LOADER``)."""
+    shell = action._connection._shell
+    task_tmpdir, task_cleanup = shell.tmpdir, getattr(action, "_cleanup_remote_tmp", None)
+    shell.tmpdir = None
+    try:
+        tmpdir = action._make_tmp_path()
+    finally:
+        shell.tmpdir = task_tmpdir
+        if task_cleanup is not None:
+            action._cleanup_remote_tmp = task_cleanup
+    name = "changeaudit_writer.py"
     with _private_files():
-        action._transfer_data(path, program)
-    # Only read, never executed: the interpreter opens it, as root, and runs what it read only if it is what was sent.
-    action._fixup_perms2([tmpdir, path], execute=False)
-    command = _command(shell, interpreter, "-c", FILE_LOADER, path, hashlib.sha256(program.encode("ascii")).hexdigest())
-    return action._low_level_execute_command(command, sudoable=True)
+        action._transfer_data(shell.join_path(tmpdir, name), program)
+    login = privilege.login if privilege is not None else ROOT
+    digest = hashlib.sha256(program.encode("ascii")).hexdigest()
+    res = action._low_level_execute_command(
+        _command(shell, interpreter, privilege, "-c", FILE_LOADER, tmpdir, name, login, digest), sudoable=True
+    )
+    if _result_object(res.get("stdout") or "") is None:
+        # Root removes the directory as it reads the program; a Python that never started left it.
+        action._low_level_execute_command(shell.remove(tmpdir, recurse=True), sudoable=False)
+    return res
 
 
 def _failure(msg: str, res: t.Mapping[str, t.Any], cause: str = "WriterNoResult") -> t.Dict[str, t.Any]:
@@ -182,10 +241,10 @@ def parse_output(
         )
     if data.get(WRITER_ERROR_KEY) == "program_replaced":
         return _failure(
-            "Cannot write the audit record on %s: the writer's program in the task's remote tmp dir was not the one "
-            "sent (another user, such as the task's become_user, can write that directory), so it was not run. Enable "
-            "pipelining (ansible_pipelining=true) or install setfacl (the acl package) on the host, and find out who "
-            "replaced it" % host,
+            "Cannot write the audit record on %s: the writer's program file was not the one sent, or not in a private "
+            "directory of the login user (%s), so root did not run it. Only the login user or root can change that "
+            "directory: find out who did, or let the program go on stdin (a become that needs no terminal: sudo "
+            "without requiretty, or the record helper)" % (host, data.get("why") or "replaced"),
             res,
             "WriterProgramReplaced",
         )
@@ -231,7 +290,7 @@ def write_on_target(
     ``params`` are the usys_config options; check mode is the task's unless ``check_mode`` says. ``privilege``: how
     the record gets root (``_privilege.record_privilege``), found from the action's connection when not given. Uses
     action._task, _connection, _play_context, _templar, _is_pipelining_enabled,
-    _make_tmp_path, _transfer_data, _fixup_perms2, _low_level_execute_command and, under Mitogen, _execute_module.
+    _make_tmp_path, _cleanup_remote_tmp, _transfer_data, _low_level_execute_command and, under Mitogen, _execute_module.
     """
     params = with_origin(params)
     host = action._task.delegate_to or task_vars.get("inventory_hostname") or "the host"
@@ -263,10 +322,14 @@ def write_on_target(
     compiled = same_python(action, task_vars, interpreter, host)
     try:
         with escalated(action, privilege, task_vars):
-            result = parse_output(_run_program(action, interpreter, program_for(request, compiled)), interpreter, host, privilege)
+            result = parse_output(
+                _run_program(action, interpreter, program_for(request, compiled), privilege, host), interpreter, host, privilege
+            )
             if compiled and result.get(WRITER_ERROR_KEY) == "bytecode_mismatch":
                 # Not the bytecode expected: a patch release that changed it, or another Python now at that path.
-                result = parse_output(_run_program(action, interpreter, program_for(request)), interpreter, host, privilege)
+                result = parse_output(
+                    _run_program(action, interpreter, program_for(request), privilege, host), interpreter, host, privilege
+                )
     except AnsibleError as exc:
         if privilege.how != ESCALATED:
             raise
@@ -292,10 +355,11 @@ def binding_fingerprint() -> str:
 
 
 def _run_helper(action: ActionBase, privilege: Privilege, request: t.Mapping[str, t.Any], host: str) -> t.Dict[str, t.Any]:
-    """The record helper run with sudo -n (directly for a root login), the request on stdin, never in arguments."""
+    """The record helper run with /usr/bin/sudo -n (directly for a root login), the request on stdin, never in
+    arguments; both by absolute path, as the sudoers rule names the helper."""
     shell = action._connection._shell
     path = privilege.helper_path or ""
-    command = shell.join((path,) if privilege.login == ROOT else ("sudo", "-n", path))
+    command = shell.join((path,) if privilege.login == ROOT else (SUDO, "-n", path))
     payload = json.dumps(request, default=json_default).encode("utf-8", "surrogateescape")
     res = action._low_level_execute_command(command, sudoable=False, in_data=payload)
     stdout, stderr = res.get("stdout") or "", res.get("stderr") or ""

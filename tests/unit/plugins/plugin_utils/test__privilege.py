@@ -149,6 +149,44 @@ def test_su_never_answers_with_another_users_password():
     assert "root's password in changeaudit_become_password" in fix
 
 
+@pytest.mark.parametrize("method", ["su", "sudo"])
+def test_su_starts_with_the_callers_environment_cleared(tmp_path, method):
+    """su hands the login user's environment to root's shell, which runs BASH_ENV before the command: the record's
+    su starts under env -i, outside it. sudo resets the environment itself and is left as it is."""
+    import os
+    import subprocess
+
+    plugin = root_become(Connection(), PLAY_CONTEXT, Task(), {}, None, method)
+    command = plugin.build_become_command("/bin/true", ShellModule())
+    clean = "/usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "
+    assert command.startswith(clean) is (method == "su"), command
+    # The words before su, run for real: BASH_ENV and PYTHONPATH of the caller are gone, the command still runs.
+    planted = tmp_path / "bash_env.sh"
+    planted.write_text("echo PLANTED\n")
+    shown = subprocess.run(
+        ["/bin/sh", "-c", " ".join(_privilege.clean_environment()) + " /bin/bash -c 'echo ran; env'"],
+        env=dict(os.environ, BASH_ENV=str(planted), PYTHONPATH=str(tmp_path)), capture_output=True, text=True, check=True,
+    ).stdout
+    assert "PLANTED" not in shown and shown.startswith("ran\n")
+    assert "PYTHONPATH" not in shown and "BASH_ENV" not in shown
+
+
+@pytest.mark.parametrize("cache", [None, "FILE:/tmp/krb5cc_ca test"])
+def test_ksu_keeps_only_the_ticket_cache_of_the_caller(cache):
+    """ksu (community.general) authenticates with the caller's Kerberos tickets: KRB5CCNAME alone stays, when set."""
+    import os
+    import subprocess
+
+    words = " ".join(_privilege.clean_environment()) + " " + _privilege.ENVIRONMENT_KEEPING_METHODS["ksu"]
+    env = dict(os.environ, BASH_ENV="/nonexistent")
+    env.pop("KRB5CCNAME", None)
+    if cache:
+        env["KRB5CCNAME"] = cache
+    shown = subprocess.run(["/bin/sh", "-c", words + "/usr/bin/env"], env=env, capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    assert sorted(shown) == sorted(["PATH=/usr/sbin:/usr/bin:/sbin:/bin"] + (["KRB5CCNAME=" + cache] if cache else []))
+
+
 def test_an_unknown_become_method_is_named():
     with pytest.raises(RecordPrivilegeError, match="'no_such_become'.*ansible_become_method"):
         root_become(Connection(), PLAY_CONTEXT, Task(), {}, None, "no_such_become")

@@ -49,3 +49,96 @@ def test_values_yaml_can_hold_are_sent_as_the_module_gets_them():
     program = _program.program_for({"fields": {"when": datetime.date(2026, 1, 2), "set": ("a",)}})
     payload = program.rsplit("_main(_PACKED, _MAGIC, ", 1)[1].rstrip(")\n")
     assert json.loads(base64.b64decode(eval(payload)))["fields"] == {"when": "2026-01-02", "set": ["a"]}  # noqa: S307
+
+
+# --- the loader of a program sent as a file -------------------------------------------------------------------------
+
+
+PROGRAM = "import os, sys\nsys.stdout.write('ran as %d\\n' % os.geteuid())\n"
+
+
+def load(directory, name="changeaudit_writer.py", login="root", program=PROGRAM, timeout=20):
+    """FILE_LOADER for real, as the writer's root command runs it: (its JSON error or None, stdout)."""
+    import hashlib
+    import subprocess
+    import sys
+
+    digest = hashlib.sha256(program.encode("ascii")).hexdigest()
+    proc = subprocess.run(
+        [sys.executable] + list(_program.PYTHON_FLAGS) + ["-c", _program.FILE_LOADER, str(directory), name, login, digest],
+        capture_output=True, text=True, check=False, timeout=timeout,
+    )
+    try:
+        return json.loads(proc.stdout).get(_program.WRITER_ERROR_KEY), proc.stdout
+    except ValueError:
+        return None, proc.stdout + proc.stderr
+
+
+def private_dir(tmp_path, program=PROGRAM):
+    directory = tmp_path / ("w-" + uuid.uuid4().hex[:8])
+    directory.mkdir(mode=0o700)
+    (directory / "changeaudit_writer.py").write_text(program)
+    os.chmod(directory / "changeaudit_writer.py", 0o600)
+    return directory
+
+
+def test_the_loader_runs_the_program_sent_and_removes_it(tmp_path):
+    directory = private_dir(tmp_path)
+    error, out = load(directory)
+    assert error is None and out == "ran as %d\n" % os.geteuid()
+    assert not directory.exists()
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the loader's checks are root's")
+
+
+def other_user():
+    import pwd
+
+    return pwd.getpwnam("nobody")
+
+
+@needs_root
+@pytest.mark.parametrize("attack", ["replaced", "other_owner_dir", "writable_dir", "symlink", "fifo", "hardlink", "dir_symlink"])
+def test_the_loader_never_runs_what_another_user_could_have_put_there(tmp_path, attack):
+    """What a become_user that could reach the program's file would try: root refuses each, and runs nothing."""
+    os.chmod(tmp_path, 0o755)
+    directory = private_dir(tmp_path)
+    program = directory / "changeaudit_writer.py"
+    planted = tmp_path / "planted.py"
+    planted.write_text("import sys\nsys.stdout.write('PLANTED\\n')\n")
+    nobody = other_user()
+    if attack == "replaced":
+        program.write_text(planted.read_text())
+    elif attack == "other_owner_dir":
+        os.chown(directory, nobody.pw_uid, nobody.pw_gid)
+    elif attack == "writable_dir":
+        os.chmod(directory, 0o777)
+    elif attack == "symlink":
+        program.unlink()
+        program.symlink_to(planted)
+    elif attack == "fifo":
+        program.unlink()
+        os.mkfifo(program)
+    elif attack == "hardlink":
+        extra = tmp_path / "extra-link"
+        os.link(program, extra)
+    elif attack == "dir_symlink":
+        real = directory.rename(tmp_path / "real")
+        directory.symlink_to(real)
+    error, out = load(directory)
+    assert error == "program_replaced", out
+    assert "PLANTED" not in out and "ran as" not in out
+
+
+@needs_root
+def test_the_login_users_own_directory_is_accepted(tmp_path):
+    """Without escalation the login user made it: theirs, and root accepts it for that login only."""
+    os.chmod(tmp_path, 0o755)
+    directory = private_dir(tmp_path)
+    nobody = other_user()
+    for path in (directory, directory / "changeaudit_writer.py"):
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    assert load(directory, login="root")[0] == "program_replaced"
+    error, out = load(directory, login="nobody")
+    assert error is None and out.startswith("ran as 0")

@@ -40,8 +40,11 @@ def without_cap_audit_write():
 class FakeAction:
     """The ActionBase members write_on_target uses; commands run here through /bin/sh like the local connection."""
 
-    def __init__(self, tmp_path, pipelining=True, check_mode=False, connection_module=None, transport="local"):
+    def __init__(self, tmp_path, pipelining=True, check_mode=False, connection_module=None, transport="local",
+                 stdin=True, refuse_stdin=None):
         self.pipelining = pipelining
+        # What a become that needs a terminal prints when the program comes on stdin (sudo's requiretty).
+        self.refuse_stdin = refuse_stdin
         self.tmp_path = tmp_path
         self.commands = []
         self.stdin = []
@@ -50,7 +53,7 @@ class FakeAction:
         self.executed_module = None
         shell = ShellModule()
         shell.tmpdir = None
-        connection_cls = type("Connection", (), {"_shell": shell, "transport": transport})
+        connection_cls = type("Connection", (), {"_shell": shell, "transport": transport, "has_pipelining": stdin})
         if connection_module:
             connection_cls.__module__ = connection_module
         self._connection = connection_cls()
@@ -90,6 +93,8 @@ class FakeAction:
         self.stdin.append(in_data)
         # As the local connection: stdin takes bytes only.
         assert in_data is None or isinstance(in_data, bytes)
+        if in_data is not None and sudoable and self.refuse_stdin:
+            return {"rc": 1, "stdout": "", "stderr": self.refuse_stdin}
         proc = subprocess.run(self.prefix + ["/bin/sh", "-c", cmd], input=in_data, capture_output=True, check=False, timeout=60)
         return {"rc": proc.returncode, "stdout": proc.stdout.decode(), "stderr": proc.stderr.decode()}
 
@@ -157,12 +162,13 @@ def test_bad_field_names_fail_on_the_controller_with_the_targets_result(tmp_path
 # --- running the bundle -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("stdin", [True, False])
 @pytest.mark.parametrize("pipelining", [True, False])
 @pytest.mark.parametrize("on_unavailable", ["fail", "warn"])
-def test_bundle_result_is_the_modules(tmp_path, pipelining, on_unavailable):
+def test_bundle_result_is_the_modules(tmp_path, stdin, pipelining, on_unavailable):
     marker = "m-" + uuid.uuid4().hex
     args = {"op": "unit-writer", "fields": {"run": marker, "path": "/etc/it's here"}, "on_unavailable": on_unavailable}
-    action = FakeAction(tmp_path, pipelining=pipelining)
+    action = FakeAction(tmp_path, pipelining=pipelining, stdin=stdin)
     result = _writer.write_on_target(action, task_vars(), args)
     assert result.pop("_ansible_parsed") is True
     assert result == run_module(args)
@@ -170,19 +176,73 @@ def test_bundle_result_is_the_modules(tmp_path, pipelining, on_unavailable):
     assert cause == ("AuditCapabilityError" if os.geteuid() == 0 else "AuditPermissionError")
     assert len(action.commands) == 1
     assert marker not in action.commands[0]
-    if pipelining:
+    if stdin:
+        # Pipelining or not: the program is never a file on the target.
         assert action.commands[0] == " ".join(shlex.quote(word) for word in (
             sys.executable, "-E", "-s", "-S", "-c", _program.STDIN_LOADER))
         assert action.stdin[0].decode("ascii").startswith(_program.entry_program(compiled=True))
+        assert action.transferred == {}
     else:
-        [(path, mode)] = list(action.transferred.items())
-        assert mode == 0o600
-        # Root runs the bytes it read only when they are the program the controller sent (their sha256).
-        assert shlex.split(action.commands[0])[:6] == [sys.executable, "-E", "-s", "-S", "-c", _program.FILE_LOADER]
-        assert shlex.split(action.commands[0])[6] == path and len(shlex.split(action.commands[0])[7]) == 64
-        assert action.stdin == [None]
-        assert not os.path.exists(path), "the program removes its file as it starts"
-        assert action.fixed_up == [([os.path.dirname(path), path], False)]
+        assert_sent_as_private_file(action)
+
+
+def assert_sent_as_private_file(action, command=0):
+    [(path, mode)] = list(action.transferred.items())
+    assert mode == 0o600
+    # Root runs the bytes it read only from a private directory and when they are the program sent (their sha256).
+    words = shlex.split(action.commands[command])
+    assert words[:6] == [sys.executable, "-E", "-s", "-S", "-c", _program.FILE_LOADER]
+    assert words[6:9] == [os.path.dirname(path), os.path.basename(path), "root"] and len(words[9]) == 64
+    assert action.stdin[command] is None
+    assert not os.path.exists(os.path.dirname(path)), "root removes the program's directory as it reads it"
+    assert action.fixed_up == [], "nothing widens who may read or replace the program"
+
+
+def test_the_task_tmp_dir_never_holds_the_program(tmp_path):
+    """Where ansible-core gave the task's remote tmp dir to an unprivileged become_user (no setfacl), the writer's
+    file goes to a directory of its own, and the task's tmp dir stays the task's."""
+    task_tmpdir = tmp_path / "task-tmp"
+    task_tmpdir.mkdir()
+    action = FakeAction(tmp_path, pipelining=False, stdin=False)
+    action._connection._shell.tmpdir = str(task_tmpdir)
+    result = _writer.write_on_target(action, task_vars(), {"op": "unit-x", "on_unavailable": "warn"})
+    assert result["_ansible_parsed"] is True, result
+    assert_sent_as_private_file(action)
+    [path] = list(action.transferred)
+    assert not path.startswith(str(task_tmpdir))
+    assert action._connection._shell.tmpdir == str(task_tmpdir)
+
+
+def test_a_become_that_needs_a_terminal_gets_the_program_from_a_file_from_then_on(tmp_path):
+    refusal = "sudo: sorry, you must have a tty to run sudo"
+    action = FakeAction(tmp_path, pipelining=False, refuse_stdin=refusal)
+    result = _writer.write_on_target(action, task_vars(), {"op": "unit-x", "on_unavailable": "warn"})
+    assert result["_ansible_parsed"] is True, result
+    assert len(action.commands) == 2 and action.stdin[0] is not None
+    assert_sent_as_private_file(action, command=1)
+    # The run noted it: the next record of this host goes from a file at once; another host tries stdin first.
+    again = FakeAction(tmp_path, pipelining=False, refuse_stdin=refusal)
+    _writer.write_on_target(again, task_vars(), {"op": "unit-x", "on_unavailable": "warn"})
+    assert again.stdin == [None]
+    other = FakeAction(tmp_path, pipelining=False, refuse_stdin=refusal)
+    _writer.write_on_target(other, task_vars(inventory_hostname="unit-host-2"), {"op": "unit-x", "on_unavailable": "warn"})
+    assert other.stdin[0] is not None and len(other.commands) == 2
+
+
+def test_an_escalated_writer_starts_with_a_cleared_environment(tmp_path):
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import ESCALATED, Privilege
+
+    action = FakeAction(tmp_path)
+    privilege = Privilege(ESCALATED, "deploy", method="sudo")
+    shell = action._connection._shell
+    command = _writer._command(shell, "/usr/bin/python3", privilege, "-c", _program.STDIN_LOADER)
+    assert shlex.split(command)[:5] == ["/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "/usr/bin/python3", "-E"]
+    # Run for real: nothing of this process's environment reaches the writer's Python.
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), CA_SECRET="s3cret")
+    command = _writer._command(shell, sys.executable, privilege, "-c", "import os, sys; print(sorted(os.environ), sys.flags.ignore_environment)")
+    proc = subprocess.run(["/bin/sh", "-c", command], env=env, capture_output=True, text=True, check=True)
+    assert proc.stdout.split("]")[0].strip("[") in ("'PATH'", "'LC_CTYPE', 'PATH'"), proc.stdout
+    assert proc.stdout.strip().endswith("1")
 
 
 @pytest.fixture(autouse=True)
