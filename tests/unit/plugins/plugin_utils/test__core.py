@@ -84,7 +84,7 @@ def test_a_refusal_fails_a_task_that_may_change_before_the_original_runs(refusin
 
 @pytest.mark.parametrize("refused_task", [task("debug"), task("ansible.builtin.set_fact"), task("ansible.legacy.setup"),
                                           task("ansible.builtin.copy", check_mode=True)])
-def test_a_refusal_lets_what_changes_no_host_run(loaders, refusing, monkeypatch, refused_task):
+def test_a_refusal_lets_what_changes_no_host_run(core_loaders, refusing, monkeypatch, refused_task):
     monkeypatch.setattr(TaskExecutor, "_execute", lambda self, *args, **kwargs: "result")
     _core.refuse_changes("no")
     assert TaskExecutor._execute(types.SimpleNamespace(_task=refused_task)) == "result"
@@ -175,23 +175,6 @@ def test_an_action_that_never_returned_leaves_its_attempt_unended():
     assert attempt.started and not attempt.ended and not attempt.verdict
 
 
-@pytest.fixture(scope="module")
-def loaders():
-    from ansible.plugins.loader import init_plugin_loader
-    from ansible.utils.collection_loader._collection_config import AnsibleCollectionConfig
-
-    if AnsibleCollectionConfig.collection_finder is not None:
-        yield
-        return
-    init_plugin_loader()
-    try:
-        yield
-    finally:
-        from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-
-        _AnsibleCollectionFinder._remove()
-
-
 @pytest.mark.parametrize("action, resolved, controller_only", [
     ("debug", "ansible.builtin.debug", True),
     ("ansible.builtin.set_fact", "ansible.builtin.set_fact", True),
@@ -202,13 +185,13 @@ def loaders():
     ("ping", "acme.tools.ping", False),
     ("acme.tools.setup", "acme.tools.setup", False),
 ])
-def test_only_cores_own_controller_actions_change_no_host(loaders, action, resolved, controller_only):
+def test_only_cores_own_controller_actions_change_no_host(core_loaders, action, resolved, controller_only):
     task = types.SimpleNamespace(action=action, resolved_action=resolved, collections=None, check_mode=False)
     assert _core.core_controller_action(task) is controller_only
     assert _core.may_change_hosts(task) is not controller_only
 
 
-def test_a_roles_library_module_of_a_core_name_may_change_hosts(loaders, tmp_path):
+def test_a_roles_library_module_of_a_core_name_may_change_hosts(core_loaders, tmp_path):
     from ansible.plugins.loader import module_loader
 
     library = tmp_path / "library"

@@ -91,22 +91,10 @@ TASK_VARS = {"inventory_hostname": "web1", "ansible_play_name": "Play"}
 
 
 @pytest.fixture(autouse=True, scope="module")
-def loaders():
-    """ansible-core's plugin loaders with the collection loader installed for this module only (as plugins/action's
-    conftest does): whether an action is core's own is decided on the file it resolves to."""
-    from ansible.plugins.loader import init_plugin_loader
-    from ansible.utils.collection_loader._collection_config import AnsibleCollectionConfig
-
-    if AnsibleCollectionConfig.collection_finder is not None:
-        yield
-        return
-    init_plugin_loader()
-    try:
-        yield
-    finally:
-        from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-
-        _AnsibleCollectionFinder._remove()
+def loaders(core_loaders):
+    """ansible-core's plugin loaders for every test here (conftest.core_loaders): whether an action is core's own
+    is decided on the file it resolves to."""
+    yield
 
 
 @pytest.mark.parametrize("version, series", [("2.19.14", "2.19"), ("2.20.10", "2.20"), ("2.21.5", "2.21")])
