@@ -117,17 +117,12 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("%s. Nothing was run." % str(exc).rstrip(".")) from None
         if privilege.how == AS_TASK or self._task.check_mode:
             return privilege
-        shell = self._connection._shell
-        had_tmpdir = shell.tmpdir
         probe = write_on_target(
             self, task_vars,
             {"op": options["op"], "fields": {}, "backend": options["backend"], "on_unavailable": "fail", "context": False,
              "forwarding": bool(options.get("forwarding"))},
             privilege, check_mode=True,
         )
-        if shell.tmpdir and not had_tmpdir:
-            # Made for root's writer (no pipelining): the module, run as the task's user, gets a tmp dir of its own.
-            self._remove_tmp_path(shell.tmpdir)
         if probe.get("failed") and options["on_unavailable"] == "fail":
             raise AnsibleActionFail("%s Nothing was run." % (probe.get("msg") or "The record could not be written."))
         return privilege
@@ -167,8 +162,8 @@ class ActionModule(ActionBase):
             shared_loader_obj=self._shared_loader_obj,
             collection_list=collections,
         )
-        # Its cleanup waits for this action's (TaskExecutor always calls it after run): the record is written in
-        # the same remote tmp dir, which saves a removal and a new tmp dir per change on a non-pipelined connection.
+        # Its cleanup waits for this action's (TaskExecutor always calls it after run): the module's tmp dir stays
+        # until the record is written (the writer never uses it: its program lives in a directory of its own).
         self._inner_handler = handler
         return handler.run(task_vars=task_vars)
 

@@ -30,7 +30,7 @@ import re
 import typing as t
 
 from ansible import constants as C
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
@@ -107,6 +107,9 @@ def _private_files() -> t.Iterator[None]:
 # Absolute, as every program the writer names on the target: PATH there is the login user's.
 SUDO = "/usr/bin/sudo"
 # What sudo (requiretty) and su print when they need the terminal that a program on stdin leaves them without.
+# ansible-core's wording when become never answered (ssh: "waiting for privilege escalation prompt", local:
+# "waiting for become success").
+_ESCALATION_TIMEOUT = re.compile(r"waiting for (privilege escalation prompt|become success)", re.I)
 _NEEDS_TTY = re.compile(r"must have a tty|must be run from a terminal|no tty present|a terminal is required", re.I)
 
 
@@ -331,9 +334,12 @@ def write_on_target(
                     _run_program(action, interpreter, program_for(request), privilege, host), interpreter, host, privilege
                 )
     except AnsibleError as exc:
-        if privilege.how != ESCALATED:
+        # A connection that dropped is the host unreachable, as core reports it for the task, never "cannot keep
+        # records"; of the connection failures only a become prompt that never came is the escalation's own.
+        dropped = isinstance(exc, AnsibleConnectionFailure) and not _ESCALATION_TIMEOUT.search(str(exc))
+        if privilege.how != ESCALATED or dropped:
             raise
-        # The connection's own become errors: a wrong password, a prompt that never came.
+        # The connection's own become errors: a wrong password, a missing one, a prompt that never came.
         return dict(_failure(
             "Cannot write the audit record: %s failed on %s: %s. %s." % (privilege.describe(), host, exc, escalation_fix(privilege)),
             {}, RecordPrivilegeError.__name__,

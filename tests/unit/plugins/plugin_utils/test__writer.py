@@ -245,6 +245,32 @@ def test_an_escalated_writer_starts_with_a_cleared_environment(tmp_path):
     assert proc.stdout.strip().endswith("1")
 
 
+@pytest.mark.parametrize("error, unreachable", [
+    ("Failed to connect to the host via ssh: Connection reset by peer", True),
+    ("Timeout (12s) waiting for privilege escalation prompt: ", False),
+    ("Timed out waiting for become success", False),
+])
+def test_a_dropped_connection_under_escalation_is_unreachable_not_a_privilege_failure(tmp_path, monkeypatch, error, unreachable):
+    import contextlib
+
+    from ansible.errors import AnsibleConnectionFailure
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import ESCALATED, Privilege
+
+    def dropped(*_args, **_kwargs):
+        raise AnsibleConnectionFailure(error)
+
+    monkeypatch.setattr(_writer, "escalated", lambda *_args: contextlib.nullcontext())
+    monkeypatch.setattr(_writer, "_run_program", dropped)
+    action = FakeAction(tmp_path)
+    privilege = Privilege(ESCALATED, "deploy", method="sudo")
+    if unreachable:
+        with pytest.raises(AnsibleConnectionFailure):
+            _writer.write_on_target(action, task_vars(), {"op": "unit-x"}, privilege)
+        return
+    result = _writer.write_on_target(action, task_vars(), {"op": "unit-x"}, privilege)
+    assert result["failed"] and "sudo" in result["msg"] and error.split(":")[0] in result["msg"], result
+
+
 @pytest.fixture(autouse=True)
 def run_local_tmp(tmp_path, monkeypatch):
     """ansible-playbook's per-run local tmp dir, where the writer notes which bytecode a host's Python runs."""

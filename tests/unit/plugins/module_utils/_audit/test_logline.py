@@ -31,7 +31,7 @@ RECORD_1_0_0 = (
     "object=\"/tmp/changeaudit-demo/app.conf\" "
     "diff_sha256=\"sha256:90b1055d0cfe6bde4110a6bd28a538c2801f909b650142bffa2040ef78234ada\" ticket=\"DEMO-1\" "
     "play=4368616E6765206120636F6E6669672066696C65 task=53657420746865206C697374656E2061646472657373 "
-    "task_path=\"/work/main/demo/demo.yml:25\" task_uuid=\"02fc0000-0001-149c-8cd4-000000000008\" "
+    "task_path=\"/srv/play/demo.yml:25\" task_uuid=\"02fc0000-0001-149c-8cd4-000000000008\" "
     "ctl_user=\"root\" run_id=\"demo-20261125T020230Z-21339\" comm=\"ansible\" exe=\"/usr/bin/python3.11\" "
     "hostname=? addr=? terminal=? res=success'"
 )
@@ -104,7 +104,7 @@ def log_line(text, stamp="1795567582.810:16", node=None, enriched=True, record_t
                     "object": "/tmp/changeaudit-demo/app.conf",
                     "diff_sha256": "sha256:90b1055d0cfe6bde4110a6bd28a538c2801f909b650142bffa2040ef78234ada",
                     "ticket": "DEMO-1", "play": "Change a config file", "task": "Set the listen address",
-                    "task_path": "/work/main/demo/demo.yml:25", "task_uuid": "02fc0000-0001-149c-8cd4-000000000008",
+                    "task_path": "/srv/play/demo.yml:25", "task_uuid": "02fc0000-0001-149c-8cd4-000000000008",
                     "ctl_user": "root", "run_id": "demo-20261125T020230Z-21339",
                 },
             },
