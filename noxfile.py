@@ -293,6 +293,8 @@ AUDIT_USERSPACE_SUITES = (
     "tests/live/test_forgery_live.py",
     "tests/live/test_writer_live.py::test_each_audit_tool_shows_the_task_the_object_and_the_user_readably",
     "tests/live/test_reader_oracle.py",
+    # The controller's signature of a record reads as one field, the value signed, in that version's tools.
+    "tests/live/test_record_signature_live.py::test_a_signed_record_reads_as_one_field_in_ausearch_and_auparse",
 )
 
 

@@ -11,7 +11,10 @@ unprivileged become_user, as ratios measured in one run:
 2. one host (ssh1, passwordless sudo): --changes changed lineinfile tasks, once become root and once become_user
    nobody (into a directory owned by nobody, made before the runs), each with the callback off and on. Printed: the
    record's cost per change, (on - off) / changes, for root tasks and for nobody tasks, as ratios to the anchor, a
-   plain changed task with the callback off (off / changes), and nobody's cost against root's. A nobody task's record
+   plain changed task with the callback off (off / changes), and nobody's cost against root's.
+3. the root play again with pipelining on, and on localhost (connection local, as root): with 2.'s root play, the
+   ratio callback on / off per changed task for a root task over SSH without pipelining, with it and locally (goal
+   <= 1.05x, issue 32: the record written in the module's own process). A nobody task's record
    needs the callback to escalate back to root; while it cannot, such a task fails with "cannot keep audit records"
    and this comparison is reported as unavailable (with the reason), which is not an error.
 
@@ -94,6 +97,21 @@ ONE_HOST_PLAY = """---
 {tasks}
 """
 
+LOCAL_PLAY = """---
+- name: per-change benchmark, localhost
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+  tasks:
+{tasks}
+"""
+# A root task's ratio goal per changed task (issue 32).
+ROOT_GOAL = 1.05
+# The root play's variants: how the host is reached.
+ROOT_VARIANTS = {"root": "ssh", "root-pipelining": "ssh, pipelining", "root-local": "local"}
+
 ONE_HOST_CHANGE = """    - name: Change {i}
       ansible.builtin.lineinfile:
         path: "{dir}/file{i}.conf"
@@ -127,13 +145,10 @@ def fleet_playbook(path: str, work: str, tasks: int) -> int:
     return tasks // CHANGE_EVERY
 
 
-def one_host_playbook(path: str, work: str, user: str, changes: int) -> None:
+def one_host_playbook(path: str, work: str, user: str, changes: int, local: bool = False) -> None:
+    tasks = "".join(ONE_HOST_CHANGE.format(i=i, dir=work) for i in range(changes))
     with open(path, "w") as handle:
-        handle.write(
-            ONE_HOST_PLAY.format(
-                host=ONE_HOST, user=user, tasks="".join(ONE_HOST_CHANGE.format(i=i, dir=work) for i in range(changes))
-            )
-        )
+        handle.write(LOCAL_PLAY.format(tasks=tasks) if local else ONE_HOST_PLAY.format(host=ONE_HOST, user=user, tasks=tasks))
 
 
 def fleet_hosts() -> t.List[str]:
@@ -168,15 +183,17 @@ def close_masters(control_dir: str) -> None:
 
 
 def run_playbook(
-    playbook: str, tmp: str, run_id: str, token: str, callback: bool, forks: int
+    playbook: str, tmp: str, run_id: str, token: str, callback: bool, forks: int, pipelining: bool = False,
+    local: bool = False,
 ) -> t.Tuple[float, subprocess.CompletedProcess]:
-    control_dir = os.path.join(tmp, "cp", run_id)
+    # Short: a unix socket's path holds at most 107 bytes.
+    control_dir = os.path.join(tmp, "cp", uuid.uuid4().hex[:8])
     env = dict(
         os.environ,
         ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"),
         ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir,
-        # Ansible's default, said explicitly: ssh3 has it off in the inventory anyway.
-        ANSIBLE_PIPELINING="False",
+        # Ansible's default, said explicitly (ssh3 has it off in the inventory anyway), unless the variant is pipelining.
+        ANSIBLE_PIPELINING="True" if pipelining else "False",
         CHANGEAUDIT_RUN_ID=run_id,
         CHANGEAUDIT_LEDGER_DIR=os.path.join(tmp, "ledger"),
         CHANGEAUDIT_RECORD_CHANGES_FIELDS="bench=" + token,
@@ -187,7 +204,7 @@ def run_playbook(
     if callback:
         env["ANSIBLE_CALLBACKS_ENABLED"] = CALLBACK
     command = [
-        str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(SSH_INVENTORY), "-f", str(forks),
+        str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost," if local else str(SSH_INVENTORY), "-f", str(forks),
         "-e", "bench_token=" + run_id, playbook,
     ]
     try:
@@ -285,26 +302,38 @@ def main() -> int:
             os.makedirs(os.path.join(fleet_dir, host))
         os.makedirs(root_dir)
         os.makedirs(nobody_dir)
+        for variant in ("root-pipelining", "root-local"):
+            os.makedirs(os.path.join(tmp, variant))
         nobody = pwd.getpwnam("nobody")
         os.chown(nobody_dir, nobody.pw_uid, nobody.pw_gid)
         playbooks = {
             "fleet": os.path.join(tmp, "fleet.yml"),
             "root": os.path.join(tmp, "root.yml"),
             "nobody": os.path.join(tmp, "nobody.yml"),
+            "root-pipelining": os.path.join(tmp, "root-pipelining.yml"),
+            "root-local": os.path.join(tmp, "root-local.yml"),
         }
         per_host = fleet_playbook(playbooks["fleet"], fleet_dir, args.tasks)
         one_host_playbook(playbooks["root"], root_dir, "root", args.changes)
         one_host_playbook(playbooks["nobody"], nobody_dir, "nobody", args.changes)
-        expected = {"fleet": per_host * len(hosts), "root": args.changes, "nobody": args.changes}
-        forks = {"fleet": len(hosts), "root": 1, "nobody": 1}
+        one_host_playbook(playbooks["root-pipelining"], os.path.join(tmp, "root-pipelining"), "root", args.changes)
+        one_host_playbook(playbooks["root-local"], os.path.join(tmp, "root-local"), "root", args.changes, local=True)
+        expected = {"fleet": per_host * len(hosts), "root": args.changes, "nobody": args.changes,
+                    "root-pipelining": args.changes, "root-local": args.changes}
+        forks = {"fleet": len(hosts), "root": 1, "nobody": 1, "root-pipelining": 1, "root-local": 1}
         since = time.time() - 1
         for round_number in range(args.rounds):
-            for variant in ("fleet", "root", "nobody"):
+            for variant in ("fleet", "root", "nobody", "root-pipelining", "root-local"):
                 if variant == "nobody" and nobody_reason:
                     continue
                 for callback in (False, True):
                     run_id = "bench-%s-%s-r%d-%s" % (variant, "on" if callback else "off", round_number, uuid.uuid4().hex[:8])
-                    seconds, proc = run_playbook(playbooks[variant], tmp, run_id, token, callback, forks[variant])
+                    if variant in ("root-pipelining", "root-local"):
+                        # The files are made anew by every run: each task changes the host.
+                        subprocess.run(["rm", "-rf", os.path.join(tmp, variant)], check=True)
+                        os.makedirs(os.path.join(tmp, variant))
+                    seconds, proc = run_playbook(playbooks[variant], tmp, run_id, token, callback, forks[variant],
+                                                 pipelining=variant == "root-pipelining", local=variant == "root-local")
                     if proc.returncode != 0:
                         reason = unavailable_reason(proc) if variant == "nobody" and callback else None
                         if reason is None:
@@ -348,8 +377,15 @@ def main() -> int:
     else:
         print("  record of a become_user nobody task: unavailable: the callback cannot write it yet (escalating back to")
         print("    root for the record is not in place); its run failed before the first task with: %s" % nobody_reason)
+    root_ratios = {}
+    print("Root task, callback on / off per changed task (%d changed lineinfile tasks per play, median of %d rounds):"
+          % (args.changes, args.rounds))
+    for variant, how in ROOT_VARIANTS.items():
+        root_ratios[variant] = median(measured, variant, True) / median(measured, variant, False)
+        print("  %-16s %.2fx  (goal <= %.2fx: %s)" % (how + ":", root_ratios[variant], ROOT_GOAL,
+                                                      "met" if root_ratios[variant] <= ROOT_GOAL else "NOT MET"))
     spreads = []
-    for variant in ("fleet", "root", "nobody"):
+    for variant in ("fleet", "root", "nobody", "root-pipelining", "root-local"):
         for callback in (False, True):
             seconds = [run.seconds for run in measured if run.variant == variant and run.callback == callback]
             if seconds:
@@ -380,6 +416,8 @@ def main() -> int:
                     "nobody_record_seconds": nobody_cost,
                     "nobody_record_x_anchor": None if nobody_cost is None else nobody_cost / anchor,
                     "nobody_x_root": None if nobody_cost is None or root_cost <= 0 else nobody_cost / root_cost,
+                    "root_ratios": root_ratios,
+                    "root_goal": ROOT_GOAL,
                     "records_found": sum(found.values()),
                     "records_expected": records_on,
                     "problems": problems,

@@ -11,7 +11,7 @@ exec 9>/run/lock/changeaudit-audit.lock
 flock 9
 export CHANGEAUDIT_AUDIT_LOCK_HELD=1
 status=0
-for bench in throughput.py verify_cost.py load_test.py reader_bench.py evidence_bench.py ledger_bench.py playbook_overhead.py every_change_overhead.py fleet_bench.py; do
+for bench in throughput.py verify_cost.py load_test.py reader_bench.py evidence_bench.py signature_cost.py ledger_bench.py fleet_evidence_bench.py playbook_overhead.py every_change_overhead.py fleet_bench.py; do
   echo
   echo "=== benchmarks/$bench"
   .venv/bin/python "benchmarks/$bench" || status=1

@@ -15,9 +15,10 @@ fi
 # The shellcheck package: for the ansible-test sanity test of that name. openssh-server: the ssh test hosts
 # (scripts/ssh-hosts.sh). dpkg-dev, debian-archive-keyring, make, patch and the autotools: the audit userspace versions
 # (scripts/audit-sources.sh, scripts/audit-builds.sh). chromium: the evidence report in a real headless browser.
+# audispd-plugins: audisp-remote, the sending side of the central collector (scripts/collector.sh).
 apt_packages=(auditd libaudit1 python3-audit python3-venv gcc libaudit-dev util-linux rsync git sudo acl shellcheck
   openssh-server openssh-client dpkg-dev debian-archive-keyring make patch autoconf automake libtool pkg-config
-  chromium)
+  chromium audispd-plugins)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

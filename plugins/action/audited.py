@@ -15,10 +15,14 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import 
     check_before_change,
     final_outcome,
     record_result,
+    sign_record,
     unknown_hash_fields,
+    with_signature_room,
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import apply_module_defaults
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import apply_module_defaults, extra_vars
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import ledger_location
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import existing_key
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import hasher_for
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import (
     AS_TASK,
@@ -61,6 +65,10 @@ class ActionModule(ActionBase):
         # module_defaults name the wrapped module, not audited: apply them as core's package/service actions do.
         module_args = apply_module_defaults(module_fqcn, self._task, options["args"], self._templar)
         try:
+            # The controller's key signs the record when there is one (set, or made by record_changes beside its
+            # ledgers); audited never makes one itself.
+            extra = extra_vars()
+            key = existing_key(self._ledger_dir(extra), extra)
             hasher = hasher_for(self._templar, task_vars)
             context = task_context(self._task, acting_identity(self._connection, self._play_context), task_vars, self._templar) if options["context"] else None
 
@@ -88,7 +96,7 @@ class ActionModule(ActionBase):
 
             # The whole record, with the longest result a module can return, before the module runs: what would
             # keep it from being written is refused now, while nothing has changed.
-            check_before_change(with_origin(params_for(LONGEST_RESULT, "success")))
+            check_before_change(with_signature_room(with_origin(params_for(LONGEST_RESULT, "success")), key is not None))
         except AnsibleError as exc:
             raise AnsibleActionFail("%s. Nothing was run." % str(exc).rstrip(".")) from None
         privilege = self._check_record_privilege(task_vars, options)
@@ -105,8 +113,17 @@ class ActionModule(ActionBase):
             }
             return inner
 
-        recorder = write_on_target(self, task_vars, params_for(inner, res), privilege)
+        # Signed once res is final: the record says what came of the change, and nothing alters it afterwards.
+        recorder = write_on_target(self, task_vars, sign_record(key, params_for(inner, res)), privilege)
         return self._merge(inner, recorder)
+
+    @staticmethod
+    def _ledger_dir(extra: t.Mapping[str, t.Any]) -> t.Optional[str]:
+        """Where record_changes keeps its ledgers and key; None where that callback cannot be loaded."""
+        try:
+            return ledger_location(extra)
+        except AnsibleError:
+            return None
 
     def _check_record_privilege(self, task_vars: t.Dict[str, t.Any], options: t.Mapping[str, t.Any]) -> t.Any:
         """How the record will get root; when not with the task's own privileges (a service account, no become), a

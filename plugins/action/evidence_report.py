@@ -10,8 +10,10 @@ import typing as t
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.changeaudit.linux.plugins.module_utils._specs import EVIDENCE_ARGUMENT_SPEC
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._collector import NodeIndex, failed_reads, read_collector_log, split_records
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import run_id as this_run_id
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._evidence import reconcile, window, write_report
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._evidence import NO_RECORDS_FROM_NODE, reconcile, window, write_report
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import extra_vars
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import controller_key
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import (
@@ -69,8 +71,20 @@ class ActionModule(ActionBase):
             # signed as the end of a run is), and what it proves is what came before.
             reading = self._checkpoint(ledger_dir, run_id, extra) or reading
             entries = [entry for entry in reading.entries if entry.get("kind") in ("intent", "outcome")]
-        evidence = reconcile(run_id, entries, self._reads(options["hosts"], options["records_var"], task_vars),
-                             reading._asdict() if reading is not None else None)
+        collector = None
+        if options["collector"] or options["collector_log"]:
+            reads, collector = self._collector_reads(run_id, options, result["window"], task_vars)
+        else:
+            reads = self._reads(options["hosts"], options["records_var"], task_vars)
+        # Each record's signature is checked with the controller's key; the records it kept for other hosts count
+        # only from its own trail.
+        evidence = reconcile(run_id, entries, reads, reading._asdict() if reading is not None else None,
+                             public_key=self._key(ledger_dir, extra) if reading is not None else None,
+                             controller=self._controller_read(options["controller_records_var"], task_vars))
+        # The records are in the rows now: a collector's 200,000 are not held while the report is written.
+        del reads
+        if collector is not None:
+            evidence["collector"] = collector
         result.update(summary=evidence["summary"], verdict=evidence["verdict"], report_dir=options["report_dir"])
         # set_stats' way of handing data out of a run: AWX and AAP keep it as the job's artifacts.
         result["ansible_stats"] = {
@@ -89,9 +103,10 @@ class ActionModule(ActionBase):
         summary = evidence["summary"]
         if summary["gaps"]:
             gaps = summary["change_gaps"]
-            message = "%d change%s of run %s lack%s proof (missing %d, unknown outcome %d, host unreachable %d, unexpected %d)" % (
+            message = "%d change%s of run %s lack%s proof (missing %d, unknown outcome %d, host unreachable %d, unexpected %d%s)" % (
                 gaps, "" if gaps == 1 else "s", run_id, "s" if gaps == 1 else "", summary["missing"],
-                summary["unknown_outcome"], summary["host_unreachable"], summary["unexpected"])
+                summary["unknown_outcome"], summary["host_unreachable"], summary["unexpected"],
+                ", no records from the host's node %d" % summary[NO_RECORDS_FROM_NODE] if summary.get(NO_RECORDS_FROM_NODE) else "")
             if summary["gaps"] > gaps:
                 message = "Run %s is not proven. %s%s" % (run_id, evidence["verdict"], " " + message if gaps else "")
             message += ": see %s" % os.path.join(options["report_dir"], "evidence.html")
@@ -141,6 +156,46 @@ class ActionModule(ActionBase):
         except (OSError, LedgerError) as exc:
             self._display.warning("cannot seal the ledger of run %s up to this proof: %s" % (run_id, exc))
             return None
+
+    @staticmethod
+    def _collector_reads(run_id: str, options: t.Mapping[str, t.Any], span: t.Mapping[str, t.Any],
+                         task_vars: t.Mapping[str, t.Any]) -> t.Tuple[t.Dict[str, t.Dict[str, t.Any]], t.Dict[str, t.Any]]:
+        """Host -> its records, from one collector's log that holds every host's (read on the collector host by
+        usys_config_info and registered as collector_var, or a file on the controller, collector_log)."""
+        hosts = options["hosts"]
+        try:
+            index = NodeIndex(hosts, task_vars.get("hostvars") or {}, options["node_map"] or {}, options["collector"])
+        except ValueError as exc:
+            raise AnsibleActionFail("node_map: %s" % exc) from None
+        if options["collector_log"]:
+            source = options["collector_log"]
+            try:
+                records, files = read_collector_log(source, run_id, span.get("since"), options["collector_rotated"])
+                reads, info = split_records(records, run_id, index, source, files)
+            except AuditError as exc:
+                raise AnsibleActionFail("cannot read the collector's log %s on the controller: %s" % (source, exc)) from None
+            return reads, info
+        source = options["collector"]
+        registered = task_vars.get(options["collector_var"])
+        if not isinstance(registered, dict):
+            error = "the collector %s was not read (%s is not set)" % (source, options["collector_var"])
+        elif registered.get("unreachable"):
+            error = "the collector %s is unreachable: %s" % (source, registered.get("msg") or "")
+        elif registered.get("failed") or "records" not in registered:
+            error = "reading the collector %s failed: %s" % (source, registered.get("msg") or "")
+        else:
+            return split_records(registered.get("records") or [], run_id, index, source, registered.get("files") or [])
+        return failed_reads(hosts, error), {"source": source, "error": error}
+
+    @staticmethod
+    def _controller_read(variable: str, task_vars: t.Mapping[str, t.Any]) -> t.Optional[t.Dict[str, t.Any]]:
+        """What usys_config_info read of the controller's own trail (None: not read, or skipped)."""
+        registered = task_vars.get(variable) if variable else None
+        if not isinstance(registered, dict) or registered.get("skipped"):
+            return None
+        if registered.get("unreachable") or registered.get("failed") or "records" not in registered:
+            return {"reachable": False, "records": [], "error": registered.get("msg") or "reading the records failed"}
+        return {"reachable": True, "records": list(registered.get("records") or [])}
 
     @staticmethod
     def _reads(hosts: t.Sequence[str], records_var: str, task_vars: t.Mapping[str, t.Any]) -> t.Dict[str, t.Dict[str, t.Any]]:

@@ -170,6 +170,21 @@ options:
       - name: CHANGEAUDIT_LEDGER_DIR
     vars:
       - name: changeaudit_ledger_dir
+  in_module:
+    description:
+      - Whether the record of a change may be written inside the module's own process, after its result is final
+        and before it is printed, where that process can write it (a Python module run by core's plain action or
+        C(copy) with C(content), as root, without C(changed_when), C(failed_when), C(until), check mode, C(async),
+        C(no_log) or Mitogen). Every other task, and every task with V(false), gets its record from the writer, a
+        second process on the target. The ledger's outcome line says which (C(path=in_module) or C(path=writer)).
+    type: bool
+    default: true
+    version_added: 1.2.0
+    ini:
+      - section: changeaudit_record_changes
+        key: in_module
+    env:
+      - name: CHANGEAUDIT_IN_MODULE
 notes:
   - The record is written as root whoever the task ran as, and says who that was (V(become_user), or V(remote_user)
     without become). For a task with another C(become_user) or without become, the writer becomes root with the
@@ -328,10 +343,11 @@ class CallbackModule(CallbackBase):
         extra = _core.extra_vars()
         ledger_dir = ledger_directory(_every_change.ledger_location(extra, self.get_option("ledger_dir")))
         ledger_key = ledger_key_id = signer = None
+        # Each record is signed with the controller's key (without a ledger, only with a key the run names).
+        key = _every_change.controller_key(ledger_dir, extra) if ledger_dir else _every_change.explicit_key(extra)
         if ledger_dir:
             # The ledger's lines are chained under a key derived from the controller's signing key, and its seal
             # signed with it: who can write the ledger directory cannot rewrite the verdict unseen.
-            key = _every_change.controller_key(ledger_dir, extra)
             ledger_key, ledger_key_id, signer = key.mac_key(_every_change.LEDGER_KEY_PURPOSE), key.key_id, key.sign
         settings = _every_change.Settings(
             mode=self.get_option("mode"),
@@ -345,6 +361,8 @@ class CallbackModule(CallbackBase):
             controller_problem=_every_change.controller_problem(),
             ledger_key=ledger_key,
             ledger_key_id=ledger_key_id,
+            record_key=key,
+            in_module=bool(self.get_option("in_module")),
         )
         # Before any worker forks: every worker of the run records, and notes in the ledger, the same run ID.
         _every_change.fix_run_id()
@@ -353,7 +371,7 @@ class CallbackModule(CallbackBase):
         if ledger_dir and self._ledger is None:
             self._ledger = _every_change.run_ledger(settings, _every_change.run_id({}), signer)
             try:
-                self._ledger.start(**_every_change.start_details())
+                self._ledger.start(**_every_change.start_details(settings))
             except _every_change.LedgerError as exc:
                 raise AnsibleError("%s: the run's ledger cannot be started: %s" % (PLUGIN, exc)) from None
         _every_change.install(settings)

@@ -45,15 +45,26 @@ EVIDENCE_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     expect_ledger={"type": "bool", "default": True},
     hosts={"type": "list", "elements": "str", "default": []},
     records_var={"type": "str", "default": "changeaudit_evidence_records"},
+    # The read of the controller's own trail, the only place a record kept there for another host counts.
+    controller_records_var={"type": "str", "default": "changeaudit_evidence_controller_records"},
     fail_on_gaps={"type": "bool", "default": True},
     window_only={"type": "bool", "default": False},
+    # Central collector mode (_collector.py): one read of a collector's log instead of one per host.
+    collector={"type": "str"},
+    collector_var={"type": "str", "default": "changeaudit_evidence_collector"},
+    collector_log={"type": "path"},
+    collector_rotated={"type": "bool", "default": True},
+    node_map={"type": "dict", "default": {}},
 )
 
 # changeaudit.linux.verify_evidence, an action that runs on the controller only.
 VERIFY_EVIDENCE_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
-    report_dir={"type": "path", "required": True},
-    # None: the signing.pub the report carries, which proves integrity only.
+    # One of report_dir and audit_log, or both (the action checks).
+    report_dir={"type": "path"},
+    # None: the signing.pub the report carries, which proves integrity only; audit_log needs it.
     public_key={"type": "path"},
+    audit_log={"type": "path"},
+    run_id={"type": "str"},
 )
 
 

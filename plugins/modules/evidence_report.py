@@ -19,8 +19,9 @@ description:
     matches them one to one by host and C(seq).
   - "Each change is V(recorded), V(missing) (the ledger says it was changed and no record is there),
     V(unknown_outcome) (an intent and no outcome: a worker that died between the change and its record),
-    V(skipped_by_policy), V(host_unreachable) (the host's trail could not be read), or, for a record the ledger
-    does not know, V(unexpected). Records of M(changeaudit.linux.audited) and M(changeaudit.linux.usys_config)
+    V(skipped_by_policy), V(host_unreachable) (the host's trail could not be read), V(no_records_from_node) (read
+    from a collector, O(collector) or O(collector_log), that holds no record of the run from the host's node), or,
+    for a record the ledger does not know, V(unexpected). Records of M(changeaudit.linux.audited) and M(changeaudit.linux.usys_config)
     tasks, which record themselves, are listed as V(own_record). A run without a ledger gets an inventory of its
     records per host."
   - Writes into O(report_dir) C(evidence.json) (the whole reconciliation; its C(format) is 1), C(evidence.csv) (a row
@@ -88,6 +89,19 @@ options:
     description: The variable each host registered the result of M(changeaudit.linux.usys_config_info) in.
     type: str
     default: changeaudit_evidence_records
+  controller_records_var:
+    description:
+      - The variable holding the result of M(changeaudit.linux.usys_config_info) run on the controller itself, the
+        records the controller kept in its own audit trail for hosts whose C(changeaudit_host_policy) is
+        V(controller) (C(kept_on=controller), C(changed_host=)). Such a record counts only from there; one found in a
+        managed host's trail is V(unexpected). Unset or skipped, the controller's trail is not read.
+      - Every record of a run that signs its records (record_changes 1.2.0 on) counts only with a valid signature
+        C(ctl_sig) of the controller's key over its fields, for the host it was read on and the run; one without it
+        is V(unexpected) with the reason (unsigned, forged or altered, another key's), and never takes the place of
+        the genuine record of that change.
+    type: str
+    default: changeaudit_evidence_controller_records
+    version_added: 1.2.0
   fail_on_gaps:
     description: Fail when a change lacks its record, has an unknown outcome, a host could not be read, or a record is unexpected.
     type: bool
@@ -96,6 +110,45 @@ options:
     description: Only return the time span of the run's ledger (RV(window)), for the read on each host.
     type: bool
     default: false
+  collector:
+    description:
+      - The inventory host of a central collector (a receiving auditd with C(tcp_listen_port), fed by C(audisp-remote)
+        on each host) whose log holds the records of every host of O(hosts), read there once by
+        M(changeaudit.linux.usys_config_info) and registered as O(collector_var) (the playbook
+        C(changeaudit.linux.evidence) does this with C(-e evidence_collector=HOST)).
+      - Each record is placed with the inventory host its C(node=) prefix names, by the rule of O(node_map); records of
+        nodes no host maps to are counted in the report's C(collector) part and never matched. A record without C(node=)
+        is the collector's own.
+    type: str
+    version_added: 1.2.0
+  collector_var:
+    description: The variable the read of O(collector) was registered in.
+    type: str
+    default: changeaudit_evidence_collector
+    version_added: 1.2.0
+  collector_log:
+    description:
+      - A collector's log on the controller (a copy, or the controller is the collector), read once, streamed, from the
+        start of the run's span (with its numbered rotations unless O(collector_rotated=false)) instead of any read on
+        the hosts. Records are placed by their C(node=) as for O(collector).
+    type: path
+    version_added: 1.2.0
+  collector_rotated:
+    description: Whether to read the rotations of O(collector_log) too (C(<file>.1), C(<file>.2), ...).
+    type: bool
+    default: true
+    version_added: 1.2.0
+  node_map:
+    description:
+      - With O(collector) or O(collector_log), inventory host -> the C(node=) name (or list of names) its records carry.
+        Entries of hosts not in O(hosts) are unused, so one map can serve the whole fleet.
+      - A host the map does not name has as nodes its inventory name, its C(ansible_host) and the short name (up to the
+        first dot) of each that is not an IP address, compared without case.
+      - A node several hosts share (one kernel, one C(name)) gives each record to the host of those the record names
+        (C(delegated_to), else C(inventory_host)).
+    type: dict
+    default: {}
+    version_added: 1.2.0
 seealso:
   - module: changeaudit.linux.usys_config_info
   - plugin: changeaudit.linux.record_changes

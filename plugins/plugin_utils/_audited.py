@@ -27,6 +27,13 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import 
     with_context,
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import Hasher, data_bytes
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import (
+    MAC_PLACEHOLDER,
+    RECORD_MAC_FIELD,
+    RECORD_SIG_FIELD,
+    SIGNATURE_PLACEHOLDER,
+    sign_record,
+)
 
 # The argument that names what a module changes, in the order modules use them.
 OBJECT_ARGUMENTS = ("path", "dest", "name", "key")
@@ -54,11 +61,16 @@ MODULE_NAME_MAX = 128
 # field that is left out where that is not the field's own.
 WITHHELD_FIELD = "withheld"
 WITHHELD_NAMES = {"diff_sha256": "diff"}
+# Fields only the controller writes, after the record is built: where a record kept in the controller's own trail
+# says it is kept and for which host (_every_change.write_on_controller), and the controller's signature
+# (_signing.sign_record). A play's own fields may not take these names: they would claim what only the controller
+# vouches for.
+CONTROLLER_ONLY_FIELDS = ("changed_host", "kept_on", RECORD_SIG_FIELD, RECORD_MAC_FIELD)
 # Every field change_fields and change_record_params may write besides the play's own and the task context.
 CHANGE_FIELDS = (
     "module", "object_arg", "object", "arg_names", "checksum", "diff_sha256", "inventory_host", "delegated_to",
     WITHHELD_FIELD,
-)
+) + CONTROLLER_ONLY_FIELDS
 
 
 def object_text(value: t.Any) -> str:
@@ -277,6 +289,10 @@ def change_record_params(
     hash_fields = set(hash_fields)
     if hash_fields:
         hasher.require("hash_fields")
+    claimed = sorted(set(extra_fields) & set(CONTROLLER_ONLY_FIELDS))
+    if claimed:
+        raise AnsibleActionFail("these fields are set %s and are the controller's own (where a record is kept, its "
+                                "signature), rename them: %s" % (extra_source, ", ".join(claimed)))
     args = module_arguments(module_args)
     withheld: t.List[str] = []
     fields = change_fields(module_fqcn, args, result, no_log, hasher, withheld)
@@ -310,6 +326,16 @@ def change_record_params(
         params["verify"] = True
     if forwarding:
         params["forwarding"] = True
+    return params
+
+
+def with_signature_room(params: t.Mapping[str, t.Any], signing: bool) -> t.Dict[str, t.Any]:
+    """``params`` as check_before_change should size them: with a signature at its longest when the record will be
+    signed (``signing``), so that a record that fits before the change still fits once signed."""
+    params = dict(params)
+    if signing:
+        params["fields"] = dict(params.get("fields") or {}, **{RECORD_SIG_FIELD: SIGNATURE_PLACEHOLDER,
+                                                               RECORD_MAC_FIELD: MAC_PLACEHOLDER})
     return params
 
 
@@ -438,6 +464,9 @@ def final_outcome(
 
 
 __all__ = [
+    "CONTROLLER_ONLY_FIELDS",
+    "with_signature_room",
+    "sign_record",
     "ATTEMPT_KEY",
     "POLYMORPHIC_RESULT",
     "register_names",

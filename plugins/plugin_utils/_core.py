@@ -18,6 +18,10 @@ and only here:
 - a connection to a delegated task's inventory host (``Execution.inventory_host_connection``), set up with
   ``TaskExecutor._get_connection`` and ``_set_connection_options`` as the executor sets up a task's own: an action
   that changes the inventory host from the delegated one (synchronize push with delegate_to) gets its record there;
+- the module prelude (``install_task_hook``'s ``module_prelude``): ``ActionBase._configure_module`` of each action
+  handler, whose AnsiballZ wrapper gets Python source run in the module's own process before the module
+  (``with_prelude``), and ``ActionBase._execute_module``, whose result gives back what that source reported
+  (``Attempt.module_reports``); ``core_action`` names core's own action plugins by their file;
 - the refusal (``refuse_changes``) that holds every change back while the record_changes callback is not ready;
 - ``apply_module_defaults`` (``module_common._apply_action_arg_defaults``, the helper core's own package and
   service actions use for the module they pick) and ``callback_var_options`` (the callback options given as
@@ -327,7 +331,7 @@ class Attempt:
     module the action ran reported a change (an action that runs several modules, such as copy of a directory,
     returns only the failing one's result)."""
 
-    __slots__ = ("started", "ended", "verdict", "changed", "failed", "module_changed")
+    __slots__ = ("started", "ended", "verdict", "changed", "failed", "module_changed", "module_reports", "preluded")
 
     def __init__(self) -> None:
         self.started = False
@@ -336,6 +340,10 @@ class Attempt:
         self.changed = False
         self.failed = False
         self.module_changed = False
+        # What the modules run with a prelude (install_task_hook's module_prelude) reported under its key, in order.
+        self.module_reports: t.List[t.Dict[str, t.Any]] = []
+        # Whether the module run now going on got a prelude: only its report counts.
+        self.preluded = False
 
     @property
     def reported_change(self) -> bool:
@@ -345,9 +353,10 @@ class Attempt:
 _ATTEMPTS_ATTR = "_changeaudit_attempts"
 
 
-def _watch_handler(handler: t.Any, attempt: Attempt) -> None:
+def _watch_handler(handler: t.Any, attempt: Attempt, execution: t.Optional[Execution] = None) -> None:
     """Notes in ``attempt`` what ``handler.run`` returns, and whether any module it runs reports a change: wraps the
-    instance's ``run`` and ActionBase._execute_module (private), which every action runs its modules through."""
+    instance's ``run`` and ActionBase._execute_module (private), which every action runs its modules through; with a
+    module prelude hooked, also ActionBase._configure_module (``_prelude_modules``)."""
     run = handler.run
     execute_module = getattr(handler, "_execute_module", None)
 
@@ -366,14 +375,94 @@ def _watch_handler(handler: t.Any, attempt: Attempt) -> None:
     if execute_module is None:
         return
 
+    prelude = _HOOK.get("prelude")
+    if prelude is not None and execution is not None:
+        _prelude_modules(handler, attempt, execution, *prelude)
+    report_key = prelude[1] if prelude is not None else None
+
     @functools.wraps(execute_module)
     def watched_execute_module(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        result = execute_module(*args, **kwargs)
-        if isinstance(result, dict) and result.get("changed"):
-            attempt.module_changed = True
+        attempt.preluded = False
+        try:
+            result = execute_module(*args, **kwargs)
+        finally:
+            preluded, attempt.preluded = attempt.preluded, False
+        if isinstance(result, dict):
+            # Taken out whoever printed it: only a run that got the prelude may speak for the record.
+            report = result.pop(report_key, None) if report_key else None
+            if preluded and isinstance(report, dict):
+                attempt.module_reports.append(report)
+            if result.get("changed"):
+                attempt.module_changed = True
         return result
 
     handler._execute_module = watched_execute_module
+
+
+# ---- the module prelude
+#
+# What runs in a Python module's own process before the module does (the record written there: _every_change's
+# in-module path). Python modules go to the target as the AnsiballZ wrapper that module_common._find_module_utils
+# writes, which ends by calling _ansiballz_main (the same text on 2.19, 2.20 and 2.21); ActionBase._configure_module
+# returns it as _BuiltModule.b_module_data (a frozen dataclass on all three). The prelude goes in just before that
+# call, so it runs in the wrapper's process, before the wrapper's loader imports and runs the module; a payload
+# without that call (PowerShell, binary, old-style, a changed wrapper) gets none, and its task keeps the writer.
+
+ANSIBALLZ_MAIN = b'\n\nif __name__ == "__main__":\n    _ansiballz_main(\n'
+ModulePrelude = t.Callable[[Execution, t.Any, str, str, t.Dict[str, t.Any]], t.Optional[str]]
+
+
+def with_prelude(module_data: bytes, prelude: str) -> t.Optional[bytes]:
+    """The AnsiballZ wrapper ``module_data`` with ``prelude`` (Python source) run before it starts the module; None
+    when it is not such a wrapper."""
+    at = module_data.rfind(ANSIBALLZ_MAIN)
+    if at < 0 or b"_ANSIBALLZ_WRAPPER = True" not in module_data[:4096]:
+        return None
+    return module_data[:at] + b"\n\n" + prelude.encode("utf-8") + module_data[at:]
+
+
+def _prelude_modules(handler: t.Any, attempt: Attempt, execution: Execution, prelude: ModulePrelude, _key: str) -> None:
+    """Wraps the instance's ActionBase._configure_module (private; ``(module_name, module_args, task_vars)`` ->
+    ``(_BuiltModule, module_path)`` on 2.19-2.21): ``prelude(execution, handler, module_name, interpreter,
+    task_vars)`` gives the source to put in a Python module's payload, or None."""
+    if not is_tested(CORE):
+        return
+    configure = getattr(handler, "_configure_module", None)
+    if configure is None:
+        return
+
+    @functools.wraps(configure)
+    def configure_module(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        import dataclasses
+
+        bits, path = configure(*args, **kwargs)
+        names = ("module_name", "module_args", "task_vars")
+        given = dict(zip(names, args), **kwargs)
+        shebang = getattr(bits, "shebang", None)
+        if getattr(bits, "module_style", None) != "new" or not shebang or not dataclasses.is_dataclass(bits):
+            return bits, path
+        source = prelude(execution, handler, str(given.get("module_name")), shebang[2:].strip(), given.get("task_vars") or {})
+        data = with_prelude(bits.b_module_data, source) if source else None
+        if data is None:
+            return bits, path
+        attempt.preluded = True
+        return dataclasses.replace(bits, b_module_data=data), path
+
+    handler._configure_module = configure_module
+
+
+def core_action(handler: t.Any) -> t.Optional[str]:
+    """The name of ansible-core's own action plugin ``handler`` is (``normal``, ``copy``), decided on the file its
+    class comes from; None for any other plugin."""
+    import inspect
+
+    try:
+        path = inspect.getfile(type(handler))
+    except (TypeError, OSError):
+        return None
+    if not os.path.abspath(path).startswith(os.path.join(CORE_PACKAGE_DIR, "plugins", "action") + os.sep):
+        return None
+    return os.path.splitext(os.path.basename(path))[0]
 
 
 class DictResult:
@@ -442,13 +531,21 @@ _ORIGINALS: t.Dict[str, t.Any] = {}
 _NOT_IGNORABLE: t.Set[str] = set()
 
 
-def install_task_hook(before_action: BeforeAction, after_result: AfterResult, core: t.Tuple[int, int] = CORE) -> None:
+def install_task_hook(
+    before_action: BeforeAction, after_result: AfterResult, core: t.Tuple[int, int] = CORE,
+    module_prelude: t.Optional[ModulePrelude] = None, report_key: str = "",
+) -> None:
     """Call ``before_action(execution, handler, task_vars)`` before each action runs (it may raise
     TaskRefusedError to fail the task) and ``after_result(execution, result, task_vars)`` on each final result.
+    With ``module_prelude``, each Python module an action runs may get a prelude in its payload (``with_prelude``);
+    what such a module returns under ``report_key`` is taken out of its result into ``Attempt.module_reports``.
     Wraps the TaskExecutor methods once; call in the controller before the workers fork."""
     from ansible.executor.task_executor import TaskExecutor
 
     _HOOK.update(before=before_action, after=after_result)
+    _HOOK.pop("prelude", None)
+    if module_prelude is not None and report_key:
+        _HOOK["prelude"] = (module_prelude, report_key)
     if _ORIGINALS:
         return
     _ORIGINALS["_get_action_handler_with_module_context"] = TaskExecutor._get_action_handler_with_module_context
@@ -502,7 +599,7 @@ def _wrap_get_handler(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any
         attempts = self.__dict__.setdefault(_ATTEMPTS_ATTR, [])
         attempt = Attempt()
         attempts.append(attempt)
-        _watch_handler(handler_and_context[0], attempt)
+        _watch_handler(handler_and_context[0], attempt, Execution(self))
         # A retry of until makes a new handler for the same change: its intent and checks were done on the first.
         if len(attempts) == 1:
             try:
@@ -655,6 +752,9 @@ __all__ = [
     "uninstall_task_hook",
     "task_hook_installed",
     "refused_here",
+    "ANSIBALLZ_MAIN",
+    "with_prelude",
+    "core_action",
     "apply_module_defaults",
     "POLYMORPHIC_RESULT",
     "register_names",

@@ -7,6 +7,11 @@ can be built, and, once per host per play, that the host can keep records, so th
 its first change. It runs ``after_task`` on the result after changed_when, failed_when and until: the place to write
 the record of a change, through the same connection, before the host runs its next task.
 
+Where the module's own process can write the record (a root Python module of core's normal action, or copy of a
+text content: ``in_module_prelude``), its payload carries the record, built here, and the module writes it before its
+result is printed; after_task then only takes what the module reported (``_in_module.report``), so a change is
+recorded once, by the module or by the writer, and the ledger's outcome says which (``path``).
+
 A record that cannot be written makes the task failed and not ignorable, so ignore_errors cannot hide it.
 ``install()`` refuses any ansible-core version CI has not tested the hook with (``_core.TESTED_CORE``), naming
 the tested ones; the callback then holds every change back with ``_core.refuse_changes``.
@@ -24,7 +29,8 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import OP_MAX
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditRecordTooLongError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError, AuditRecordTooLongError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import validate_request
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
     CHANGE_FIELDS,
@@ -38,6 +44,8 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import 
     check_before_change,
     module_arguments,
     record_result,
+    sign_record,
+    with_signature_room,
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import (
     CONTEXT_FIELDS,
@@ -66,6 +74,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import (
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _change_site, _signing
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._change_site import SYNCHRONIZE, change_site
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import (
+    AS_TASK,
     Acting,
     Privilege,
     RecordPrivilegeError,
@@ -74,7 +83,15 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege impor
     record_privilege,
     variable,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import PYTHON_NOT_FOUND, validate, with_origin, write_on_target
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import (
+    PYTHON_NOT_FOUND,
+    is_mitogen,
+    validate,
+    with_origin,
+    write_on_target,
+)
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _in_module
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._interpreter import same_python
 
 display = Display()
 ANSIBLE_CORE_VERSION = _core.CORE_VERSION_TEXT
@@ -120,6 +137,8 @@ class Settings:
         controller_problem: t.Optional[str] = None,
         ledger_key: t.Optional[bytes] = None,
         ledger_key_id: t.Optional[str] = None,
+        record_key: t.Optional[t.Any] = None,
+        in_module: bool = True,
     ) -> None:
         if mode not in ("fail", "warn"):
             raise AnsibleError("%s: mode must be fail or warn, not %r" % (PLUGIN, mode))
@@ -136,6 +155,10 @@ class Settings:
         # What chains the ledger's lines: the HMAC key derived from the controller's signing key, and its id.
         self.ledger_key = ledger_key
         self.ledger_key_id = ledger_key_id
+        # What signs each record (_signing.SigningKey, the same key): None signs none.
+        self.record_key = record_key
+        # Whether a change's record may be written in the module's own process (_in_module) where it can be.
+        self.in_module = in_module
         # Why the controller cannot keep records (changeaudit_host_policy=controller), found when the run starts.
         self.controller_problem = controller_problem
         self._skips: t.Dict[t.Tuple[str, str], bool] = {}
@@ -205,7 +228,7 @@ def worst_case_params(fields: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
     )
     # op= holds what fits of the object; at its longest it is written bare, OP_MAX characters.
     params["op"] = "x" * OP_MAX
-    return params
+    return with_signature_room(params, True)
 
 
 _SETTINGS: t.Optional[Settings] = None
@@ -233,7 +256,9 @@ def install(settings: Settings, version: str = ANSIBLE_CORE_VERSION) -> None:
     global _SETTINGS
     series = check_version(version)
     _SETTINGS = settings
-    _core.install_task_hook(_before_action, _after_result, _core.parse_version(series))
+    if settings.in_module:
+        _in_module.prepare()
+    _core.install_task_hook(_before_action, _after_result, _core.parse_version(series), _module_prelude, _in_module.RESULT_KEY)
 
 
 def uninstall() -> None:
@@ -246,6 +271,14 @@ def uninstall() -> None:
 
 def installed() -> bool:
     return _core.task_hook_installed()
+
+
+def _module_prelude(
+    execution: _core.Execution, handler: ActionBase, module_name: str, interpreter: str, task_vars: t.Dict[str, t.Any]
+) -> t.Optional[str]:
+    if _SETTINGS is None or not _SETTINGS.in_module:
+        return None
+    return in_module_prelude(execution, handler, module_name, interpreter, task_vars, _SETTINGS)
 
 
 def _before_action(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any]) -> None:
@@ -353,14 +386,18 @@ def _writer_action(
 
 
 def _write_for_change(
-    execution: _core.Execution, templar: t.Any, check_mode: bool, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any]
+    execution: _core.Execution, templar: t.Any, check_mode: bool, task_vars: t.Dict[str, t.Any], params: t.Dict[str, t.Any],
+    key: t.Optional[t.Any] = None,
 ) -> t.Dict[str, t.Any]:
     """Write (or check) a record on the host the task changes: through the task's connection, through a connection
-    of its own to the inventory host (synchronize push with delegate_to), or on the controller."""
+    of its own to the inventory host (synchronize push with delegate_to), or on the controller. ``key`` signs the
+    record once its fields are final (on the controller: with the host it names)."""
     site = execution.notes.get(SITE_NOTE)
     verdict = execution.notes.get(VERDICT_NOTE) or (RECORDS, "")
     if verdict[0] == CONTROLLER or (site is not None and site.where == _change_site.CONTROLLER):
-        return write_on_controller(params, site.host if site is not None else _target(execution.task, task_vars), check_mode)
+        return write_on_controller(params, site.host if site is not None else _target(execution.task, task_vars), check_mode,
+                                   key)
+    params = sign_record(key, params)
     # The variables as they were before the action ran (synchronize swaps the interpreter for the controller's).
     task_vars = dict(task_vars, **execution.notes.get(VARS_NOTE, {}))
     if site is not None and site.where == _change_site.INVENTORY_HOST:
@@ -379,6 +416,103 @@ def _write_for_change(
     finally:
         # The remote tmp dir the writer may have made (no pipelining) goes, as after any action.
         action.cleanup()
+
+
+# ---------------------------------------------------------------------------------------------- the in-module path
+#
+# The record of a change written by the module's own process, after its result is final and before it is printed
+# (_in_module, module_utils/_audit/in_module.py): no second process on the target, no second round trip. Only where
+# that process can write it and its result is the task's verdict; every other task keeps the writer, and so does a
+# task whose module leaves it to the writer (its result is not what the record was built with). Which path wrote the
+# record comes back in the module's result (_core takes it out), so a change is recorded once, by one of them.
+
+# Where in_module_prelude leaves what it decided for the task: None (the writer), or (request, checksum, modules).
+IN_MODULE_NOTE = "in_module"
+# The modules of an action of core that may write the record: the action runs them, and their result is the task's.
+IN_MODULE_ACTIONS = {"normal": None, "copy": ("ansible.legacy.copy",)}
+
+
+def in_module_refusal(execution: _core.Execution, handler: ActionBase, settings: Settings) -> t.Optional[str]:
+    """Why this task's record cannot be written in the module's process (the writer writes it), or None."""
+    task = execution.task
+    notes = execution.notes
+    site = notes.get(SITE_NOTE)
+    privilege = notes.get(PRIVILEGE_NOTE)
+    if not recordable(task, settings) or (notes.get(VERDICT_NOTE) or (RECORDS, ""))[0] != RECORDS:
+        return "not recorded on its host"
+    if site is None or site.where != _change_site.CONNECTION or site.when != _change_site.AFTER or WRITTEN_BEFORE_NOTE in notes:
+        return "recorded elsewhere or before the change"
+    if privilege is None or privilege.how != AS_TASK:
+        return "the module does not run as root"
+    if task.check_mode or task.async_val or task.changed_when or task.failed_when or task.until:
+        return "the verdict is the controller's (check mode, async, changed_when, failed_when, until)"
+    if task.no_log:
+        return "no_log"
+    if is_mitogen(execution.connection):
+        return "Mitogen"
+    action = _core.core_action(handler)
+    if action not in IN_MODULE_ACTIONS:
+        return "an action plugin that is not core's normal"
+    if action == "copy" and (task.args.get("src") or task.args.get("remote_src") or task.diff
+                             or not isinstance(task.args.get("content"), str)):
+        # Several modules, or a diff the action makes: only copy of a text content runs one copy module.
+        return "copy without text content, or with a diff"
+    return None
+
+
+def in_module_request(
+    execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings
+) -> t.Optional[t.Tuple[t.Dict[str, t.Any], t.Optional[str], t.Optional[t.Tuple[str, ...]]]]:
+    """(request, checksum, modules) for the module's process: the record's params as record_params builds them with
+    res=success and the result the module will return (for copy of a text content, its checksum), signed, with the
+    writer's defaults and checks; None where the writer must write it."""
+    if in_module_refusal(execution, handler, settings) is not None:
+        return None
+    task = execution.task
+    action = _core.core_action(handler)
+    checksum = None
+    result: t.Dict[str, t.Any] = {}
+    if action == "copy":
+        import hashlib
+
+        # As the copy action writes the content before the copy module takes it (ActionModule._create_content_tempfile).
+        result["checksum"] = hashlib.sha1(task.args["content"].encode("utf-8", "surrogateescape")).hexdigest()  # nosec
+        checksum = "sha1:" + result["checksum"]
+    try:
+        params = record_params(execution, settings, task_vars, result, "success", hasher_for(handler._templar, task_vars))
+        params = sign_record(settings.record_key, with_origin(params))
+        validated, error = validate(params)
+        if error:
+            return None
+        request = dict(validated, check_mode=False)
+        validate_request(request)
+    except (AnsibleError, AuditError):
+        # The writer builds it again and reports why it cannot.
+        return None
+    return request, checksum, IN_MODULE_ACTIONS[action or ""]
+
+
+def in_module_prelude(
+    execution: _core.Execution, handler: ActionBase, module_name: str, interpreter: str, task_vars: t.Dict[str, t.Any],
+    settings: Settings,
+) -> t.Optional[str]:
+    """What goes in front of this Python module so that its own process writes the record (_core's module prelude);
+    None for the writer. Decided once per task (loop item); one module of an attempt writes at most one record."""
+    notes = execution.notes
+    if IN_MODULE_NOTE not in notes:
+        notes[IN_MODULE_NOTE] = in_module_request(execution, handler, task_vars, settings)
+    decided = notes[IN_MODULE_NOTE]
+    if decided is None or _in_module.report(execution.attempts) is not None:
+        return None
+    request, checksum, modules = decided
+    if modules is not None and module_name not in modules:
+        return None
+    host = changed_host(execution, task_vars)
+    try:
+        return _in_module.prelude(request, checksum, same_python(handler, task_vars, interpreter, host))
+    except (TypeError, ValueError):
+        # A value the payload cannot carry: the writer records the change (and names what it cannot write).
+        return None
 
 
 def recordable(task: t.Any, settings: Settings) -> bool:
@@ -441,7 +575,7 @@ def check_record(
     try:
         hasher = hasher_for(handler._templar, task_vars)
         params = record_params(execution, settings, task_vars, LONGEST_RESULT, "success", hasher)
-        check_before_change(with_origin(params))
+        check_before_change(with_signature_room(with_origin(params), settings.record_key is not None))
     except AnsibleError as exc:
         message = "%s: the change of this task could not be recorded, so it was not run: %s" % (PLUGIN, exc)
         if settings.mode == "fail":
@@ -457,7 +591,8 @@ def before_task(execution: _core.Execution, handler: ActionBase, task_vars: t.Di
     the task (mode fail) before its action runs when not."""
     task = execution.task
     notes = execution.notes
-    for note in (LEDGER_NOTE, PRIVILEGE_NOTE, VERDICT_NOTE, VARS_NOTE, PLAY_CONTEXT_NOTE, WRITTEN_BEFORE_NOTE, FORWARDING_NOTE):
+    for note in (LEDGER_NOTE, PRIVILEGE_NOTE, VERDICT_NOTE, VARS_NOTE, PLAY_CONTEXT_NOTE, WRITTEN_BEFORE_NOTE, FORWARDING_NOTE,
+                 IN_MODULE_NOTE):
         notes.pop(note, None)
     # Taken now: the action may change the shared play context, connection and variables (synchronize).
     resolved = action_names(task)[0]
@@ -706,10 +841,19 @@ def controller_key(ledger_dir: str, extra: t.Mapping[str, t.Any]) -> t.Any:
     return _signing.controller_key(ledger_dir, extra)
 
 
-def start_details() -> t.Dict[str, t.Any]:
-    """What the start line of a run's ledger says of the controller process that began it."""
+def explicit_key(extra: t.Mapping[str, t.Any]) -> t.Any:
+    return _signing.explicit_key(extra)
+
+
+def start_details(settings: t.Optional[Settings] = None) -> t.Dict[str, t.Any]:
+    """What the start line of a run's ledger says of the controller process that began it; with ``settings`` that
+    sign records, the field their signature is in, so that the evidence of this run accepts only signed records
+    (the line is chained under the key: nobody can take that back unseen)."""
     origin = controller_origin()
-    return {"controller": origin.get("hostname"), "user": getpass.getuser(), "ansible_core": ANSIBLE_CORE_VERSION}
+    details = {"controller": origin.get("hostname"), "user": getpass.getuser(), "ansible_core": ANSIBLE_CORE_VERSION}
+    if settings is not None and settings.record_key is not None:
+        details["record_signature"] = _signing.RECORD_SIG_FIELD
+    return details
 
 
 def ledger_seq(execution: _core.Execution) -> t.Optional[int]:
@@ -745,17 +889,18 @@ def _count_own(execution: _core.Execution, view: t.Any, settings: Settings, task
         _note(settings, "records", "written", changed_host(execution, task_vars), run_id(task_vars))
 
 
-def write_on_controller(params: t.Dict[str, t.Any], target: str, check_mode: bool = False) -> t.Dict[str, t.Any]:
+def write_on_controller(params: t.Dict[str, t.Any], target: str, check_mode: bool = False, key: t.Optional[t.Any] = None) -> t.Dict[str, t.Any]:
     """Write the record of a change on ``target`` into the controller's own audit trail, naming the changed host: for
     a host that cannot keep records (changeaudit_host_policy=controller) and for a change of the controller itself
-    (synchronize pull); the binding runs in this worker."""
+    (synchronize pull); the binding runs in this worker. ``key`` signs it, kept_on and changed_host included."""
     from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import execute
 
     params = with_origin(params)
     fields = dict(params.get("fields") or {})
-    for name, value in (("changed_host", bounded_text(target, CONTEXT_TEXT_DEFAULT_MAX)), ("kept_on", "controller")):
-        fields.setdefault(name, value)
+    # Set here whatever params held: a play's own fields may not take these names (_audited.CONTROLLER_ONLY_FIELDS).
+    fields.update(changed_host=bounded_text(target, CONTEXT_TEXT_DEFAULT_MAX), kept_on="controller")
     params["fields"] = fields
+    params = sign_record(key, params)
     validated, error = validate(params)
     if error:
         return {"failed": True, "msg": error, "recorded": False}
@@ -786,7 +931,8 @@ def write_change(
     the action runs, because nothing can be written after it (shutdown; record_params adds recorded=before_change)."""
     try:
         params = record_params(execution, settings, task_vars, evidence, res, hasher_for(handler._templar, task_vars))
-        return _write_for_change(execution, handler._templar, False, task_vars, params)
+        # Signed here, where res is final and nothing else is added to the record but where it is kept.
+        return _write_for_change(execution, handler._templar, False, task_vars, params, settings.record_key)
     except AnsibleError as exc:
         return {"failed": True, "msg": str(exc)}
 
@@ -845,6 +991,10 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
         return
     verdict = execution.notes.get(VERDICT_NOTE) or (RECORDS, "")
     changed, unknown = change_verdict(execution, view)
+    # A record the module's process wrote (or failed to write) for a result it said changed, in_module_prelude's.
+    in_module = _in_module.report(execution.attempts)
+    if in_module is not None:
+        changed, unknown = True, None
     if not recordable(task, settings) or verdict[0] == SKIP:
         _count_own(execution, view, settings, task_vars)
         own = action_names(task)[0].startswith(OWN_PREFIX) or _core.core_controller_action(task)
@@ -857,7 +1007,8 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
     if not changed and not unknown:
         _ledger_outcome(execution, UNCHANGED, settings, failed=view.failed or None)
         return
-    res = "failed" if unknown else record_result(changed, view.failed)
+    # The module's process writes only the record of a result that did not fail.
+    res = "success" if in_module is not None else "failed" if unknown else record_result(changed, view.failed)
     handler = execution.handler
     target = changed_host(execution, task_vars)
     this_run = run_id(task_vars)
@@ -866,10 +1017,13 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
                         reason="the task ended before its action was made")
         return
     outcome = execution.notes.pop(WRITTEN_BEFORE_NOTE, None)
+    path = _in_module.WRITER
+    if outcome is None and in_module is not None:
+        outcome, path = in_module, _in_module.IN_MODULE
     if outcome is None:
         outcome = write_change(execution, handler, task_vars, settings, res, {key: view.get(key) for key in RESULT_EVIDENCE})
     recorded = bool(outcome.get("recorded")) and not outcome.get("failed")
-    summary: t.Dict[str, t.Any] = {"recorded": recorded, "host": target, "run_id": this_run}
+    summary: t.Dict[str, t.Any] = {"recorded": recorded, "host": target, "run_id": this_run, "path": path}
     if unknown:
         summary["unknown_outcome"] = unknown
     if recorded:
@@ -877,7 +1031,7 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
         _note(settings, "records", "written", target, this_run)
         verified = outcome.get("verified") or {}
         _ledger_outcome(execution, UNKNOWN if unknown else RECORDED, settings, res=res, serial=verified.get("serial"),
-                        recorded=True, reason=unknown)
+                        recorded=True, reason=unknown, path=path)
         view.set(RESULT_KEY, summary)
         return
     error = outcome.get("msg") or "; ".join(str(w) for w in outcome.get("warnings") or []) or "no record"
@@ -886,16 +1040,17 @@ def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t
         # The task failed or its host went away already: its failure stands, and the proof names the gap.
         _note_unknown(settings, execution, target, this_run, "%s; no record could be written: %s" % (unknown, error))
         _ledger_outcome(execution, UNKNOWN, settings, res=res, reason="%s; no record could be written: %s" % (unknown, error),
-                        cause=outcome.get("cause"))
+                        cause=outcome.get("cause"), path=path)
         display.warning("%s: %s: the outcome of this task is unknown (%s) and no record of it could be written: %s"
                         % (PLUGIN, target, unknown, error))
         view.set(RESULT_KEY, summary)
         return
     _note(settings, "records", "failed", target, this_run)
-    _ledger_outcome(execution, NOT_RECORDED, settings, res=res, reason=error, cause=outcome.get("cause"))
+    _ledger_outcome(execution, NOT_RECORDED, settings, res=res, reason=error, cause=outcome.get("cause"), path=path)
     message = "The change was applied on %s but could not be recorded in its audit trail: %s" % (target, error)
     if settings.mode == "fail":
-        original = view.get("msg")
+        # The module's own failure message is this one (the shim's), said once.
+        original = view.get("msg") if in_module is None else None
         view.fail(
             message
             + " (%s: ignore_errors does not apply to this failure; mode=warn only warns.)" % PLUGIN
@@ -965,6 +1120,7 @@ __all__ = [
     "read_ledger",
     "ledger_location",
     "controller_key",
+    "explicit_key",
     "LEDGER_KEY_PURPOSE",
     "LedgerError",
     "start_details",

@@ -8,6 +8,7 @@ One directory per run (``<ledger_dir>/<run_id>/``, 0700, the controller user's, 
 - ``start``: a controller process began the run (its run nonce, the key id that chains the lines);
 - ``intent``: a task that may change a host is about to run on it;
 - ``outcome``: what came of it (``OUTCOMES``; ``unknown`` when the change may have happened and nobody saw it end);
+  one that wrote, or tried to write, the change's record says by which ``path`` (``PATHS``);
 - ``seal``: the run ended (``final``), or the evidence of a run still going sealed what it proves (a checkpoint).
 
 Intent and outcome carry the host's number of the change in the run (``seq``), which the change's audit record
@@ -53,6 +54,10 @@ SKIPPED_BY_POLICY = "skipped_by_policy"
 # timeout, a module that died without JSON. Its record was written where the host still took one (recorded: true).
 UNKNOWN = "unknown"
 OUTCOMES = (RECORDED, UNCHANGED, NOT_RECORDED, SKIPPED_BY_POLICY, UNKNOWN)
+# Who wrote a change's record: the module's own process, or the writer the controller ran after it.
+IN_MODULE_PATH = "in_module"
+WRITER_PATH = "writer"
+PATHS = (IN_MODULE_PATH, WRITER_PATH)
 
 START, INTENT, OUTCOME, SEAL = "start", "intent", "outcome", "seal"
 KINDS = (START, INTENT, OUTCOME, SEAL)
@@ -393,6 +398,8 @@ class Ledger:
     def outcome(self, host: str, seq: int, outcome: str, **details: t.Any) -> None:
         if outcome not in OUTCOMES:
             raise ValueError("unknown outcome %r" % (outcome,))
+        if details.get("path") not in (None,) + PATHS:
+            raise ValueError("unknown record path %r" % (details["path"],))
         entry = self._entry(OUTCOME, host=host, seq=seq, outcome=outcome)
         entry.update({key: value for key, value in details.items() if value is not None})
         self._append(entry)
@@ -445,6 +452,11 @@ def ledger_path(ledger_dir: str, run_id: str) -> str:
     return os.path.join(run_directory(ledger_dir, run_id), LEDGER_FILE)
 
 
+# Values of a ledger line that repeat across lines (open_ledger holds each once).
+_SHARED_VALUES = frozenset(("kind", "run_id", "host", "module", "object", "task_id", "outcome", "res", "path", "cmd",
+                            "play", "task_path", "become_user", "ctl_user", "key_id", "chain", "policy"))
+
+
 def open_ledger(ledger_dir: str, run_id: str, key: t.Optional[bytes] = None, key_id: t.Optional[str] = None) -> LedgerReading:
     """Reads a run's ledger and checks its chain; raises FileNotFoundError when the run has none, and LedgerError
     when its directory is not the controller user's own. Streams the file: what it keeps grows with the lines'
@@ -480,6 +492,8 @@ def open_ledger(ledger_dir: str, run_id: str, key: t.Optional[bytes] = None, key
         else:
             problem(number, EDITED, "line %d does not match its mac: it was changed after it was written" % number)
 
+    shared: t.Dict[str, str] = {}
+    share = shared.setdefault
     fd = _open_private(os.path.join(directory, LEDGER_FILE), os.O_RDONLY)
     with os.fdopen(fd, "rb") as handle:
         for file_line, raw in enumerate(handle, 1):
@@ -519,7 +533,10 @@ def open_ledger(ledger_dir: str, run_id: str, key: t.Optional[bytes] = None, key
                 continue
             seen[number] = mac
             order.append(number)
-            kept[number] = entry
+            # Each line's names, and the values that repeat from line to line, held once for the whole ledger: a
+            # run of 200,000 changes is 400,000 lines, kept until the evidence is written.
+            kept[number] = entry = {share(name, name): share(value, value) if name in _SHARED_VALUES and isinstance(value, str)
+                                    else value for name, value in entry.items()}
             before = GENESIS if number == 1 else seen.get(number - 1)
             if before is None:
                 pending[number - 1] = (entry, mac_key)
@@ -593,6 +610,9 @@ def read_ledger(ledger_dir: str, run_id: str, key: t.Optional[bytes] = None) -> 
 
 
 __all__ = [
+    "IN_MODULE_PATH",
+    "WRITER_PATH",
+    "PATHS",
     "LEDGER_FORMAT",
     "LEDGER_FILE",
     "LEDGER_KEY_PURPOSE",

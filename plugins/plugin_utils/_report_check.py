@@ -7,6 +7,10 @@ key, every listed file is there as a regular file with its sha256, and no other 
 is ever read through a symlink: a symlink in the report is itself a finding. For a changed evidence.json, what was
 edited is said where it can be: its summary against the one the manifest signed, its rows' statuses against
 evidence.csv and against its own summary.
+
+``check_records`` checks single records the same way, without the controller: each change record of an audit log
+(auditd's own, a rotation, or the lines a SIEM exported in auditd's format) against the controller's public key,
+by the signature each carries (``_signing.record_message``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import stat
 import typing as t
 
 from ansible.errors import AnsibleError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import AuditLogReader, RecordFilter
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._evidence import (
     MANIFEST_JSON,
     MANIFEST_SIG,
@@ -29,8 +35,10 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._evidence import
     STATUSES,
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import (
+    RECORD_SIG_FIELD,
     PublicKey,
     load_public_key,
+    record_signature_problem,
     signature_key_id,
     verify,
 )
@@ -252,7 +260,72 @@ def summary_text(check: t.Mapping[str, t.Any]) -> str:
         for found in check["problems"]))
 
 
+# --- single records, from a log ---------------------------------------------------------------------------------
+
+# The most records check_records lists one by one in its result (the count and the verdict cover all of them).
+RECORDS_LISTED_MAX = 1000
+
+
+def _is_change_record(fields: t.Mapping[str, t.Any]) -> bool:
+    """A record the collection signs: it carries a signature, or names the change of a run (run_id and seq)."""
+    return fields.get(RECORD_SIG_FIELD) not in (None, "") or ("run_id" in fields and "seq" in fields)
+
+
+def check_records(audit_log: str, public_key: t.Any, run_id: t.Optional[str] = None,
+                  include_rotated: bool = False) -> t.Dict[str, t.Any]:
+    """Each change record of ``audit_log`` (of run ``run_id`` only, when given) checked against ``public_key``:
+    {"intact", "checked", "failed", "records" [{"event_id", "time", "node", "run_id", "host", "seq", "task_id",
+    "intact", "detail"}] (the first RECORDS_LISTED_MAX, those that fail first), "key_id", "log", "files"}. A record
+    whose signature does not verify names why (unsigned, another key's, res changed, a field added, or forged or
+    altered). Raises AnsibleError when the log cannot be read or the key is unusable."""
+    key = load_public_key(public_key)
+    try:
+        reader = AuditLogReader(audit_log, include_rotated, RecordFilter(fields={"run_id": run_id} if run_id else None))
+        good: t.List[t.Dict[str, t.Any]] = []
+        bad: t.List[t.Dict[str, t.Any]] = []
+        checked = 0
+        for record in reader:
+            fields = record.fields
+            if not _is_change_record(fields):
+                continue
+            checked += 1
+            problem = record_signature_problem(key, record.op, record.result, fields, diagnose=len(bad) < 200)
+            entry = {
+                "event_id": record.event_id, "time": record.time, "node": record.node, "run_id": fields.get("run_id"),
+                "host": fields.get("changed_host") or fields.get("delegated_to") or fields.get("inventory_host"),
+                "seq": fields.get("seq"), "task_id": fields.get("task_id"), "intact": problem is None,
+                "detail": problem or "the signature verifies: every field is the one the controller signed",
+            }
+            (good if problem is None else bad).append(entry)
+    except AuditError as exc:
+        raise AnsibleError("cannot read the audit log %s: %s" % (audit_log, exc)) from None
+    listed = (bad + good)[:RECORDS_LISTED_MAX]
+    return {"intact": checked > 0 and not bad, "checked": checked, "failed": len(bad), "records": listed,
+            "key_id": key.key_id, "log": audit_log, "run_id": run_id, "files": list(reader.files_read)}
+
+
+def records_summary_text(check: t.Mapping[str, t.Any]) -> str:
+    """One message: every record intact, none found, or each record that does not verify."""
+    where = "%s%s" % (check["log"], " (run %s)" % check["run_id"] if check.get("run_id") else "")
+    if not check["checked"]:
+        return ("No change record of this collection%s in %s: nothing to verify (check the file and run_id)" % (
+            "" if not check.get("run_id") else " of run %s" % check["run_id"], check["log"]))
+    if check["intact"]:
+        return "The %d change record%s in %s %s intact: each signature verifies with key %s." % (
+            check["checked"], "" if check["checked"] == 1 else "s", where, "is" if check["checked"] == 1 else "are",
+            check["key_id"])
+    failing = ["record %s (host %s, seq %s, run %s): %s" % (entry["event_id"], entry["host"], entry["seq"], entry["run_id"],
+                                                            entry["detail"])
+               for entry in check["records"] if not entry["intact"]]
+    return "%d of the %d change records in %s do%s not verify: %s%s." % (
+        check["failed"], check["checked"], where, "es" if check["failed"] == 1 else "", "; ".join(failing[:20]),
+        "; and %d more" % (check["failed"] - 20) if check["failed"] > 20 else "")
+
+
 __all__ = [
+    "RECORDS_LISTED_MAX",
+    "check_records",
+    "records_summary_text",
     "CHANGED",
     "MISSING",
     "ADDED",

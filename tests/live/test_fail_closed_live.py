@@ -176,6 +176,8 @@ def expected_names(*change: str, loop: bool = False) -> t.List[str]:
         list(change)
         + ["play", "cmd"] + (["loop_label"] if loop else []) + ["task_path", "task_id", "seq", "ctl_user"]
         + loginuid_fields() + ["remote_user", "run_id"]
+        # The controller's signature and its mac over all of the above (issue 29), last of the record's own fields.
+        + ["ctl_sig", "ctl_mac"]
         + ["comm", "exe", "hostname", "addr", "terminal", "res"]
     )
 

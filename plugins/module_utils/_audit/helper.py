@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError, AuditInvalidInputError
@@ -44,6 +45,23 @@ _TYPES: t.Dict[str, t.Tuple[type, str]] = {
     "list": (list, "a list"),
 }
 _FIX = "Send one JSON object with only the usys_config options and check_mode, as the changeaudit.linux writer does"
+
+# Fields only the controller's own audit trail holds (a record kept there for a host that cannot keep its own): a
+# record on this host naming them would claim to be the controller's, for another host.
+CONTROLLER_ONLY_FIELDS = ("changed_host", "kept_on")
+# The shapes of the fields evidence matches a record to its change by, as the controller writes them: a run id (the
+# derived one is 16 hex digits, CHANGEAUDIT_RUN_ID or awx-<job> are the operator's, at most 96 bytes, cut values end
+# with [cut:sha256:<hex>]), the change's number in the run, ansible-core's task uuid, and the controller's
+# signature (plugin_utils/_signing.py; this package cannot check it, the evidence does).
+FIELD_SHAPES = {
+    "run_id": (re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+/\[\]-]{0,95}\Z"), "a run id (letters, digits and ._:@+/[]-, "
+               "at most 96)"),
+    "seq": (re.compile(r"[1-9][0-9]{0,9}\Z"), "a positive decimal number of at most 10 digits"),
+    "task_id": (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"),
+                "a task uuid (8-4-4-4-12 lowercase hex digits)"),
+    "ctl_sig": (re.compile(r"ed25519:[0-9a-f]{16}:[A-Za-z0-9_-]{86}\Z"), "ed25519:<16 hex digits>:<86 base64url characters>"),
+    "ctl_mac": (re.compile(r"[0-9a-f]{32}\Z"), "32 lowercase hex digits"),
+}
 
 
 def sources_fingerprint(directory: str) -> str:
@@ -133,7 +151,27 @@ def validate_helper_request(request: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any
             continue
         _check_value(name, option, request[name])
         validated[name] = request[name]
+    _check_fields(validated["fields"], validated["hash_fields"])
     return validated
+
+
+def _check_fields(fields: t.Mapping[str, t.Any], hash_fields: t.Sequence[str]) -> None:
+    """Refuse the fields only the controller writes, and the identifying ones in any other shape than its own."""
+    claimed = sorted(set(fields) & set(CONTROLLER_ONLY_FIELDS))
+    if claimed:
+        raise _refuse("the field%s %s %s only the controller's own audit trail holds (a record kept there for another "
+                      "host); a record written on this host may not claim that" % (
+                          "s" if len(claimed) > 1 else "", ", ".join(claimed), "are" if len(claimed) > 1 else "is"))
+    for name, (pattern, described) in FIELD_SHAPES.items():
+        if name not in fields:
+            continue
+        if name in hash_fields:
+            raise _refuse("the field %s may not be hashed: evidence matches a record by it" % name)
+        value = fields[name]
+        if not isinstance(value, str) or not pattern.match(value):
+            raise _refuse("the field %s must be %s, not %s" % (name, described, json.dumps(value)[:80]))
+    if "seq" in fields and not ("run_id" in fields and "task_id" in fields):
+        raise _refuse("a record with seq names the change of a run: it needs run_id and task_id too")
 
 
 def _failure(exc: AuditError) -> t.Dict[str, t.Any]:
@@ -199,6 +237,8 @@ __all__ = [
     "REQUEST_SPEC",
     "CHECK_MODE_SPEC",
     "INTERNAL_ERROR_CAUSE",
+    "CONTROLLER_ONLY_FIELDS",
+    "FIELD_SHAPES",
     "sources_fingerprint",
     "parse_request",
     "validate_helper_request",

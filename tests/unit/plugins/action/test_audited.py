@@ -384,3 +384,27 @@ def test_hash_fields_naming_anything_else_is_refused_before_the_module_runs(make
         h.run()
     assert "hash_fields names fields that are neither in fields nor the object: module, nope" in str(caught.value)
     assert h.actions.handlers == [] and h.target.calls == []
+
+
+# --- the controller's signature (issue 29) ---------------------------------------------------------------------------
+
+
+def test_with_a_controller_key_the_record_is_signed_once_its_result_is_final(make, monkeypatch):
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils import _signing
+
+    key = _signing.SigningKey.generate()
+    monkeypatch.setenv(_signing.KEY_ENV, key.private_pem().decode("ascii"))
+    h = make(COPY, {"changed": True, "failed": True, "msg": "half done"})
+    h.run()
+    params = h.target.params
+    assert params["result"] == "failed"
+    fields = {name: str(value) for name, value in params["fields"].items()}
+    assert _signing.record_signature_problem(key.public_key, params["op"], "failed", fields) is None
+    assert "res was changed from failed to success" in _signing.record_signature_problem(
+        key.public_key, params["op"], "success", fields)
+
+
+def test_a_play_may_not_set_the_fields_only_the_controller_writes(make):
+    for name in ("kept_on", "changed_host", "ctl_sig", "ctl_mac"):
+        with pytest.raises(AnsibleActionFail, match="the controller's own.*%s" % name):
+            make(dict(COPY, fields={name: "x"}), {"changed": True}).run()

@@ -61,3 +61,22 @@ def test_no_report_fails_with_the_reason(harness, tmp_path, monkeypatch):
 
 def test_the_action_takes_exactly_its_spec():
     assert verify_evidence.ActionModule._VALID_ARGS == frozenset(_specs.VERIFY_EVIDENCE_ARGUMENT_SPEC)
+
+
+def test_single_records_need_the_public_key_and_one_of_the_two_is_required(harness, tmp_path, monkeypatch):
+    from ansible.errors import AnsibleActionFail
+
+    log = tmp_path / "audit.log"
+    log.write_text("")
+    with pytest.raises(AnsibleActionFail, match="audit_log needs public_key"):
+        run(harness, {"audit_log": str(log)}, monkeypatch)
+    with pytest.raises(AnsibleActionFail, match="give report_dir .* or audit_log"):
+        run(harness, {}, monkeypatch)
+
+
+def test_a_log_without_a_change_record_fails_and_says_there_was_nothing_to_verify(harness, report, tmp_path, monkeypatch):
+    _directory, public = report
+    log = tmp_path / "audit.log"
+    log.write_text("")
+    result, _warnings = run(harness, {"audit_log": str(log), "public_key": public, "run_id": "run-v"}, monkeypatch)
+    assert result["failed"] is True and result["records_checked"] == 0 and "nothing to verify" in result["msg"]

@@ -200,3 +200,85 @@ def test_a_roles_library_module_of_a_core_name_may_change_hosts(core_loaders, tm
     module_loader.add_directory(str(library))
     task = types.SimpleNamespace(action="setup", resolved_action="ansible.legacy.setup", collections=None, check_mode=False)
     assert _core.core_controller_action(task) is False
+
+
+# --- the module prelude -------------------------------------------------------------------------------------------
+
+
+def _built(data=b"", style="new", shebang="#!/usr/bin/python3"):
+    from ansible.executor.module_common import _BuiltModule
+
+    return _BuiltModule(b_module_data=data, module_style=style, shebang=shebang, serialization_profile="legacy")
+
+
+class _ModuleAction:
+    """An action whose _execute_module builds each module with _configure_module, as ActionBase does, and returns
+    what that module printed."""
+
+    def __init__(self, printed, style="new"):
+        self.printed, self.style, self.sent = printed, style, []
+
+    def _configure_module(self, module_name, module_args, task_vars):
+        return _built(WRAPPER_TEXT, self.style), "/modules/%s.py" % module_name
+
+    def _execute_module(self, module_name=None, module_args=None, task_vars=None):
+        bits, _path = self._configure_module(module_name=module_name, module_args=module_args, task_vars=task_vars)
+        self.sent.append(bits.b_module_data)
+        return dict(self.printed.pop(0))
+
+    def run(self, task_vars=None):
+        return self._execute_module(module_name="ansible.legacy.lineinfile", task_vars={})
+
+
+WRAPPER_TEXT = (
+    b"#!/usr/bin/python3\n_ANSIBALLZ_WRAPPER = True\n" + _core.ANSIBALLZ_MAIN + b"ansible_module='lineinfile',\n)\n"
+)
+
+
+@pytest.fixture
+def prelude_hook():
+    asked = []
+
+    def prelude(execution, handler, module_name, interpreter, task_vars):
+        asked.append((module_name, interpreter))
+        return "PRELUDE = %r\n" % module_name
+
+    _core._HOOK["prelude"] = (prelude, "_report")
+    yield asked
+    _core._HOOK.pop("prelude", None)
+
+
+def test_a_python_module_gets_the_prelude_and_its_report_comes_back_out_of_its_result(prelude_hook):
+    attempt = _core.Attempt()
+    action = _ModuleAction([{"changed": True, "_report": {"path": "in_module"}}])
+    _core._watch_handler(action, attempt, _core.Execution(types.SimpleNamespace()))
+    result = action.run()
+    assert "_report" not in result and attempt.module_reports == [{"path": "in_module"}]
+    assert prelude_hook == [("ansible.legacy.lineinfile", "/usr/bin/python3")]
+    assert b"PRELUDE = 'ansible.legacy.lineinfile'\n" + _core.ANSIBALLZ_MAIN in action.sent[0]
+
+
+def test_a_report_from_a_module_that_got_no_prelude_is_taken_out_and_ignored(prelude_hook):
+    attempt = _core.Attempt()
+    action = _ModuleAction([{"changed": True, "_report": {"path": "in_module", "recorded": True}}], style="binary")
+    _core._watch_handler(action, attempt, _core.Execution(types.SimpleNamespace()))
+    result = action.run()
+    assert "_report" not in result and attempt.module_reports == [] and not prelude_hook
+    assert action.sent == [WRAPPER_TEXT]
+
+
+def test_without_a_prelude_hooked_the_module_goes_as_core_built_it():
+    attempt = _core.Attempt()
+    action = _ModuleAction([{"changed": True, "_report": {"path": "in_module"}}])
+    _core._watch_handler(action, attempt, _core.Execution(types.SimpleNamespace()))
+    assert action.run()["_report"] == {"path": "in_module"} and action.sent == [WRAPPER_TEXT]
+    assert attempt.module_reports == []
+
+
+def test_core_action_names_cores_own_action_plugins_by_their_file(core_loaders):
+    from ansible.plugins.loader import action_loader
+
+    for name in ("normal", "copy", "template"):
+        plugin = action_loader.get(name, class_only=True)
+        assert _core.core_action(plugin.__new__(plugin)) == name
+    assert _core.core_action(_ModuleAction([])) is None

@@ -108,7 +108,8 @@ def test_a_record_kept_on_the_controller_proves_the_change_of_the_host_it_names(
     # changeaudit_host_policy=controller: the switch keeps no record; the controller's log holds it, naming the switch.
     kept = record(1, inventory_host="switch1", changed_host="switch1", kept_on="controller")
     ledger = [intent("switch1", 1), outcome("switch1", 1, "recorded")]
-    result = evidence.reconcile(RUN, ledger, {"localhost": {"reachable": True, "records": [kept]}}, SEALED)
+    result = evidence.reconcile(RUN, ledger, {"switch1": {"reachable": True, "records": []}}, SEALED,
+                                controller={"reachable": True, "records": [kept]})
     assert statuses(result) == [("switch1", 1, "recorded")]
     assert result["summary"]["gaps"] == 0
 
@@ -209,7 +210,9 @@ def test_junit_fails_the_change_without_its_record(written):
 def test_the_html_page_escapes_every_value_and_needs_nothing_else(written):
     directory, _result, _sums = written
     page = (directory / "evidence.html").read_text()
-    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    # One script, the page's own filter and pages, inline; the record's is text.
+    assert page.count("<script>") == 1 and "alert(1)" not in page.split("<script>")[1]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "src=" not in page and "href=" not in page and "@import" not in page
     assert "1 change without proof" in page
 
@@ -392,3 +395,160 @@ def test_shown_escapes_exactly_what_cannot_be_seen():
     assert evidence.shown("a\\x00b") == "a\\x00b", "a backslash is left as it is"
     assert evidence.shown("\x00\t\n", keep="\n\t") == "\\x00\t\n"
     assert evidence.shown("\udc80\udcff\udc7f") == "\\x80\\xff\\udc7f"
+
+
+# --- signed records (issue 29) --------------------------------------------------------------------------------------
+
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import SigningKey, sign_record  # noqa: E402
+
+KEY = SigningKey.generate()
+OP = "ansible-change:ansible.builtin.copy"
+# What a run of 1.2 on says in its ledger: it signs its records.
+SIGNED_LEDGER = dict(SEALED, entries=[{"kind": "start", "key_id": KEY.key_id, "record_signature": "ctl_sig"}])
+
+
+def signed_record(seq, key=KEY, res="success", **fields):
+    made = record(seq, inventory_host=fields.pop("inventory_host", "web1"), **fields)
+    params = sign_record(key, {"op": OP, "result": res, "fields": made["fields"]})
+    return dict(made, op=OP, result=res, fields=params["fields"])
+
+
+def two_changes():
+    return [intent("web1", 1), outcome("web1", 1, "recorded"), intent("web1", 2), outcome("web1", 2, "recorded")]
+
+
+def reasons(result):
+    return [(row["seq"], row["status"], row["reason"]) for row in result["changes"] if row["status"] == "unexpected"]
+
+
+def test_signed_records_prove_their_changes_and_the_report_says_signatures_were_required():
+    result = evidence.reconcile(RUN, two_changes(), {"web1": {"reachable": True, "records": [signed_record(1), signed_record(2)]}},
+                                SIGNED_LEDGER, public_key=KEY)
+    assert statuses(result) == [("web1", 1, "recorded"), ("web1", 2, "recorded")]
+    assert result["signatures"] == {"required": True, "key_id": KEY.key_id} and result["summary"]["gaps"] == 0
+
+
+def forged_copies():
+    genuine = signed_record(1)
+    unsigned = record(1, inventory_host="web1")
+    lifted = dict(record(1, inventory_host="web1"), op=OP, result="success")
+    lifted["fields"]["ctl_sig"] = signed_record(2)["fields"]["ctl_sig"]
+    flipped = dict(genuine, result="failed", serial=900)
+    other_key = signed_record(1, key=SigningKey.generate())
+    return genuine, [unsigned, lifted, flipped, other_key]
+
+
+@pytest.mark.parametrize("forged_first", [True, False])
+def test_forged_records_are_unexpected_and_never_displace_the_genuine_one_whatever_the_order(forged_first):
+    genuine, forged = forged_copies()
+    found = forged + [genuine] if forged_first else [genuine] + forged
+    result = evidence.reconcile(RUN, two_changes()[:2], {"web1": {"reachable": True, "records": found}},
+                                SIGNED_LEDGER, public_key=KEY)
+    recorded = [row for row in result["changes"] if row["status"] == "recorded"]
+    assert len(recorded) == 1 and recorded[0]["audit_serial"] == genuine["serial"]
+    said = sorted(reason for _seq, _status, reason in reasons(result))
+    assert len(said) == 4
+    assert said[0].startswith("signature does not verify: forged or altered (a signed field")
+    assert "res was changed from success to failed" in said[1]
+    assert said[2].startswith("signed by the key") and said[3].startswith("unsigned")
+
+
+def test_a_record_forged_on_another_host_for_this_hosts_change_counts_nowhere():
+    # Root on web2 writes web1's change, signature and all, naming web1: it is web1's only in web1's own trail.
+    genuine = signed_record(1)
+    reads = {"web1": {"reachable": True, "records": []}, "web2": {"reachable": True, "records": [genuine]}}
+    result = evidence.reconcile(RUN, two_changes()[:2], reads, SIGNED_LEDGER, public_key=KEY)
+    assert statuses(result) == [("web1", 1, "missing")]
+    assert result["hosts"]["web2"]["records_of_other_hosts"] == 1
+
+
+def test_a_record_signed_for_another_run_or_altered_to_this_run_is_unexpected():
+    other_run = signed_record(1, run="run-other")
+    moved = dict(other_run, fields=dict(other_run["fields"], run_id=RUN))
+    result = evidence.reconcile(RUN, two_changes()[:2], {"web1": {"reachable": True, "records": [other_run, moved]}},
+                                SIGNED_LEDGER, public_key=KEY)
+    assert statuses(result) == [("web1", 1, "missing"), ("web1", 1, "unexpected")]
+    assert reasons(result)[0][2].startswith("signature does not verify")
+
+
+def test_a_replayed_record_of_a_run_that_reused_the_run_id_is_named_by_its_task():
+    replayed = signed_record(1, task_id="first-run-task")
+    ledger = [intent("web1", 1, task_id="second-run-task"), outcome("web1", 1, "recorded")]
+    result = evidence.reconcile(RUN, ledger, {"web1": {"reachable": True, "records": [replayed]}}, SIGNED_LEDGER,
+                                public_key=KEY)
+    assert statuses(result) == [("web1", 1, "missing"), ("web1", 1, "unexpected")]
+    assert "another run with the same run_id" in reasons(result)[0][2]
+
+
+def test_kept_on_controller_counts_only_from_the_controllers_own_trail():
+    kept = signed_record(1, inventory_host="switch1", changed_host="switch1", kept_on="controller")
+    ledger = [intent("switch1", 1), outcome("switch1", 1, "recorded")]
+    # Found in a managed host's trail (root there wrote or copied it): unexpected, and the change is not proven.
+    result = evidence.reconcile(RUN, ledger, {"web1": {"reachable": True, "records": [kept]},
+                                              "switch1": {"reachable": True, "records": []}},
+                                SIGNED_LEDGER, public_key=KEY, controller={"reachable": True, "records": []})
+    assert sorted(statuses(result)) == [("switch1", 1, "missing"), ("web1", 1, "unexpected")]
+    assert "only the controller's own trail holds those" in reasons(result)[0][2]
+    # From the controller's trail it proves the change; the same event seen again in a log shared with the
+    # controller's (test hosts on one machine) is that log, not a second record.
+    result = evidence.reconcile(RUN, ledger, {"web1": {"reachable": True, "records": [kept]},
+                                              "switch1": {"reachable": True, "records": []}},
+                                SIGNED_LEDGER, public_key=KEY, controller={"reachable": True, "records": [kept]})
+    assert statuses(result) == [("switch1", 1, "recorded")]
+    assert result["hosts"]["web1"]["records_of_other_hosts"] == 1
+    # A controller's trail that could not be read is named in the reason of what is missing.
+    result = evidence.reconcile(RUN, ledger, {"switch1": {"reachable": True, "records": []}}, SIGNED_LEDGER,
+                                public_key=KEY, controller={"reachable": False, "records": [], "error": "sudo: a password is required"})
+    assert "sudo: a password is required" in result["changes"][0]["reason"]
+
+
+def test_a_run_that_signs_nothing_is_matched_as_before_and_a_bad_signature_still_counts():
+    # A ledger of before 1.2 says nothing of signatures: unsigned records prove their changes.
+    flipped = dict(signed_record(2), result="failed")
+    result = evidence.reconcile(RUN, two_changes(), {"web1": {"reachable": True, "records": [record(1, inventory_host="web1"),
+                                                                                             flipped]}},
+                                SEALED, public_key=KEY)
+    assert statuses(result) == [("web1", 1, "recorded"), ("web1", 2, "missing"), ("web1", 2, "unexpected")]
+
+
+def test_an_own_record_with_a_bad_signature_is_unexpected_and_an_unsigned_one_is_listed():
+    audited = signed_record(None, module="changeaudit.linux.audited")
+    bad = dict(audited, result="failed")
+    plain = record(None, inventory_host="web1", module="changeaudit.linux.usys_config")
+    result = evidence.reconcile(RUN, two_changes()[:2], {"web1": {"reachable": True, "records": [signed_record(1), audited, bad, plain]}},
+                                SIGNED_LEDGER, public_key=KEY)
+    assert sorted(statuses(result), key=str) == sorted([("web1", 1, "recorded"), ("web1", None, "own_record"),
+                                                        ("web1", None, "own_record"), ("web1", None, "unexpected")], key=str)
+
+
+def test_reconcile_of_many_forged_records_diagnoses_only_the_first_ones(monkeypatch):
+    monkeypatch.setattr(evidence, "DIAGNOSED_MAX", 3)
+    forged = [dict(signed_record(1), serial=1000 + n, result="failed") for n in range(6)]
+    result = evidence.reconcile(RUN, two_changes()[:2], {"web1": {"reachable": True, "records": forged}}, SIGNED_LEDGER,
+                                public_key=KEY)
+    said = [reason for _seq, _status, reason in reasons(result)]
+    assert sum("res was changed" in reason for reason in said) == 3 and len(said) == 6
+
+
+def test_the_report_files_are_streamed_as_the_renderers_write_them(tmp_path):
+    """write_report streams each file in pieces (a report of 200,000 changes is never held whole): the bytes are
+    the renderers' text, across the pieces' boundaries (a thousand rows, a thousand hosts), and evidence.json the
+    same JSON value as one json.dumps of the whole reconciliation."""
+    hosts = ["h%04d" % number for number in range(1203)]
+    ledger = [intent(host, 1) for host in hosts] + [outcome(host, 1, "recorded") for host in hosts[::2]]
+    reads = {host: {"reachable": True, "records": [record(1, inventory_host=host)] if number % 3 else []}
+             for number, host in enumerate(hosts)}
+    result = evidence.reconcile(RUN, ledger, reads, SEALED)
+    result["changes"][5]["task"] = HOSTILE + "\udc80\u2028"
+    sums = evidence.write_report(result, str(tmp_path / "report"))
+    renderers = {"evidence.json": evidence.render_json, "evidence.csv": evidence.render_csv,
+                 "junit.xml": evidence.render_junit, "evidence.html": evidence.render_html}
+    for name, render in renderers.items():
+        data = (tmp_path / "report" / name).read_bytes()
+        assert data == render(result).encode("utf-8") and sums[name] == hashlib.sha256(data).hexdigest()
+    loaded = json.loads((tmp_path / "report" / "evidence.json").read_text(encoding="utf-8"))
+    assert loaded == json.loads(json.dumps(result, ensure_ascii=False).translate(evidence._JSON_SURROGATES))
+    assert loaded["changes"][5]["task"] == HOSTILE + "\udc80\u2028"
+    suites = ElementTree.fromstring((tmp_path / "report" / "junit.xml").read_bytes())
+    assert [suite.get("name") for suite in suites] == list(result["hosts"])
+    assert sum(int(suite.get("tests")) for suite in suites) == len(hosts)

@@ -256,3 +256,15 @@ def test_concurrent_workers_write_whole_chained_lines_and_never_share_a_number(t
     intents = [(e["host"], e["seq"]) for e in reading.entries if e["kind"] == "intent"]
     assert sorted(seq for host, seq in intents if host == "web1") == list(range(1, 151))
     assert sorted(seq for host, seq in intents if host == "web2") == list(range(1, 51))
+
+
+def test_an_outcome_says_which_path_wrote_its_record_and_nothing_else(tmp_path):
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils import _ledger
+
+    ledger = _ledger.Ledger(str(tmp_path), "path-run", None, None)
+    seq = ledger.intent("web1", {"task_id": "t"})
+    ledger.outcome("web1", seq, _ledger.RECORDED, recorded=True, path=_ledger.IN_MODULE_PATH)
+    with pytest.raises(ValueError, match="unknown record path"):
+        ledger.outcome("web1", seq, _ledger.RECORDED, path="elsewhere")
+    [line] = [entry for entry in _ledger.read_ledger(str(tmp_path), "path-run") if entry["kind"] == "outcome"]
+    assert line["path"] == "in_module" and line["outcome"] == "recorded"

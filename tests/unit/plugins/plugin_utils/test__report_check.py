@@ -182,3 +182,51 @@ def test_no_report_or_an_unusable_public_key_is_a_clear_error(tmp_path, report):
     (tmp_path / "bad.pub").write_text("garbage")
     with pytest.raises(AnsibleError, match="bad.pub is not a PEM public key"):
         check_report(str(report), str(tmp_path / "bad.pub"))
+
+
+# --- single records from a log, without the controller (issue 29) ----------------------------------------------------
+
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import build_message  # noqa: E402
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._report_check import check_records, records_summary_text  # noqa: E402
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import sign_record  # noqa: E402
+
+OP = "ansible-change:ansible.builtin.copy"
+
+
+def log_line(serial, op, fields, res="success"):
+    return ("type=USYS_CONFIG msg=audit(1796292000.%03d:%d): pid=1 uid=0 auid=4294967295 ses=4294967295 msg='%s "
+            'comm="ansible" exe="/usr/bin/python3" hostname=ctl addr=? terminal=? res=%s\'\n'
+            % (serial % 1000, serial, build_message(op, fields), res))
+
+
+def signed_fields(key, seq, run=RUN, res="success"):
+    fields = {"run_id": run, "seq": str(seq), "task_id": "02fc0000-0001-16ba-5381-%012d" % seq, "inventory_host": "web1",
+              "object": "/etc/a file %d" % seq}
+    return sign_record(key, {"op": OP, "result": res, "fields": fields})["fields"]
+
+
+def test_each_record_of_a_log_is_checked_with_the_public_key_alone(tmp_path, key):
+    public = tmp_path / "signing.pub"
+    public.write_text(key.public_pem())
+    good = signed_fields(key, 1)
+    lines = [log_line(1, OP, good), log_line(2, OP, signed_fields(key, 2), res="failed"),
+             log_line(3, OP, dict(good, seq="3")), log_line(4, OP, {k: v for k, v in good.items() if k != "ctl_sig"}),
+             log_line(5, OP, signed_fields(key, 5, run="other-run")), log_line(6, "unrelated", {"x": "1"})]
+    log = tmp_path / "audit.log"
+    log.write_text("".join(lines))
+    check = check_records(str(log), str(public), RUN)
+    assert (check["intact"], check["checked"], check["failed"]) == (False, 4, 3)
+    by_seq = {entry["seq"]: entry for entry in check["records"]}
+    assert by_seq["1"]["intact"] is True and by_seq["1"]["host"] == "web1"
+    assert "res was changed from success to failed" in by_seq["2"]["detail"]
+    assert by_seq["3"]["detail"].startswith("signature does not verify: forged or altered")
+    assert by_seq["1"]["detail"].startswith("the signature verifies") and check["records"][0]["intact"] is False
+    text = records_summary_text(check)
+    assert text.startswith("3 of the 4 change records") and "unsigned" in text
+    every_run = check_records(str(log), str(public))
+    assert every_run["checked"] == 5 and every_run["failed"] == 3
+    log.write_text(log_line(1, OP, good))
+    assert check_records(str(log), str(public), RUN)["intact"] is True
+    assert "No change record" in records_summary_text(check_records(str(log), str(public), "no-such-run"))
+    with pytest.raises(AnsibleError, match="cannot read the audit log"):
+        check_records(str(tmp_path / "missing.log"), str(public))

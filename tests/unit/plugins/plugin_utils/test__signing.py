@@ -319,3 +319,97 @@ def test_a_public_key_that_is_not_ed25519_is_refused_naming_the_file(tmp_path, t
     assert says in str(caught.value) and str(tmp_path / "signing.pub") in str(caught.value)
     with pytest.raises(AnsibleError, match="Cannot read the public key the file .*missing.pub"):
         load_public_key(str(tmp_path / "missing.pub"))
+
+
+# --- the signature of a record ------------------------------------------------------------------------------------
+
+RECORD = {"op": "ansible-change:ansible.builtin.copy:/etc/motd", "result": "success",
+          "fields": {"run_id": "r-1", "seq": "3", "task_id": "02fc0000-0001-16ba-5381-000000000003",
+                     "inventory_host": "web1", "object": "/etc/a b", "n": 7}}
+
+
+def signed(key, record=None):
+    return _signing.sign_record(key, record or RECORD)
+
+
+def problem(key, params, **changes):
+    fields = dict(params["fields"], **changes.pop("fields", {}))
+    return _signing.record_signature_problem(key.public_key, changes.get("op", params["op"]),
+                                             changes.get("res", params["result"]), fields)
+
+
+def test_the_record_message_is_length_prefixed_in_name_order_and_leaves_out_the_signature_and_forwarded_to():
+    message = _signing.record_message("op-x", "success", {"b": "x y", "a": "\udcff", "ctl_sig": "s", "forwarded_to": "f",
+                                                          "ctl_mac": "m", "n": 3, "flag": True})
+    assert message == (b"changeaudit-record-signature/1\nop 4:op-x\nres 7:success\na 1:\xff\nb 3:x y\nflag 4:true\n"
+                       b"n 1:3\n")
+    # A value that holds what would look like the next item cannot stand for two fields: its length says where it ends.
+    assert _signing.record_message("o", "success", {"a": "1:x\nb 1:y"}) != _signing.record_message("o", "success", {"a": "1:x", "b": "y"})
+
+
+def test_a_signed_record_verifies_as_the_reader_decodes_it():
+    key = _signing.SigningKey.generate()
+    params = signed(key)
+    assert _signing.signature_key_id(params["fields"]["ctl_sig"]) == key.key_id
+    # The reader hands every value back as text: 7 as "7".
+    assert problem(key, params, fields={"n": "7"}) is None
+    assert len(' ctl_sig="%s"' % params["fields"]["ctl_sig"]) == len(' ctl_sig="%s"' % _signing.SIGNATURE_PLACEHOLDER) == 122
+    assert len(params["fields"]["ctl_mac"]) == len(_signing.MAC_PLACEHOLDER) == 32
+
+
+def test_the_controller_checks_the_mac_and_falls_back_to_the_signature():
+    key = _signing.SigningKey.generate()
+    params = signed(key)
+    fields = dict(params["fields"], n="7")
+    assert _signing.record_signature_problem(key, params["op"], "success", fields) is None
+    # A mac that does not match (altered, or left out) leaves it to the signature, which still verifies the record.
+    for mac in ("0" * 32, None):
+        changed = dict(fields, ctl_mac=mac) if mac else {k: v for k, v in fields.items() if k != "ctl_mac"}
+        assert _signing.record_signature_problem(key, params["op"], "success", changed) is None
+    # A valid mac with the fields changed is no proof: the mac covers them.
+    said = _signing.record_signature_problem(key, params["op"], "failed", fields)
+    assert "res was changed from success to failed" in said
+    # Nor is a mac over another signature text.
+    other = signed(key, dict(RECORD, fields=dict(RECORD["fields"], seq="4")))
+    assert _signing.record_signature_problem(key, params["op"], "success", dict(fields, ctl_sig=other["fields"]["ctl_sig"])) is not None
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"fields": {"seq": "4"}}, "signature does not verify: forged or altered (a signed field"),
+    ({"fields": {"inventory_host": "web2"}}, "signature does not verify"),
+    ({"fields": {"run_id": "r-2"}}, "signature does not verify"),
+    ({"op": "ansible-change:ansible.builtin.copy:/etc/shadow"}, "signature does not verify"),
+    ({"res": "failed"}, "res was changed from success to failed after signing"),
+    ({"fields": {"kept_on": "controller"}}, "the field kept_on was added after signing"),
+    ({"fields": {"ctl_sig": ""}}, "unsigned"),
+    ({"fields": {"ctl_sig": "ed25519:zz:abc"}}, "not one of this collection"),
+])
+def test_a_record_altered_after_signing_is_named(changes, says):
+    key = _signing.SigningKey.generate()
+    assert says in problem(key, signed(key), **changes)
+
+
+def test_a_record_signed_by_another_key_names_both_keys():
+    key, other = _signing.SigningKey.generate(), _signing.SigningKey.generate()
+    said = problem(key, signed(other))
+    assert other.key_id in said and key.key_id in said and "rotation" in said
+
+
+def test_forwarded_to_added_on_the_host_keeps_the_signature():
+    key = _signing.SigningKey.generate()
+    assert problem(key, signed(key), fields={"forwarded_to": "au-remote"}) is None
+
+
+def test_without_a_key_nothing_is_signed():
+    assert _signing.sign_record(None, RECORD) == RECORD
+
+
+def test_existing_key_never_makes_one(tmp_path, monkeypatch):
+    for name in (_signing.KEY_ENV, _signing.KEY_FILE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    directory = tmp_path / "ledgers"
+    directory.mkdir(mode=0o700)
+    assert _signing.existing_key(str(directory)) is None and not os.listdir(str(directory))
+    made = _signing.controller_key(str(directory))
+    assert _signing.existing_key(str(directory)).key_id == made.key_id
+    assert _signing.existing_key(None) is None

@@ -249,3 +249,42 @@ def test_the_fingerprint_frames_names_and_contents(tmp_path):
     (two / "b.pyc.py").unlink()
     (two / "c.py").write_text("")
     assert sources_fingerprint(str(one)) != sources_fingerprint(str(two))
+
+
+# --- fields only the controller writes, and the shapes evidence matches by -------------------------------------------
+
+GOOD_FIELDS = {"run_id": "9f86d081884c7d65", "seq": "12", "task_id": "02fc0000-0001-16ba-5381-000000000012",
+               "ctl_sig": "ed25519:%s:%s" % ("0" * 16, "A" * 86)}
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"kept_on": "controller"}, ["kept_on is only the controller's"]),
+    ({"changed_host": "web2", "kept_on": "controller"}, ["changed_host, kept_on are only the controller's"]),
+    (dict(GOOD_FIELDS, seq="012"), ["seq must be a positive decimal number"]),
+    (dict(GOOD_FIELDS, seq=12), ["seq must be a positive decimal number", "not 12"]),
+    (dict(GOOD_FIELDS, task_id="t-12"), ["task_id must be a task uuid"]),
+    (dict(GOOD_FIELDS, run_id="run 1"), ["run_id must be a run id"]),
+    (dict(GOOD_FIELDS, run_id="x" * 97), ["run_id must be a run id"]),
+    (dict(GOOD_FIELDS, ctl_sig="ed25519:abc"), ["ctl_sig must be ed25519:"]),
+    (dict(GOOD_FIELDS, ctl_mac="XYZ"), ["ctl_mac must be 32 lowercase hex digits"]),
+    ({"seq": "1"}, ["it needs run_id and task_id too"]),
+])
+def test_the_fields_only_the_controller_writes_and_bad_identifying_fields_are_refused(monkeypatch, fields, words):
+    called = []
+    monkeypatch.setattr(helper, "execute", lambda request: called.append(request) or {"recorded": True})
+    status, result = run({"op": "ansible-change:x", "fields": fields})
+    assert_refused(status, result, *words)
+    assert called == []
+
+
+def test_hashing_an_identifying_field_is_refused(monkeypatch):
+    monkeypatch.setattr(helper, "execute", lambda request: {"recorded": True})
+    status, result = run({"op": "ansible-change:x", "fields": GOOD_FIELDS, "hash_fields": ["run_id"]})
+    assert_refused(status, result, "run_id may not be hashed")
+
+
+def test_a_record_of_a_change_in_the_controllers_shapes_is_taken(monkeypatch):
+    called = []
+    monkeypatch.setattr(helper, "execute", lambda request: called.append(request) or {"recorded": True})
+    status, _result = run({"op": "ansible-change:x", "fields": dict(GOOD_FIELDS, run_id="awx-123", inventory_host="web1")})
+    assert status == 0 and called[0]["fields"]["seq"] == "12"
