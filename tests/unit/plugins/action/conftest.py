@@ -180,13 +180,20 @@ class Harness:
 
 
 @pytest.fixture
-def harness(plugin_loaders, monkeypatch):
+def harness(plugin_loaders, monkeypatch, tmp_path):
     """harness(plugin, action_name, args, mitogen=True, become=True, task_vars=None, **task_fields) -> Harness.
 
     With ``mitogen`` the writer reaches the Target through _execute_module; without, nothing may run on the
     target (for requests the controller refuses itself).
     """
     monkeypatch.setenv("CHANGEAUDIT_RUN_ID", "unit-run")
+    # No controller key unless a test sets one: a key left beside this machine's default ledger dir by an earlier
+    # run would sign the records of every test.
+    ledger_dir = tmp_path / "ledgers"
+    ledger_dir.mkdir(mode=0o700)
+    monkeypatch.setenv("CHANGEAUDIT_LEDGER_DIR", str(ledger_dir))
+    for name in ("CHANGEAUDIT_SIGNING_KEY", "CHANGEAUDIT_SIGNING_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
 
     def make(plugin, action_name, args, mitogen=True, become=True, task_vars=None, **task_fields):
         return Harness(plugin_loaders, plugin, action_name, args, mitogen, task_fields, become, task_vars)

@@ -9,7 +9,7 @@ import types
 import pytest
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit import in_module as shim
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core, _in_module
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _audited, _core, _in_module
 
 WRAPPER = (
     b"#!/usr/bin/python3\nfrom __future__ import annotations\nimport datetime\n_ANSIBALLZ_WRAPPER = True\n"
@@ -81,3 +81,20 @@ def test_the_shim_sent_has_no_docstring_lines_of_comments():
     source = _in_module.shim_source()
     assert not [line for line in source.splitlines() if line.lstrip().startswith("#") or not line.strip()]
     compile(source, "shim", "exec", dont_inherit=True)
+
+
+# The shim's copies of two of the controller's readers (module_utils' tests run without the controller's code).
+@pytest.mark.parametrize("result", [
+    {}, {"checksum": "a" * 40}, {"checksum_dest": "b" * 40}, {"checksum": "A" * 40}, {"checksum": "a" * 39},
+    {"checksum": 5}, {"checksum": "x", "checksum_dest": "c" * 40},
+])
+def test_the_checksum_is_read_as_the_controller_reads_it(result):
+    assert shim.content_checksum(result) == _audited.content_checksum(result)
+
+
+@pytest.mark.parametrize("diff", [
+    None, "", {}, [], {"before": "", "after": ""}, {"before_header": "/x", "after_header": "/x"}, {"after": "x"},
+    [{"before": ""}, {"prepared": "y"}], "text", [None, ""], {"before": {}, "after": []},
+])
+def test_a_content_diff_is_told_as_the_controller_tells_it(diff):
+    assert shim.has_content_diff(diff) is _audited.has_content_diff(diff)

@@ -14,7 +14,6 @@ import zlib
 import pytest
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit import in_module as shim
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _audited
 
 PACKAGE = sys.modules[shim.ENTRY.rsplit(".", 1)[0]]
 REQUEST = {"op": "ansible-change:ansible.builtin.lineinfile:/etc/x", "fields": {"module": "ansible.builtin.lineinfile"}}
@@ -143,19 +142,3 @@ def test_without_ansible_module_nothing_is_wrapped(module_process, monkeypatch):
     shim.install({"request": REQUEST, "checksum": None}, WRITES, None)
     runpy.run_module("ansible.modules.raw_python")
     assert module_process.ran and FakeModule._return_formatted.__name__ == "_return_formatted"
-
-
-@pytest.mark.parametrize("result", [
-    {}, {"checksum": "a" * 40}, {"checksum_dest": "b" * 40}, {"checksum": "A" * 40}, {"checksum": "a" * 39},
-    {"checksum": 5}, {"checksum": "x", "checksum_dest": "c" * 40},
-])
-def test_the_checksum_is_read_as_the_controller_reads_it(result):
-    assert shim.content_checksum(result) == _audited.content_checksum(result)
-
-
-@pytest.mark.parametrize("diff", [
-    None, "", {}, [], {"before": "", "after": ""}, {"before_header": "/x", "after_header": "/x"}, {"after": "x"},
-    [{"before": ""}, {"prepared": "y"}], "text", [None, ""], {"before": {}, "after": []},
-])
-def test_a_content_diff_is_told_as_the_controller_tells_it(diff):
-    assert shim.has_content_diff(diff) is _audited.has_content_diff(diff)
