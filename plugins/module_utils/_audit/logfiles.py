@@ -92,14 +92,22 @@ def open_error(path: str, exc: OSError) -> AuditError:
 
 
 def scan(handle: t.BinaryIO, needles: t.Sequence[bytes], chunk_size: int = CHUNK_SIZE) -> t.Iterator[t.Tuple[bytes, bytes]]:
-    """Yield (line, the needle that opens it) for each line that a needle opens, in file order.
+    """Yield (line, the needle that opens it) for each line that a needle opens, in file order (the lines of
+    ``whole_lines``)."""
+    for buf, begin, end in whole_lines(handle, chunk_size):
+        yield from _find_in(buf, begin, end, needles)
+
+
+def whole_lines(handle: t.BinaryIO, chunk_size: int = CHUNK_SIZE) -> t.Iterator[t.Tuple[bytearray, int, int]]:
+    """Yield (buffer, begin, end): the file's whole lines, chunk by chunk, as a range of one reused buffer, valid
+    until the next step (newline included, but for a final line without one).
 
     One buffer is reused for the whole file: a fresh multi-megabyte object per
     chunk costs more in page faults than the search itself. Only whole lines are
-    searched; the partial last line moves to the front of the buffer and is
-    searched with the next chunk. A final line without newline (auditd mid-write,
-    or a file cut by rotation) is searched too; the parser rejects it unless it
-    is a complete record.
+    given; the partial last line moves to the front of the buffer and goes with
+    the next chunk; a line longer than MAX_LINE is skipped. A final line without
+    newline (auditd mid-write, or a file cut by rotation) is given too; the parser
+    rejects it unless it is a complete record.
     """
     buf = bytearray(chunk_size + MAX_LINE)
     view = memoryview(buf)
@@ -119,7 +127,7 @@ def scan(handle: t.BinaryIO, needles: t.Sequence[bytes], chunk_size: int = CHUNK
                 begin, skipping = cut + 1, False
             stop = buf.rfind(b"\n", begin, end)
             if stop >= 0:
-                yield from _find_in(buf, begin, stop, needles)
+                yield buf, begin, stop + 1
                 begin = stop + 1
             have = end - begin
             if have >= MAX_LINE:
@@ -127,7 +135,7 @@ def scan(handle: t.BinaryIO, needles: t.Sequence[bytes], chunk_size: int = CHUNK
             else:
                 buf[0:have] = buf[begin:end]
         if have and not skipping:
-            yield from _find_in(buf, 0, have, needles)
+            yield buf, 0, have
     finally:
         view.release()
 

@@ -24,11 +24,11 @@ import time
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError, AuditInvalidInputError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.logfiles import (
     CHUNK_SIZE,
-    MAX_LINE,
     first_event_time,
     files_since,
     log_files,
     open_error,
+    whole_lines,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.logline import UNSET_ID, parse_line
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import UserNames, configured_log_file
@@ -321,36 +321,8 @@ class WatchScan:
         self.records.sort(key=order)
 
     def _scan(self, handle: t.BinaryIO) -> None:
-        size = self.chunk_size
-        buf = bytearray(size + MAX_LINE)
-        view = memoryview(buf)
-        have = 0
-        skipping = False
-        try:
-            while True:
-                count = handle.readinto(view[have:have + size])
-                if not count:
-                    break
-                end = have + count
-                begin = 0
-                if skipping:
-                    cut = buf.find(b"\n", 0, end)
-                    if cut < 0:
-                        continue
-                    begin, skipping = cut + 1, False
-                stop = buf.rfind(b"\n", begin, end)
-                if stop >= 0:
-                    self._chunk(buf, begin, stop + 1)
-                    begin = stop + 1
-                have = end - begin
-                if have >= MAX_LINE:
-                    have, skipping = 0, True
-                else:
-                    buf[0:have] = buf[begin:end]
-            if have and not skipping:
-                self._chunk(buf, 0, have)
-        finally:
-            view.release()
+        for buf, begin, end in whole_lines(handle, self.chunk_size):
+            self._chunk(buf, begin, end)
 
     def _chunk(self, buf: bytearray, begin: int, stop: int) -> None:
         find = buf.find
