@@ -187,21 +187,7 @@ def write_state(state: t.Mapping[str, t.Any], path: str = STATE_FILE) -> None:
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
     os.chmod(directory, 0o700)
-    fd, temp = tempfile.mkstemp(prefix=".watch-state.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            json.dump(state, handle, indent=1, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+    _replace(path, ".watch-state.", json.dumps(state, indent=1, sort_keys=True) + "\n")
 
 
 def _read_text(path: str) -> t.Optional[str]:
@@ -219,10 +205,15 @@ def _write_text(path: str, text: str) -> None:
     if not os.path.isdir(directory):
         raise AuditError("The directory %s of the rules file does not exist" % directory,
                          hint="Install auditd (its package makes /etc/audit/rules.d), or name another rules_file")
-    fd, temp = tempfile.mkstemp(prefix=".changeaudit-watch.", dir=directory)
+    # augenrules reads rules.d files of mode 0600 at most (a readable rule set shows what is not watched).
+    _replace(path, ".changeaudit-watch.", text)
+
+
+def _replace(path: str, prefix: str, text: str) -> None:
+    """``path`` replaced by a file of ``text``, mode 0600, whole or not at all (a new file renamed over it)."""
+    fd, temp = tempfile.mkstemp(prefix=prefix, dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
-            # augenrules reads rules.d files of mode 0600 at most (a readable rule set shows what is not watched).
             os.fchmod(handle.fileno(), 0o600)
             handle.write(text)
             handle.flush()
