@@ -15,15 +15,13 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import importlib.util
 import marshal
 import os
 import typing as t
-import zlib
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit import in_module as _shim
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import IN_MODULE_PATH, WRITER_PATH
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._program import AUDIT_DIR, bundle_sources, json_default
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._program import AUDIT_DIR, json_default, pack_binding
 
 # The result key the shim reports under (taken out of the result by _core before anyone sees it).
 RESULT_KEY = _shim.RESULT_KEY
@@ -64,18 +62,9 @@ def shim_code(compiled: bool) -> str:
 
 @functools.lru_cache(maxsize=None)
 def packed_binding(compiled: bool, audit_dir: str = AUDIT_DIR) -> t.Tuple[str, t.Optional[str]]:
-    """(packed, magic) of the binding, as _program.entry_program packs it: sources, or code objects of this Python
-    with its bytecode magic. Built once per controller process."""
-    sources = bundle_sources(audit_dir)
-    if compiled:
-        data = marshal.dumps({
-            name: compile(source, name.replace(".", "/") + ".py", "exec", dont_inherit=True, optimize=2)
-            for name, source in sources.items()
-        })
-        magic: t.Optional[str] = base64.b64encode(importlib.util.MAGIC_NUMBER).decode("ascii")
-    else:
-        data, magic = json.dumps(sources, sort_keys=True).encode("utf-8"), None
-    return base64.b64encode(zlib.compress(data, 9)).decode("ascii"), magic
+    """(packed, magic) of the binding, as _program.pack_binding packs it for the writer (compressed harder: it rides
+    in every module's payload). Built once per controller process."""
+    return pack_binding(audit_dir, compiled, 9)
 
 
 def prelude(request: t.Mapping[str, t.Any], checksum: t.Optional[str], compiled: bool) -> str:

@@ -194,6 +194,21 @@ def entry_program(audit_dir: str = AUDIT_DIR, compiled: bool = False) -> str:
     the binding costs the target ~8 ms per record. Only for a target known to run the same Python
     (``same_python``); the program still compares the bytecode magic and refuses to run on a mismatch.
     """
+    packed, magic = pack_binding(audit_dir, compiled)
+    return ENTRY_POINT % {
+        "min_python": MIN_PYTHON,
+        "error_key": WRITER_ERROR_KEY,
+        "magic_key": WRITER_MAGIC_KEY,
+        "entry": ENTRY_MODULE,
+        "packed": packed,
+        "magic": magic,
+    }
+
+
+def pack_binding(audit_dir: str = AUDIT_DIR, compiled: bool = False, level: int = -1) -> t.Tuple[str, t.Optional[str]]:
+    """(packed, magic): the binding's modules, zlib at ``level`` in base64, as sources (magic None) or as code objects
+    of this controller's Python with its bytecode magic in base64; what the writer's program and the in-module
+    payload carry and unpack alike."""
     sources = bundle_sources(audit_dir)
     if compiled:
         # optimize=2 drops the docstrings (the binding has no assert and reads no __doc__): a smaller program to send.
@@ -204,14 +219,7 @@ def entry_program(audit_dir: str = AUDIT_DIR, compiled: bool = False) -> str:
         magic: t.Optional[str] = base64.b64encode(importlib.util.MAGIC_NUMBER).decode("ascii")
     else:
         data, magic = json.dumps(sources, sort_keys=True).encode("utf-8"), None
-    return ENTRY_POINT % {
-        "min_python": MIN_PYTHON,
-        "error_key": WRITER_ERROR_KEY,
-        "magic_key": WRITER_MAGIC_KEY,
-        "entry": ENTRY_MODULE,
-        "packed": base64.b64encode(zlib.compress(data)).decode("ascii"),
-        "magic": magic,
-    }
+    return base64.b64encode(zlib.compress(data, level)).decode("ascii"), magic
 
 
 def program_for(request: t.Mapping[str, t.Any], compiled: bool = False) -> str:
