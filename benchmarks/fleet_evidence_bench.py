@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import random
 import resource
@@ -39,35 +38,14 @@ from _common import ensure_collection_importable, new_run_id
 ensure_collection_importable()
 
 # pylint: disable=wrong-import-position
-from ledger_bench import KEY, _worker  # noqa: E402
+from ledger_bench import KEY, write_ledger  # noqa: E402
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import build_message, render_record  # noqa: E402
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import Ledger, open_ledger  # noqa: E402
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import open_ledger  # noqa: E402
 
 GIB = 1024 * 1024 * 1024
 NODE_DOMAIN = "fleet.example"
 ENRICHED = '\x1dUID="root" AUID="deploy"'
-
-
-def write_ledger(directory: str, run_id: str, hosts: int, changes: int, workers: int,
-                 start_details: t.Mapping[str, t.Any]) -> float:
-    """Seconds per change, ``changes`` changes over ``hosts`` hosts written by ``workers`` forked workers at once."""
-    Ledger(directory, run_id, KEY, "bench").start(**start_details)
-    context = multiprocessing.get_context("fork")
-    start = context.Event()
-    processes = [context.Process(target=_worker, args=(directory, run_id, hosts, number, changes, workers, start))
-                 for number in range(workers)]
-    for process in processes:
-        process.start()
-    began = time.perf_counter()
-    start.set()
-    for process in processes:
-        process.join()
-        if process.exitcode != 0:
-            sys.exit("a ledger worker failed (exit %s)" % process.exitcode)
-    wrote = time.perf_counter() - began
-    Ledger(directory, run_id, KEY, "bench").seal()
-    return wrote / changes
 
 
 def record_line(rng: random.Random, stamp: str, node: str, run_id: str, host: str, seq: int, task_id: str,

@@ -39,10 +39,11 @@ def _worker(directory: str, run_id: str, hosts: int, first: int, changes: int, w
         ledger.outcome(host, seq, RECORDED, res="success")
 
 
-def per_change(directory: str, hosts: int, changes: int, workers: int) -> t.Tuple[float, float]:
-    """(seconds per change written by ``workers`` at once, seconds to read and check the whole ledger)."""
-    run_id = "%s-%d" % (new_run_id(), hosts)
-    Ledger(directory, run_id, KEY, "bench").start()
+def write_ledger(directory: str, run_id: str, hosts: int, changes: int, workers: int,
+                 start_details: t.Optional[t.Mapping[str, t.Any]] = None) -> float:
+    """Seconds per change, ``changes`` changes over ``hosts`` hosts written by ``workers`` forked workers at once;
+    the ledger is sealed afterwards."""
+    Ledger(directory, run_id, KEY, "bench").start(**(start_details or {}))
     context = multiprocessing.get_context("fork")
     start = context.Event()
     processes = [context.Process(target=_worker, args=(directory, run_id, hosts, number, changes, workers, start))
@@ -54,9 +55,16 @@ def per_change(directory: str, hosts: int, changes: int, workers: int) -> t.Tupl
     for process in processes:
         process.join()
         if process.exitcode != 0:
-            sys.exit("a worker failed (exit %s)" % process.exitcode)
+            sys.exit("a ledger worker failed (exit %s)" % process.exitcode)
     wrote = time.perf_counter() - began
     Ledger(directory, run_id, KEY, "bench").seal()
+    return wrote / changes
+
+
+def per_change(directory: str, hosts: int, changes: int, workers: int) -> t.Tuple[float, float]:
+    """(seconds per change written by ``workers`` at once, seconds to read and check the whole ledger)."""
+    run_id = "%s-%d" % (new_run_id(), hosts)
+    per_written = write_ledger(directory, run_id, hosts, changes, workers)
     began = time.perf_counter()
     reading = open_ledger(directory, run_id, KEY, "bench")
     checked = time.perf_counter() - began
@@ -68,7 +76,7 @@ def per_change(directory: str, hosts: int, changes: int, workers: int) -> t.Tupl
             seqs.setdefault(entry["host"], set()).add(entry["seq"])
     if len(seqs) != min(hosts, changes) or any(found != set(range(1, len(found) + 1)) for found in seqs.values()):
         sys.exit("the hosts' seq numbers are not 1..n each")
-    return wrote / changes, checked
+    return per_written, checked
 
 
 def main() -> int:

@@ -39,7 +39,7 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 bash "$root/scripts/ensure-venv.sh" .venv "$python" requirements-dev.txt
-.venv/bin/python -c "import ansible, pytest, hypothesis, molecule, nox, antsibull_nox"
+.venv/bin/python -c "import ansible, pytest, hypothesis, molecule, nox, antsibull_nox, antsibull_changelog"
 
 # ansible finds the collection through this path; the symlink keeps the work tree the only copy.
 mkdir -p .build/collections/ansible_collections/changeaudit
