@@ -60,11 +60,10 @@ def shim_code(compiled: bool) -> str:
     return "__import__(\"marshal\").loads(base64.b64decode(%r))" % base64.b64encode(marshal.dumps(code)).decode("ascii")
 
 
-@functools.lru_cache(maxsize=None)
 def packed_binding(compiled: bool, audit_dir: str = AUDIT_DIR) -> t.Tuple[str, t.Optional[str]]:
-    """(packed, magic) of the binding, as _program.pack_binding packs it for the writer (compressed harder: it rides
-    in every module's payload). Built once per controller process."""
-    return pack_binding(audit_dir, compiled, 9)
+    """(packed, magic) of the binding: the writer's own packing (_program.pack_binding), made once per controller
+    process for both."""
+    return pack_binding(audit_dir, compiled)
 
 
 def prelude(request: t.Mapping[str, t.Any], checksum: t.Optional[str], compiled: bool) -> str:

@@ -313,6 +313,7 @@ def test_a_python_that_reported_the_controllers_bytecode_gets_the_binding_compil
 def test_compiled_binding_for_another_bytecode_is_refused_and_sent_again_as_sources(tmp_path, monkeypatch):
     monkeypatch.setattr(_program.importlib.util, "MAGIC_NUMBER", b"\x00\x00\r\n")
     _program.entry_program.cache_clear()
+    _program.pack_binding.cache_clear()
     try:
         action = FakeAction(tmp_path)
         args = {"op": "unit-writer", "fields": {"run": uuid.uuid4().hex}, "on_unavailable": "warn"}
@@ -321,6 +322,7 @@ def test_compiled_binding_for_another_bytecode_is_refused_and_sent_again_as_sour
     finally:
         monkeypatch.undo()
         _program.entry_program.cache_clear()
+        _program.pack_binding.cache_clear()
     assert result.pop("_ansible_parsed") is True
     assert result == run_module(args)
 
