@@ -44,7 +44,7 @@ def ensure_collection_importable() -> None:
     itself is checked out inside an ansible_collections tree, use that tree.
     """
     try:
-        import ansible_collections.changeaudit.linux.plugins.module_utils._audit.write  # noqa: F401
+        import ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.write  # noqa: F401
         return
     except ImportError:
         pass
@@ -64,14 +64,14 @@ def ensure_collection_importable() -> None:
 ensure_collection_importable()
 
 # These imports need the path set above.
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import build_message  # noqa: E402
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError  # noqa: E402
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.netlink import query_status  # noqa: E402
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.status import ensure_records_kept  # noqa: E402
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import build_message  # noqa: E402
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError  # noqa: E402
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.system.netlink import query_status  # noqa: E402
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.system.status import ensure_records_kept  # noqa: E402
 
 # The collection's own line parser decodes a line exactly as usys_config_info
 # does, and rejects a cut line (no closing quote) instead of guessing.
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.logline import (  # noqa: E402
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.logline import (  # noqa: E402
     parse_line as _reader_parse_line,
 )
 
@@ -152,7 +152,7 @@ def audit_log_settings(path: str = "/etc/audit/auditd.conf") -> t.Dict[str, str]
 # ---------------------------------------------------------------------------
 # Reading the records back.
 #
-# Lines are decoded by plugins/module_utils/_audit/logline.py. A line looks like
+# Lines are decoded by plugins/module_utils/_audit/read/logline.py. A line looks like
 # (log_format = ENRICHED adds the part after \x1d):
 #   type=USYS_CONFIG msg=audit(1795567582.810:15): pid=3095 uid=0 ... msg='op=bench-c run="..."
 #   writer="c.r0" seq="7" target="..." change="..." comm="ansible" exe="..." ... res=success'\x1dUID="root" ...

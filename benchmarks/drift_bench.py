@@ -39,7 +39,7 @@ DAY = 86400.0
 START = 1_700_000_000.0
 
 try:
-    from ansible_collections.changeaudit.linux.plugins.module_utils._audit.watch_events import read_watch_events
+    from ansible_collections.changeaudit.linux.plugins.module_utils._audit.watch.watch_events import read_watch_events
 except ImportError:
     sys.exit("Set PYTHONPATH to the collections root, e.g. PYTHONPATH=.build/collections")
 

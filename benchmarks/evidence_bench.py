@@ -25,11 +25,11 @@ import typing as t
 
 from _common import AuditLock, check_auditd, kernel_status, new_run_id
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backend_netlink import NetlinkBackend
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import read_records
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import UserRecord
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._evidence import reconcile, window, write_report
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import RECORDED, Ledger, open_ledger, read_ledger
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.backend_netlink import NetlinkBackend
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.reader import read_records
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.record import UserRecord
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence import reconcile, window, write_report
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import RECORDED, Ledger, open_ledger, read_ledger
 
 # The ledger is chained under a key, as the callback's is (a key of the controller's, here one of the benchmark's).
 LEDGER_KEY = b"evidence-bench ledger key 32 by"

@@ -48,7 +48,7 @@ import yaml
 
 from _common import ROOT, AuditLock, check_auditd, kernel_status
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.logline import parse_line
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.logline import parse_line
 
 CALLBACK = "changeaudit.linux.record_changes"
 SSH_INVENTORY = ROOT / ".build" / "ssh" / "inventory.yml"

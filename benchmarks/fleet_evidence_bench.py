@@ -40,8 +40,8 @@ ensure_collection_importable()
 # pylint: disable=wrong-import-position
 from ledger_bench import KEY, write_ledger  # noqa: E402
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import build_message, render_record  # noqa: E402
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import open_ledger  # noqa: E402
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import build_message, render_record  # noqa: E402
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import open_ledger  # noqa: E402
 
 GIB = 1024 * 1024 * 1024
 NODE_DOMAIN = "fleet.example"
@@ -50,7 +50,7 @@ ENRICHED = '\x1dUID="root" AUID="deploy"'
 
 def record_line(rng: random.Random, stamp: str, node: str, run_id: str, host: str, seq: int, task_id: str,
                 key: t.Any) -> str:
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import sign_record
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import sign_record
 
     obj = "/etc/bench.conf"
     fields = {
@@ -98,9 +98,9 @@ def write_log(path: str, directory: str, run_id: str, other_share: float, key: t
 
 def evidence_child(directory: str, run_id: str, log: str, report: str, hosts: int, key_pem: str) -> None:
     """The evidence in this process: read, reconcile, report; prints its seconds, counts and peak RSS as JSON."""
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils._collector import NodeIndex, read_collector_log, split_records
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils._evidence import reconcile, window, write_report
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import private_key_from_pem
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._collector import NodeIndex, read_collector_log, split_records
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence import reconcile, window, write_report
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import private_key_from_pem
 
     key = private_key_from_pem(key_pem.encode("ascii"), "the bench key")
     began = time.perf_counter()
@@ -154,8 +154,8 @@ def floor(log: str, run_id: str, key_pem: str) -> t.Dict[str, float]:
     """What the proof cannot do without, in seconds, one pass over the log in this process: the scan for the run's
     records (the reader's byte filter, headers parsed, fields left encoded), the decoding of each one's fields, and
     the check of its ctl_mac over its whole decoded message."""
-    from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import AuditLogReader, RecordFilter
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import private_key_from_pem, record_signature_problem
+    from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.reader import AuditLogReader, RecordFilter
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import private_key_from_pem, record_signature_problem
 
     key = private_key_from_pem(key_pem.encode("ascii"), "the bench key")
     key.record_mac_key()
@@ -190,7 +190,7 @@ def main() -> int:
         return 0
     if not shutil.which("ausearch"):
         sys.exit("ausearch is not installed (apt-get install auditd): it is the anchor")
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import RECORD_SIG_FIELD, SigningKey
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import RECORD_SIG_FIELD, SigningKey
 
     key = SigningKey.generate()
     key_pem = key.private_pem().decode("ascii")

@@ -34,10 +34,10 @@ from _common import (
     new_run_id,
 )
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backend_libaudit import LibauditBackend
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backend_netlink import NetlinkBackend
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import UserRecord
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.backend_libaudit import LibauditBackend
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.backend_netlink import NetlinkBackend
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.record import UserRecord
 
 BACKENDS = {"libaudit": LibauditBackend, "netlink": NetlinkBackend}
 

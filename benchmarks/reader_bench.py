@@ -39,11 +39,11 @@ USYS_SHARE = 0.03
 GOAL = 2.0
 
 try:
-    from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (
+    from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import (
         build_message,
         render_record,
     )
-    from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import AuditLogReader, read_records
+    from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.reader import AuditLogReader, read_records
 except ImportError:
     sys.exit("Set PYTHONPATH to the collections root, e.g. PYTHONPATH=.build/collections")
 

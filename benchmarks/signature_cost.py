@@ -33,14 +33,14 @@ import typing as t
 
 from _common import ROOT, AuditLock, check_auditd, kernel_status, new_run_id
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backend_netlink import NetlinkBackend
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import read_records
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.backend_netlink import NetlinkBackend
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.reader import read_records
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import execute
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import UserRecord
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import change_record_params
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._evidence import reconcile, window, write_report
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import LEDGER_KEY_PURPOSE, RECORDED, Ledger, open_ledger, read_ledger
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import (
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.record import UserRecord
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._audited import change_record_params
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence import reconcile, window, write_report
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import LEDGER_KEY_PURPOSE, RECORDED, Ledger, open_ledger, read_ledger
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import (
     RECORD_SIG_FIELD,
     SigningKey,
     record_signature_problem,

@@ -46,10 +46,10 @@ from _common import (
     new_run_id,
 )
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backend_libaudit import LibauditBackend
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backend_netlink import NetlinkBackend
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.write import write_record
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import UserRecord
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.backend_libaudit import LibauditBackend
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.backend_netlink import NetlinkBackend
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.write import write_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.record import UserRecord
 
 # Issue 9 (replacing issue 5's 0.9x, which encoding alone could not meet): the binding's loop against the C loop.
 TARGETS = {"": 0.5, "-send": 0.8}

@@ -22,8 +22,8 @@ import typing as t
 
 from _common import AuditLock, AuditLogWatcher, bench_fields, check_auditd, kernel_status, new_run_id
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.write import write_record
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import UserRecord
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.write import write_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.record import UserRecord
 
 BACKENDS = ("libaudit", "netlink")
 

@@ -9,7 +9,7 @@ import typing as t
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.changeaudit.linux.plugins.module_utils._specs import AUDITED_ARGUMENT_SPEC
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._audited import (
     LONGEST_RESULT,
     change_record_params,
     check_before_change,
@@ -19,18 +19,18 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import 
     unknown_hash_fields,
     with_signature_room,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context import task_context
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import apply_module_defaults, extra_vars
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import ledger_location
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import existing_key
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import hasher_for
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import (
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import ledger_location
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import existing_key
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._hashing import hasher_for
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._privilege import (
     AS_TASK,
     RecordPrivilegeError,
     acting_identity,
     record_privilege,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import with_origin, write_on_target
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer._writer import with_origin, write_on_target
 
 
 class ActionModule(ActionBase):

@@ -11,21 +11,21 @@ import typing as t
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import extra_vars
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._drift import (
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._drift import (
     DRIFT_ARGUMENT_SPEC,
     OUT_OF_BAND,
     classify,
     failed,
     write_report,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import (
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import (
     LEDGER_KEY_PURPOSE,
     LedgerError,
     ledger_location,
     open_ledger,
     run_directory,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import controller_key
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import controller_key
 
 
 class ActionModule(ActionBase):

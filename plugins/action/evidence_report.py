@@ -10,13 +10,13 @@ import typing as t
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.changeaudit.linux.plugins.module_utils._specs import EVIDENCE_ARGUMENT_SPEC
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._collector import NodeIndex, failed_reads, read_collector_log, split_records
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import run_id as this_run_id
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._evidence import NO_RECORDS_FROM_NODE, reconcile, window, write_report
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._collector import NodeIndex, failed_reads, read_collector_log, split_records
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context import run_id as this_run_id
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence import NO_RECORDS_FROM_NODE, reconcile, window, write_report
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import extra_vars
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import controller_key
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import (
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import controller_key
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import (
     LEDGER_KEY_PURPOSE,
     Ledger,
     LedgerError,

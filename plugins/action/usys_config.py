@@ -11,16 +11,16 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible_collections.changeaudit.linux.plugins.module_utils._specs import WRITER_ARGUMENT_SPEC
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import error_result
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._audited import (
     WITHHELD_FIELD,
     RecordRefusedError,
     check_before_change,
     protect_values,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import task_context, with_context
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import hasher_for
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import acting_identity
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import validate, with_origin, write_on_target
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context import task_context, with_context
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._hashing import hasher_for
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._privilege import acting_identity
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer._writer import validate, with_origin, write_on_target
 
 
 class ActionModule(ActionBase):

@@ -10,7 +10,7 @@ import typing as t
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.changeaudit.linux.plugins.module_utils._specs import VERIFY_EVIDENCE_ARGUMENT_SPEC
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._report_check import (
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._report_check import (
     check_records,
     check_report,
     records_summary_text,

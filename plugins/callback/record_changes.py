@@ -255,7 +255,7 @@ def ledger_directory(path: t.Optional[str]) -> t.Optional[str]:
         raise AnsibleError("%s: ledger_dir %s cannot be made: %s" % (PLUGIN, path, exc.strerror or exc)) from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise AnsibleError("%s: ledger_dir %s cannot be written" % (PLUGIN, path))
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import LedgerError, check_private_directory
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import LedgerError, check_private_directory
 
     try:
         check_private_directory(path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-# The backend choices are BACKEND_NAMES of module_utils/_audit/backends.py (its registry plus auto), written
+# The backend choices are BACKEND_NAMES of module_utils/_audit/send/backends.py (its registry plus auto), written
 # out because doc fragments are static YAML to every docs tool;
 # tests/unit/plugins/doc_fragments/test_docs_match_specs.py checks that they agree.
 class ModuleDocFragment:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-# The variable and environment names are those of plugin_utils/_hashing.py; the docs tests check that they agree.
+# The variable and environment names are those of plugin_utils/_record/_hashing.py; the docs tests check that they agree.
 # ansible-core refuses a fragment without options (or attributes): this one adds notes only, so its options are empty.
 class ModuleDocFragment:
     DOCUMENTATION = r"""

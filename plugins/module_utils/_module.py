@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import execute
 
 if t.TYPE_CHECKING:

@@ -146,7 +146,7 @@ can_write_reason:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.health import audit_report
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.health import audit_report
 
 
 def main() -> None:

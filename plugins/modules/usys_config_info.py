@@ -280,8 +280,8 @@ truncated:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import DEFAULT_LIMIT, ORDERS, read_records
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.reader import DEFAULT_LIMIT, ORDERS, read_records
 from ansible_collections.changeaudit.linux.plugins.module_utils._module import fail_from_audit_error
 
 ARGUMENT_SPEC = dict(

@@ -151,8 +151,8 @@ truncated:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.watch_events import read_watch_events
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.watch.watch_events import read_watch_events
 from ansible_collections.changeaudit.linux.plugins.module_utils._module import fail_from_audit_error
 
 

@@ -150,8 +150,8 @@ baseline:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.watch import apply
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.watch.watch import apply
 from ansible_collections.changeaudit.linux.plugins.module_utils._module import fail_from_audit_error
 
 

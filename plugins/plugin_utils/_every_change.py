@@ -28,11 +28,11 @@ from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import OP_MAX
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError, AuditRecordTooLongError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import OP_MAX
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError, AuditRecordTooLongError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import validate_request
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import (
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._audited import (
     CHANGE_FIELDS,
     CHANGE_OP,
     CHECKSUM_KEYS,
@@ -47,7 +47,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._audited import 
     sign_record,
     with_signature_room,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import (
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context import (
     CONTEXT_FIELDS,
     CONTEXT_TEXT_DEFAULT_MAX,
     CONTEXT_TEXT_MAX,
@@ -58,8 +58,8 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import 
     run_id,
     task_context,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import Hasher, hasher_for
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import (
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._hashing import Hasher, hasher_for
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import (
     NOT_RECORDED,
     RECORDED,
     SKIPPED_BY_POLICY,
@@ -71,9 +71,10 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import (
     ledger_location,
     read_ledger,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _change_site, _signing
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._change_site import SYNCHRONIZE, change_site
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import (
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _signing
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record import _change_site
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._change_site import SYNCHRONIZE, change_site
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._privilege import (
     AS_TASK,
     Acting,
     Privilege,
@@ -83,15 +84,15 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege impor
     record_privilege,
     variable,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import (
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer._writer import (
     PYTHON_NOT_FOUND,
     is_mitogen,
     validate,
     with_origin,
     write_on_target,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _in_module
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._interpreter import same_python
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import _in_module
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer._interpreter import same_python
 
 display = Display()
 ANSIBLE_CORE_VERSION = _core.CORE_VERSION_TEXT

@@ -37,9 +37,9 @@ from livelib import (
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit import backend_libaudit, backends, write
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_MESSAGE_TEXT_MAX
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send import backend_libaudit, backends, write
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.constants import AUDIT_MESSAGE_TEXT_MAX
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import (
     COMM_PATTERN,
     HOSTNAME_PATTERN,
     TERMINAL_PATTERN,
@@ -48,12 +48,12 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding 
     is_valid_field_name,
     value_bytes,
 )
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import (
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import (
     AuditError,
     AuditInvalidInputError,
     AuditRecordTooLongError,
 )
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import UserRecord, executable
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.record import UserRecord, executable
 
 RUN = "fz" + uuid.uuid4().hex[:12]
 BACKENDS = ("libaudit", "netlink")

@@ -26,7 +26,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import read_records
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.reader import read_records
 from livelib import ausearch_raw, msg_text
 from test_fail_closed_live import LEDGER_DIR, PLAYBOOK, ansible_env, fence, output
 from test_writer_live import SSH_INVENTORY, needs_ssh_hosts

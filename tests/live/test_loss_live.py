@@ -19,11 +19,11 @@ import pytest
 
 from livelib import AUDIT_LOG, audit_state, ensure_auditd, msg_text, run_probe, wait_for_lines
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.write import write_record
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditRecordsLostError
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.health import audit_report
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.netlink import query_rules
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import UserRecord
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.write import write_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditRecordsLostError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.health import audit_report
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.system.netlink import query_rules
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.record import UserRecord
 
 AUDITD_CONF = "/etc/audit/auditd.conf"
 BACKENDS = ["libaudit", "netlink"]

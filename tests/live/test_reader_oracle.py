@@ -25,9 +25,9 @@ import uuid
 import pytest
 from livelib import AUDIT_PREFIX, audit_tool
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import encode_value, render_record
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.logline import split_message
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import (
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import encode_value, render_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.logline import split_message
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.reader import (
     AuditLogReader,
     RecordFilter,
     configured_log_file,

@@ -24,9 +24,9 @@ from livelib import AUDIT_LOG, AUDIT_PREFIX, AUDIT_VERSION_LOG, auparse_records,
 from test_fail_closed_live import LEDGER_DIR, PLAYBOOK, ansible_env, fence, localhost_play, output, run_playbook
 from test_ledger_live import ledger, prove, report
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.reader import AuditLogReader, RecordFilter
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.reader import AuditLogReader, RecordFilter
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import execute
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _signing
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _signing
 
 TASK_ID = "02fc0000-0001-16ba-5381-00000000000%d"
 

@@ -16,7 +16,7 @@ import typing as t
 
 import pytest
 
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _evidence as evidence
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _evidence as evidence
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTS = 120

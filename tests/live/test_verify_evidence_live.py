@@ -19,8 +19,8 @@ import pytest
 
 from test_fail_closed_live import PLAYBOOK, ansible_env, failure_messages, output
 
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _evidence as evidence
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import controller_key
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _evidence as evidence
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import controller_key
 
 
 def verify(report_dir, *extra: str) -> subprocess.CompletedProcess:

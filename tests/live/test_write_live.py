@@ -11,9 +11,9 @@ import pytest
 
 from livelib import auparse_records, ausearch_interpreted, ensure_auditd, msg_text, run_probe, wait_for_lines
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_MESSAGE_TEXT_MAX
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import decode_value
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.logline import decode_message
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.constants import AUDIT_MESSAGE_TEXT_MAX
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import decode_value
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.logline import decode_message
 
 HOSTILE = {
     "path": "/etc/app dir/it's \"here\".conf",

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import sys
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import select_backend
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.write import write_record
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import UserRecord
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.backends import select_backend
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.write import write_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.record import UserRecord
 
 
 def main() -> None:

@@ -20,10 +20,10 @@ import os
 import re
 import sys
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError, AuditInvalidInputError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError, AuditInvalidInputError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import REQUEST_SPEC, execute
 
-# typing only for annotations: importing it costs each record ~3 ms on the target (plugin_utils/_program.py).
+# typing only for annotations: importing it costs each record ~3 ms on the target (plugin_utils/_writer/_program.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import typing as t
@@ -52,7 +52,7 @@ CONTROLLER_ONLY_FIELDS = ("changed_host", "kept_on")
 # The shapes of the fields evidence matches a record to its change by, as the controller writes them: a run id (the
 # derived one is 16 hex digits, CHANGEAUDIT_RUN_ID or awx-<job> are the operator's, at most 96 bytes, cut values end
 # with [cut:sha256:<hex>]), the change's number in the run, ansible-core's task uuid, and the controller's
-# signature (plugin_utils/_signing.py; this package cannot check it, the evidence does).
+# signature (plugin_utils/_proof/_signing.py; this package cannot check it, the evidence does).
 FIELD_SHAPES = {
     "run_id": (re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+/\[\]-]{0,95}\Z"), "a run id (letters, digits and ._:@+/[]-, "
                "at most 96)"),
@@ -65,19 +65,25 @@ FIELD_SHAPES = {
 
 
 def sources_fingerprint(directory: str) -> str:
-    """sha256 (hex) over the ``*.py`` files directly in ``directory``, in the order of their sorted names.
+    """sha256 (hex) over the ``*.py`` files under ``directory`` (the binding's folders included), in the order of
+    their sorted relative paths (``/`` between folders).
 
-    Each file adds its name (UTF-8) and then its content, each preceded by its length in bytes as 8 bytes big-endian,
-    so no two different sets of files hash alike. The controller computes it over its own ``_audit/`` to tell
-    a helper installed from another version of the collection.
+    Each file adds its relative path (UTF-8) and then its content, each preceded by its length in bytes as 8 bytes
+    big-endian, so no two different sets of files hash alike. The controller computes it over its own ``_audit/`` to
+    tell a helper installed from another version of the collection.
     """
     import hashlib
 
+    names = []
+    for top, dirs, files in os.walk(directory):
+        dirs[:] = [name for name in dirs if name != "__pycache__"]
+        relative = os.path.relpath(top, directory)
+        for name in files:
+            if name.endswith(".py") and os.path.isfile(os.path.join(top, name)):
+                names.append(name if relative == "." else "/".join(relative.split(os.sep) + [name]))
     digest = hashlib.sha256()
-    names = sorted(name for name in os.listdir(directory)
-                   if name.endswith(".py") and os.path.isfile(os.path.join(directory, name)))
-    for name in names:
-        with open(os.path.join(directory, name), "rb") as handle:
+    for name in sorted(names):
+        with open(os.path.join(directory, *name.split("/")), "rb") as handle:
             content = handle.read()
         encoded = name.encode("utf-8")
         digest.update(len(encoded).to_bytes(8, "big") + encoded + len(content).to_bytes(8, "big"))

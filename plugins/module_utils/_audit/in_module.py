@@ -2,7 +2,7 @@
 """The record of a change written inside the module's own process, after its result is final and before it is printed.
 
 The controller (plugin_utils/_core.py, _every_change.py) puts this file's source, the record's request and the
-binding (packed as plugin_utils/_program.py packs it for the writer) in front of the call that starts an AnsiballZ
+binding (packed as plugin_utils/_writer/_program.py packs it for the writer) in front of the call that starts an AnsiballZ
 module; ``install`` then runs in the module's process before the module does. What it relies on of Ansible, and
 nothing more: the wrapper's loader has imported ``ansible.module_utils.basic`` when it calls ``runpy.run_module``
 for the module, and every result of an ``AnsibleModule`` leaves through ``AnsibleModule._return_formatted``

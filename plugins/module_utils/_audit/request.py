@@ -9,24 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.auditd_conf import forwarding_plugins, read_auditd_conf
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import AUTO, BACKEND_NAMES
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.write import NOT_READ_BACK, write_record
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import (
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.system.auditd_conf import forwarding_plugins, read_auditd_conf
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.backends import AUTO, BACKEND_NAMES
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.write import NOT_READ_BACK, write_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import (
     build_message,
     validate_comm,
     validate_hostname,
     validate_terminal,
     value_bytes,
 )
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import (
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import (
     AuditError,
     AuditInvalidInputError,
     AuditUnavailableError,
 )
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import UserRecord, validate_addr
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.record import UserRecord, validate_addr
 
-# typing only for annotations: importing it costs each record ~3 ms on the target (plugin_utils/_writer.py).
+# typing only for annotations: importing it costs each record ~3 ms on the target (plugin_utils/_writer/_writer.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import typing as t

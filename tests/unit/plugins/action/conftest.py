@@ -17,7 +17,7 @@ from ansible.playbook.play_context import PlayContext
 from ansible.playbook.task import Task
 from ansible.plugins.shell.sh import ShellModule
 from ansible.template import Templar
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import error_result, record_from_params
 
 TASK_VARS = {"inventory_hostname": "web1", "ansible_play_name": "Harden sshd", "ansible_python_interpreter": sys.executable}

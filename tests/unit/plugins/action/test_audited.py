@@ -9,12 +9,12 @@ import pytest
 
 from ansible.errors import AnsibleActionFail
 from ansible_collections.changeaudit.linux.plugins.action import audited
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import (
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import (
     AuditDisabledError,
     AuditPermissionError,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import sha256_of
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import Hasher, key_id, verify
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._hashing import Hasher, key_id, verify
 from ansible_collections.changeaudit.linux.tests.unit.plugins.action.conftest import resolved
 
 NAME = "changeaudit.linux.audited"
@@ -390,7 +390,7 @@ def test_hash_fields_naming_anything_else_is_refused_before_the_module_runs(make
 
 
 def test_with_a_controller_key_the_record_is_signed_once_its_result_is_final(make, monkeypatch):
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils import _signing
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _signing
 
     key = _signing.SigningKey.generate()
     monkeypatch.setenv(_signing.KEY_ENV, key.private_pem().decode("ascii"))

@@ -9,8 +9,8 @@ import pytest
 
 from ansible.errors import AnsibleActionFail
 from ansible_collections.changeaudit.linux.plugins.action import evidence_report
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._ledger import LEDGER_KEY_PURPOSE, RECORDED, Ledger
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import controller_key
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import LEDGER_KEY_PURPOSE, RECORDED, Ledger
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import controller_key
 
 NAME = "changeaudit.linux.evidence_report"
 

@@ -8,9 +8,9 @@ import pytest
 
 from ansible.errors import AnsibleActionFail
 from ansible_collections.changeaudit.linux.plugins.action import usys_config
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import AuditDisabledError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditDisabledError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import sha256_of
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._hashing import Hasher
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._hashing import Hasher
 
 NAME = "changeaudit.linux.usys_config"
 CONTEXT = ["play", "cmd", "task_path", "task_id", "ctl_user"]

@@ -8,8 +8,8 @@ import pytest
 
 from ansible_collections.changeaudit.linux.plugins.action import verify_evidence
 from ansible_collections.changeaudit.linux.plugins.module_utils import _specs
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _evidence as evidence
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._signing import SigningKey
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _evidence as evidence
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import SigningKey
 
 NAME = "changeaudit.linux.verify_evidence"
 

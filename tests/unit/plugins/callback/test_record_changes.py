@@ -11,7 +11,7 @@ from ansible.errors import AnsibleError
 from ansible_collections.changeaudit.linux.plugins.callback import record_changes
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _every_change as hook
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._context import FIXED_RUN_ID_ENV
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context import FIXED_RUN_ID_ENV
 
 
 @pytest.mark.parametrize(

@@ -20,16 +20,17 @@ from ansible_collections.changeaudit.linux.plugins.callback import record_change
 from ansible_collections.changeaudit.linux.plugins.doc_fragments import _attributes, _backend
 from ansible_collections.changeaudit.linux.plugins.doc_fragments import _hashing as hashing_doc
 from ansible_collections.changeaudit.linux.plugins.module_utils import _specs
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import AUTO, BACKEND_NAMES, BACKENDS
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import (
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.backends import AUTO, BACKEND_NAMES, BACKENDS
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.constants import (
     AUDIT_MESSAGE_TEXT_MAX,
     AUDIT_USYS_CONFIG,
     RESERVED_FIELD_NAMES,
 )
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import ausearch_tokens
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import ausearch_tokens
 from ansible_collections.changeaudit.linux.plugins.modules import audit_status_info, audited, evidence_report, usys_config
 from ansible_collections.changeaudit.linux.plugins.modules import verify_evidence
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _audited, _context, _core, _hashing
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record import _audited, _context, _hashing
 
 COLLECTION = "changeaudit.linux."
 # Imported with the test module, not when a test runs: once ansible-core's collection loader is installed (the

@@ -11,10 +11,10 @@ import threading
 
 import pytest
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit import netlink
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.auditd_conf import parse_auditd_conf
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_GET, NLMSG_DONE, NLMSG_ERROR
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.rules import AUDIT_LIST_RULES
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.system import netlink
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.system.auditd_conf import parse_auditd_conf
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.constants import AUDIT_GET, NLMSG_DONE, NLMSG_ERROR
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.system.rules import AUDIT_LIST_RULES
 
 PACKAGE = "ansible_collections.changeaudit.linux.plugins.module_utils."
 STATUS_ORDER = ("mask", "enabled", "failure", "pid", "rate_limit", "backlog_limit", "lost", "backlog",

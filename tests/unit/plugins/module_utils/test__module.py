@@ -7,7 +7,7 @@ import errno
 
 import pytest
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import (
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import (
     AuditDisabledError,
     AuditInvalidInputError,
     AuditPermissionError,

@@ -7,7 +7,7 @@ import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.changeaudit.linux.plugins.module_utils import _specs
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.backends import AUTO, BACKEND_NAMES, BACKENDS
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.backends import AUTO, BACKEND_NAMES, BACKENDS
 
 SPECS = [_specs.WRITER_ARGUMENT_SPEC, _specs.AUDITED_ARGUMENT_SPEC]
 

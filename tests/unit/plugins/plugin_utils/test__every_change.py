@@ -7,9 +7,10 @@ import pytest
 
 from ansible.errors import AnsibleError
 from ansible.executor.task_executor import TaskExecutor
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.constants import AUDIT_MESSAGE_TEXT_MAX
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.encoding import build_message
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _audited, _core
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.constants import AUDIT_MESSAGE_TEXT_MAX
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import build_message
+from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record import _audited
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _every_change as hook
 
 
@@ -558,8 +559,8 @@ def test_policy_controller_fails_when_the_controller_cannot_keep_records_either(
 
 def in_module_te(task=None, action="normal", acting_user="root", how="task", **notes):
     from ansible.plugins.loader import action_loader
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils._change_site import CONNECTION, ChangeSite
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils._privilege import Acting, Privilege
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._change_site import CONNECTION, ChangeSite
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._privilege import Acting, Privilege
 
     task = task or FakeTask(action="ansible.builtin.lineinfile", args={"path": "/etc/x", "line": "y"})
     for name, value in (("until", []), ("failed_when", []), ("diff", False)):

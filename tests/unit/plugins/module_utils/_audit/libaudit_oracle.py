@@ -1,6 +1,6 @@
 """libaudit's own encoder, loaded for tests only.
 
-The production binding (plugins/module_utils/_audit/libaudit.py) binds only the
+The production binding (plugins/module_utils/_audit/system/libaudit.py) binds only the
 calls it makes, so that a libaudit build without these symbols still writes.
 Tests load them here, from the same libaudit.so.1, to compare our text with
 libaudit's, and mirror audit_log_user_comm_message()'s trailer (lib/audit_logging.c)

@@ -14,7 +14,8 @@ import pytest
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit import errors, helper
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit import helper
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import errors
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.helper import (
     CHECK_MODE_SPEC,
     INTERNAL_ERROR_CAUSE,
@@ -229,7 +230,12 @@ def test_the_fingerprint_is_stable_and_covers_exactly_the_py_files(tmp_path):
     (copy / "stale.py").write_text("")
     assert sources_fingerprint(str(copy)) != first
     (copy / "stale.py").unlink()
-    os.rename(copy / "timespec.py", copy / "timespec2.py")
+    os.rename(copy / "read" / "timespec.py", copy / "read" / "timespec2.py")
+    assert sources_fingerprint(str(copy)) != first
+    os.rename(copy / "read" / "timespec2.py", copy / "read" / "timespec.py")
+    assert sources_fingerprint(str(copy)) == first
+    # The same file in another of the binding's folders is another binding.
+    os.rename(copy / "read" / "timespec.py", copy / "record" / "timespec.py")
     assert sources_fingerprint(str(copy)) != first
 
 

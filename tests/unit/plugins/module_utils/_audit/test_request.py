@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.errors import (
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import (
     AuditError,
     AuditInvalidInputError,
     AuditCapabilityError,
