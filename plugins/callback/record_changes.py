@@ -225,10 +225,16 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
 
 PLUGIN = "changeaudit.linux.record_changes"
 try:
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils import _every_change
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _install as _hook
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _ledger_lines, _notes, _writing
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._settings import Settings
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _signing
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import LEDGER_KEY_PURPOSE, LedgerError, ledger_location
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context import fix_run_id, run_id
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._hashing import hasher_for
 except Exception as exc:  # pylint: disable=broad-except
     # Kept to refuse every change with it (set_options): a recorder that cannot load must not let changes through.
-    _every_change = None  # type: ignore[assignment]
+    _hook = None  # type: ignore[assignment]
     _IMPORT_ERROR = "%s: %s" % (type(exc).__name__, exc)
 else:
     _IMPORT_ERROR = ""
@@ -296,7 +302,7 @@ def parse_fields(value: t.Any) -> t.Dict[str, t.Any]:
 
 
 class CallbackModule(CallbackBase):
-    """Loads the every-change hook (plugin_utils/_every_change.py) and prints the records written per host.
+    """Loads the every-change hook (plugin_utils/_hook/) and prints the records written per host.
 
     Fails closed: ansible-core turns whatever a callback raises while it loads into a warning and runs the play
     anyway. So every change is refused (_core.refuse_changes) from the moment this plugin is made until its
@@ -328,11 +334,11 @@ class CallbackModule(CallbackBase):
         _core.allow_changes()
 
     def _set_options(self, task_keys: t.Any = None, var_options: t.Any = None, direct: t.Any = None) -> None:
-        if _every_change is None:
+        if _hook is None:
             raise AnsibleError(
                 "%s cannot import its own code (%s); reinstall the changeaudit.linux collection" % (PLUGIN, _IMPORT_ERROR)
             )
-        _every_change.check_version()
+        _hook.check_version()
         if var_options is None:
             var_options = _core.callback_var_options(self)
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
@@ -341,15 +347,15 @@ class CallbackModule(CallbackBase):
             self._state_dir = tempfile.mkdtemp(prefix="changeaudit-record-changes-")
             atexit.register(shutil.rmtree, self._state_dir, True)
         extra = _core.extra_vars()
-        ledger_dir = ledger_directory(_every_change.ledger_location(extra, self.get_option("ledger_dir")))
+        ledger_dir = ledger_directory(ledger_location(extra, self.get_option("ledger_dir")))
         ledger_key = ledger_key_id = signer = None
         # Each record is signed with the controller's key (without a ledger, only with a key the run names).
-        key = _every_change.controller_key(ledger_dir, extra) if ledger_dir else _every_change.explicit_key(extra)
+        key = _signing.controller_key(ledger_dir, extra) if ledger_dir else _signing.explicit_key(extra)
         if ledger_dir:
             # The ledger's lines are chained under a key derived from the controller's signing key, and its seal
             # signed with it: who can write the ledger directory cannot rewrite the verdict unseen.
-            ledger_key, ledger_key_id, signer = key.mac_key(_every_change.LEDGER_KEY_PURPOSE), key.key_id, key.sign
-        settings = _every_change.Settings(
+            ledger_key, ledger_key_id, signer = key.mac_key(LEDGER_KEY_PURPOSE), key.key_id, key.sign
+        settings = Settings(
             mode=self.get_option("mode"),
             skip=self.get_option("skip") or (),
             fields=parse_fields(self.get_option("fields")),
@@ -358,33 +364,33 @@ class CallbackModule(CallbackBase):
             state_dir=self._state_dir,
             ledger_dir=ledger_dir,
             # Asked now, when the run starts, for the hosts whose changeaudit_host_policy is controller.
-            controller_problem=_every_change.controller_problem(),
+            controller_problem=_writing.controller_problem(),
             ledger_key=ledger_key,
             ledger_key_id=ledger_key_id,
             record_key=key,
             in_module=bool(self.get_option("in_module")),
         )
         # Before any worker forks: every worker of the run records, and notes in the ledger, the same run ID.
-        _every_change.fix_run_id()
+        fix_run_id()
         # A hash key from the environment or a key file is checked now; one from a variable before each change.
-        _every_change.hasher_for(None, {})
+        hasher_for(None, {})
         if ledger_dir and self._ledger is None:
-            self._ledger = _every_change.run_ledger(settings, _every_change.run_id({}), signer)
+            self._ledger = _ledger_lines.run_ledger(settings, run_id({}), signer)
             try:
-                self._ledger.start(**_every_change.start_details(settings))
-            except _every_change.LedgerError as exc:
+                self._ledger.start(**_ledger_lines.start_details(settings))
+            except LedgerError as exc:
                 raise AnsibleError("%s: the run's ledger cannot be started: %s" % (PLUGIN, exc)) from None
-        _every_change.install(settings)
+        _hook.install(settings)
         self._settings = settings
 
     def v2_playbook_on_stats(self, stats: t.Any) -> None:
-        if self._settings is None or _every_change is None:
+        if self._settings is None or _hook is None:
             return
-        counts = _every_change.record_counts(self._settings)
+        counts = _notes.record_counts(self._settings)
         if self._ledger is not None:
             try:
                 self._ledger.seal(final=True)
-            except _every_change.LedgerError as exc:
+            except LedgerError as exc:
                 self._display.warning("%s: the run's ledger could not be sealed, so its proof will say the run did not "
                                       "end: %s" % (PLUGIN, exc))
         hosts = sorted(set(getattr(stats, "processed", {}) or {}) | set(counts))

@@ -10,7 +10,7 @@ import yaml
 from ansible.errors import AnsibleError
 from ansible_collections.changeaudit.linux.plugins.callback import record_changes
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _every_change as hook
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _install, _notes, _settings
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context import FIXED_RUN_ID_ENV
 
 
@@ -56,9 +56,9 @@ def no_refusal_left(tmp_path, monkeypatch):
 
 
 def test_the_summary_has_one_line_per_host(tmp_path, monkeypatch):
-    settings = hook.Settings(state_dir=str(tmp_path))
+    settings = _settings.Settings(state_dir=str(tmp_path))
     for status, host in (("written", "web1"), ("written", "web1"), ("failed", "web2"), ("written", "backup")):
-        hook._note(settings, "records", status, host, "run-1")
+        _notes.note(settings, _notes.RECORDS_FILE, status, host, "run-1")
     callback = record_changes.CallbackModule()
     callback._settings = settings
     lines = []
@@ -92,7 +92,7 @@ def loaded():
         return callback
 
     yield make
-    hook.uninstall()
+    _install.uninstall()
     _core.remove_refusal_wrapper()
 
 
@@ -128,17 +128,16 @@ def test_a_bad_setting_keeps_every_change_refused_naming_the_cause(loaded, direc
 
 def test_an_unknown_ansible_core_keeps_every_change_refused(loaded, monkeypatch):
     callback = loaded()
-    monkeypatch.setattr(hook, "ANSIBLE_CORE_VERSION", "2.22.0")
-    monkeypatch.setattr(hook.check_version, "__defaults__", ("2.22.0",))
+    monkeypatch.setattr(_install.check_version, "__defaults__", ("2.22.0",))
     with pytest.raises(AnsibleError, match="cannot run with ansible-core 2.22.0"):
         callback.set_options()
     assert "is tested with ansible-core 2.19, 2.20 and 2.21 only" in _core.refusal()
-    assert not hook.installed()
+    assert not _install.installed()
 
 
 def test_our_own_code_failing_to_import_keeps_every_change_refused(loaded, monkeypatch):
     callback = loaded()
-    monkeypatch.setattr(record_changes, "_every_change", None)
+    monkeypatch.setattr(record_changes, "_hook", None)
     monkeypatch.setattr(record_changes, "_IMPORT_ERROR", "ImportError: no module named x")
     with pytest.raises(AnsibleError, match="cannot import its own code"):
         callback.set_options()
@@ -148,4 +147,4 @@ def test_our_own_code_failing_to_import_keeps_every_change_refused(loaded, monke
 def test_good_settings_end_the_refusal_and_install_the_hook(loaded):
     callback = loaded()
     callback.set_options(direct={"fields": {"ticket": "CHG-1"}})
-    assert _core.refusal() is None and hook.installed()
+    assert _core.refusal() is None and _install.installed()
