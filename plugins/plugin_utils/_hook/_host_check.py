@@ -31,10 +31,6 @@ CANNOT_HOLD_CAUSES = {
 CheckKey = t.Tuple[str, ...]
 Verdict = t.Tuple[str, str]
 
-# Per worker process (one task on one host, with all its loop items): the host checks done, and what they found;
-# the state directory's notes carry them to the workers of the next tasks.
-_CHECKED: t.Dict[CheckKey, Verdict] = {}
-
 
 def cannot_hold_reason(connection: t.Any) -> t.Optional[str]:
     """Why a host cannot hold a Linux audit record, known from its connection alone; None when it may."""
@@ -53,12 +49,12 @@ def check_key(play_uuid: str, host: str, where: str, privilege_key: str, policy:
 
 def known_verdict(key: CheckKey, settings: Settings) -> t.Optional[Verdict]:
     """A check done already, in this worker or by an earlier one of the run."""
-    if key in _CHECKED:
-        return _CHECKED[key]
+    if key in settings.checked:
+        return settings.checked[key]
     for line in _notes.read_lines(settings, _notes.CHECKED_FILE):
         if tuple(line[:4]) == key and len(line) >= 6:
-            _CHECKED[key] = (line[4], line[5])
-            return _CHECKED[key]
+            settings.checked[key] = (line[4], line[5])
+            return settings.checked[key]
     return None
 
 
@@ -110,14 +106,9 @@ def check_host(
         if settings.mode == "fail":
             raise RecordKeepingError(message)
         display.warning(message)
-    _CHECKED[key] = verdict
+    settings.checked[key] = verdict
     _notes.note(settings, _notes.CHECKED_FILE, *(key + verdict))
     return verdict
 
 
-def forget() -> None:
-    """Forget the checks of this process (a new run in the same process: the unit tests)."""
-    _CHECKED.clear()
-
-
-__all__ = ["CANNOT_HOLD_CAUSES", "cannot_hold_reason", "check_key", "check_host", "known_verdict", "forget"]
+__all__ = ["CANNOT_HOLD_CAUSES", "cannot_hold_reason", "check_key", "check_host", "known_verdict"]

@@ -23,7 +23,6 @@ import typing as t
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _host_check
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._after import after_task
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._before import before_task
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._in_module_path import in_module_prelude
@@ -82,7 +81,6 @@ def install(settings: Settings, version: str = _core.CORE_VERSION_TEXT) -> Hook:
 def uninstall() -> None:
     """Undo install() (the unit tests use it)."""
     _core.uninstall_task_hook()
-    _host_check.forget()
 
 
 def installed() -> bool:

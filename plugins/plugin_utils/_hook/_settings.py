@@ -95,6 +95,9 @@ class Settings:
         # Why the controller cannot keep records (changeaudit_host_policy=controller), found when the run starts.
         self.controller_problem = controller_problem
         self._skips: t.Dict[t.Tuple[str, str], bool] = {}
+        # The host checks this process did and their verdicts (_host_check): a worker forks with none, and finds
+        # those of earlier workers in the state directory.
+        self.checked: t.Dict[t.Tuple[str, ...], t.Tuple[str, str]] = {}
 
     def skips(self, resolved: str, written: str) -> bool:
         """Whether the action is on the default or the user's skip list (names or fnmatch patterns)."""
@@ -162,11 +165,6 @@ def worst_case_params(fields: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
     # op= holds what fits of the object; at its longest it is written bare, OP_MAX characters.
     params["op"] = "x" * OP_MAX
     return with_signature_room(params, True)
-
-
-_SETTINGS: t.Optional[Settings] = None
-# Per worker process: host checks already done, and what they found.
-_CHECKED: t.Dict[t.Tuple[str, ...], t.Tuple[str, str]] = {}
 
 
 __all__ = [

@@ -4,7 +4,7 @@ import types
 
 import pytest
 
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _host_check, _settings, _writing
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _settings, _writing
 from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
 
 
@@ -34,7 +34,6 @@ def writes(monkeypatch):
     monkeypatch.setattr(_writing, "write", fake_write)
     monkeypatch.setenv("CHANGEAUDIT_RUN_ID", "unit-run")
     yield calls
-    _host_check.forget()
     _core._NOT_IGNORABLE.clear()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.changeaudit.linux.tests.unit.plugins.plugin_utils._hook.hook_helpers import FakeTask, make_te, TASK_VARS
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _before, _host_check, _run, _settings
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _before, _run, _settings
 
 
 def test_before_task_once_per_play_host_and_user_fails_before_the_task(settings, writes):
@@ -14,7 +14,7 @@ def test_before_task_once_per_play_host_and_user_fails_before_the_task(settings,
     _before.before_task(te, te.handler, dict(TASK_VARS), settings)
     assert [check_mode for check_mode, _params in writes] == [True]
     # A later worker (a fresh process) finds the check in the run's state directory.
-    _host_check.forget()
+    settings.checked.clear()
     _before.before_task(te, te.handler, dict(TASK_VARS), settings)
     assert len(writes) == 1
     # Other record privileges (a task as nobody: the record escalates with sudo) are checked again, and refused.
