@@ -1,6 +1,8 @@
-# PRIVATE: helpers shared by benchmarks/throughput.py and benchmarks/load_test.py; not shipped API.
-"""What both benchmarks need: the import path, the machine-wide lock, the kernel
-status, and a watcher that finds this run's records in audit.log and its rotations.
+# PRIVATE: helpers shared by the scripts of benchmarks/; not shipped API.
+"""What the benchmarks share: the import path, the machine-wide lock, the kernel
+status, a watcher that finds this run's records in audit.log and its rotations,
+and, for the playbook benchmarks, a run's elapsed and CPU time, the ledger's
+record paths and the spread of per-round ratios.
 
 Why a watcher instead of reading the logs at the end: auditd here rotates at
 max_log_file (8 MB) and keeps num_logs files; a run of 80,000 records is about
@@ -15,11 +17,15 @@ number cannot be freed and reused for a new audit.log mid-run.
 from __future__ import annotations
 
 import collections
+import ctypes
 import errno
 import fcntl
+import json
 import os
 import re
+import resource
 import secrets
+import statistics
 import subprocess
 import sys
 import time
@@ -303,6 +309,135 @@ def count_run_records(run_id: str, expected: int) -> int:
     return count
 
 
+# ---------------------------------------------------------------------------
+# Playbook runs: elapsed and CPU time, the ledger's paths, per-round ratios.
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants (the SSH ControlMaster that daemonizes) this process's children, so their CPU time
+    reaches RUSAGE_CHILDREN once reaped (reap_children); False where the kernel refuses."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def reap_children(timeout: float = 5.0) -> None:
+    """Wait for every child left (orphans adopted as subreaper); only call it when no other child is running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            pid, _status, _usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.02)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def close_masters(control_dir: str) -> None:
+    """Stop the SSH connection masters a run left behind, so the next run starts without a connection too."""
+    if not os.path.isdir(control_dir):
+        return
+    for name in os.listdir(control_dir):
+        subprocess.run(
+            ["ssh", "-o", "ControlPath=" + os.path.join(control_dir, name), "-O", "exit", "bench"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+        )
+
+
+def machine_busy() -> float:
+    """CPU seconds every core of the machine spent busy so far (/proc/stat: user, nice, system, irq, softirq,
+    steal). Its delta over a run holds what the process tree does not: an ssh test host's sessions (sshd, sudo, the
+    module), which run under that host's sshd, not under ansible-playbook, and auditd; and anything else running."""
+    with open("/proc/stat") as handle:
+        fields = handle.readline().split()
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(value) for value in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class Measured(t.NamedTuple):
+    seconds: float  # elapsed, ansible-playbook started to exited
+    cpu: float  # user + sys of its process tree, and of the orphans it left (ControlMasters) once adopted
+    machine_cpu: float  # the machine's busy CPU time over the same span (machine_busy)
+    proc: "subprocess.CompletedProcess[str]"
+
+
+def run_measured(command: t.Sequence[str], env: t.Mapping[str, str], control_dir: t.Optional[str] = None) -> Measured:
+    """Run one ansible-playbook and measure it: elapsed time, CPU time from RUSAGE_CHILDREN deltas (call
+    become_subreaper() once first, so that a ControlMaster's time counts), and the machine's busy time. Its SSH
+    masters (``control_dir``) are closed afterwards, inside the CPU span; no other child may run meanwhile."""
+    cpu_before = _children_cpu()
+    machine_before = machine_busy()
+    try:
+        start = time.perf_counter()
+        proc = subprocess.run(list(command), env=dict(env), capture_output=True, text=True, check=False)
+        elapsed = time.perf_counter() - start
+    finally:
+        if control_dir is not None:
+            close_masters(control_dir)
+        reap_children()
+    return Measured(elapsed, _children_cpu() - cpu_before, machine_busy() - machine_before, proc)
+
+
+def ledger_paths(ledger_dir: str, run_id: str) -> t.Counter[str]:
+    """Which path (in_module, writer, ...) wrote each record of a run, from its ledger's outcome lines."""
+    paths: t.Counter[str] = collections.Counter()
+    try:
+        with open(os.path.join(ledger_dir, run_id, "ledger.jsonl"), encoding="ascii") as handle:
+            for entry in map(json.loads, handle):
+                if entry.get("kind") == "outcome" and entry.get("recorded"):
+                    paths[entry.get("path") or "?"] += 1
+    except FileNotFoundError:
+        pass
+    return paths
+
+
+class Spread(t.NamedTuple):
+    median: float
+    low: float
+    high: float
+    q1: float
+    q3: float
+    n: int
+
+    def text(self, fmt: str = "%.3f", unit: str = "x") -> str:
+        """``1.031x (min-max 0.990..1.070, IQR 1.010..1.050, 6 rounds)``; IQR only from 4 rounds on."""
+        out = (fmt + unit) % self.median
+        if self.n > 1:
+            out += " (min-max %s..%s" % (fmt % self.low, fmt % self.high)
+            if self.n >= 4:
+                out += ", IQR %s..%s" % (fmt % self.q1, fmt % self.q3)
+            out += ", %d rounds)" % self.n
+        return out
+
+
+def spread(values: t.Sequence[float]) -> Spread:
+    """Median, min, max and quartiles of per-round values (ratios of the same round, never bare times)."""
+    ordered = sorted(values)
+    if len(ordered) >= 2:
+        q1, _q2, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+    else:
+        q1 = q3 = ordered[0]
+    return Spread(statistics.median(ordered), ordered[0], ordered[-1], q1, q3, len(ordered))
+
+
+def abba(round_number: int) -> t.Tuple[bool, bool, bool, bool]:
+    """The order of a round's four runs, callback off (False) / on (True): ABBA, starting with the other one every
+    second round, so that neither variant is always first after the machine's quiet or busy moment."""
+    first = bool(round_number % 2)
+    return (first, not first, not first, first)
+
+
 __all__ = [
     "BENCH_DIR",
     "ROOT",
@@ -320,4 +455,14 @@ __all__ = [
     "parse_line",
     "AuditLogWatcher",
     "count_run_records",
+    "become_subreaper",
+    "reap_children",
+    "close_masters",
+    "machine_busy",
+    "Measured",
+    "run_measured",
+    "ledger_paths",
+    "Spread",
+    "spread",
+    "abba",
 ]

@@ -7,15 +7,21 @@ run against the same playbook with the callback off, over three transports:
 
 For each transport:
 
-1. changes: --tasks lineinfile tasks that each change something; with the callback on, each writes its record,
-   in the module's own process where it can (issue 32; target <= 1.05x plain), and the run must leave exactly one
-   record per task, found by its run_id; the ledger says which path wrote each (in_module or writer);
+1. changes: --tasks lineinfile tasks that each change something; with the callback on, each writes its record in the
+   module's own process (issue 32; target <= 1.05x plain), and the run must leave exactly one record per task, found
+   by its run_id; the ledger says which path wrote each, and every one must be in_module (else exit 1: the ratio
+   would not be that path's);
 2. idempotent: the same tasks again, when none changes (target <= 1.02x plain); no record is written.
 
-Variants alternate (off, on, per transport, per round), so that a slow moment of the machine hits both alike; the
-best of --repeat runs is compared. Every run starts without an SSH connection (its own ControlPath directory, whose
-masters are closed afterwards). Needs root, auditd and the ssh test hosts (bash scripts/ssh-hosts.sh up; without
-them the ssh transports are reported as not measured). Holds the audit lock for the whole run.
+Each round runs, per transport, off on on off (ABBA; on off off on every second round), so that a machine drifting
+within the round hits both alike; a round's ratio is on / off of its two runs of each, summed, and the median of the
+per-round ratios is printed with its min-max and IQR: of the elapsed time, of the CPU time of the ansible-playbook
+process tree (RUSAGE_CHILDREN deltas; the ControlMasters adopted as subreaper; for local the module processes too,
+for ssh not the target's), of the machine's busy CPU (/proc/stat: an ssh target's processes too, and anything else
+running), and the ms a task costs more against the plain task's. Every run starts without an SSH connection (its own
+ControlPath directory, whose masters are closed afterwards). Needs root, auditd and the ssh test hosts (bash
+scripts/ssh-hosts.sh up; without them the ssh transports are reported as not measured). Holds the audit lock for the
+whole run.
 """
 
 from __future__ import annotations
@@ -31,9 +37,12 @@ import time
 import typing as t
 import uuid
 
-from _common import ROOT, AuditLock, count_run_records
+from _common import ROOT, AuditLock, Measured, abba, become_subreaper, count_run_records, ledger_paths, run_measured, spread
 
-TASKS = 50
+TASKS = 20
+# ~10 minutes for the three transports on the 2-core test machine, quiet.
+REPEAT = 3
+IN_MODULE = "in_module"
 CHANGE_TARGET = 1.05
 IDEMPOTENT_TARGET = 1.02
 CALLBACK = "changeaudit.linux.record_changes"
@@ -71,18 +80,13 @@ TASK = """    - name: Setting {i}
 TRANSPORTS = ("local", "ssh-pipelining", "ssh")
 
 
-def close_masters(control_dir: str) -> None:
-    """Stop the SSH connection masters a run left behind, so the next run starts without a connection too."""
-    if not os.path.isdir(control_dir):
-        return
-    for name in os.listdir(control_dir):
-        subprocess.run(
-            ["ssh", "-o", "ControlPath=" + os.path.join(control_dir, name), "-O", "exit", "bench"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
-        )
+class Pair(t.NamedTuple):
+    """One round of one transport and kind: the ABBA runs summed per variant."""
+    off: Measured
+    on: Measured
 
 
-def run_playbook(transport: str, playbook: str, tmp: str, run_id: str, callback: bool) -> float:
+def run_playbook(transport: str, playbook: str, tmp: str, run_id: str, callback: bool) -> Measured:
     # Short: a unix socket's path holds at most 107 bytes.
     control_dir = os.path.join(tmp, "cp", uuid.uuid4().hex[:8])
     env = dict(
@@ -99,31 +103,15 @@ def run_playbook(transport: str, playbook: str, tmp: str, run_id: str, callback:
     if callback:
         env["ANSIBLE_CALLBACKS_ENABLED"] = CALLBACK
     inventory = "localhost," if transport == "local" else str(SSH_INVENTORY)
-    try:
-        start = time.perf_counter()
-        proc = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", inventory, playbook],
-            env=env, capture_output=True, text=True, check=False,
-        )
-        elapsed = time.perf_counter() - start
-    finally:
-        close_masters(control_dir)
-    if proc.returncode != 0:
-        sys.exit("playbook failed:\n%s\n%s" % (proc.stdout[-3000:], proc.stderr[-3000:]))
-    return elapsed
+    measured = run_measured([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", inventory, playbook], env, control_dir)
+    if measured.proc.returncode != 0:
+        sys.exit("playbook failed:\n%s\n%s" % (measured.proc.stdout[-3000:], measured.proc.stderr[-3000:]))
+    return measured
 
 
-def record_paths(tmp: str, run_id: str) -> t.Counter[str]:
-    """Which path wrote each record of the run, from its ledger's outcome lines."""
-    paths: t.Counter[str] = collections.Counter()
-    try:
-        with open(os.path.join(tmp, "ledger", run_id, "ledger.jsonl"), encoding="ascii") as handle:
-            for entry in map(json.loads, handle):
-                if entry.get("kind") == "outcome" and entry.get("recorded"):
-                    paths[entry.get("path") or "?"] += 1
-    except FileNotFoundError:
-        pass
-    return paths
+def summed(runs: t.Sequence[Measured]) -> Measured:
+    return Measured(sum(run.seconds for run in runs), sum(run.cpu for run in runs),
+                    sum(run.machine_cpu for run in runs), runs[0].proc)
 
 
 def ssh_hosts_up() -> t.Optional[str]:
@@ -134,19 +122,66 @@ def ssh_hosts_up() -> t.Optional[str]:
     return None if proc.returncode == 0 else "the ssh test hosts are not all up (bash scripts/ssh-hosts.sh up)"
 
 
+def verdict(ratios: t.Sequence[float], target: float) -> str:
+    """Met or not by the median; says so when the middle half of the rounds lies on both sides of the target."""
+    figure = spread(ratios)
+    text = "met" if figure.median <= target else "NOT MET"
+    if figure.n >= 4 and figure.q1 <= target < figure.q3:
+        text += ", the IQR straddles it: more --repeat or a quieter machine"
+    return text
+
+
+def report(transport: str, kind: str, pairs: t.Sequence[Pair], tasks: int, target: float) -> None:
+    elapsed = [pair.on.seconds / pair.off.seconds for pair in pairs]
+    cpu = [pair.on.cpu / pair.off.cpu for pair in pairs]
+    machine = [pair.on.machine_cpu / pair.off.machine_cpu for pair in pairs if pair.off.machine_cpu > 0]
+    # Each variant ran twice per round: per task = the pair's sum / 2 / tasks.
+    extra = [(pair.on.seconds - pair.off.seconds) / 2 / tasks * 1000 for pair in pairs]
+    anchor = [pair.off.seconds / 2 / tasks * 1000 for pair in pairs]
+    label = "every task changes:" if kind == "changes" else "nothing changes:"
+    transport = transport if kind == "changes" else ""
+    print("  %-15s %-19s elapsed %s  target <= %.2fx: %s" % (transport, label, spread(elapsed).text(), target, verdict(elapsed, target)))
+    print("  %-15s %-19s CPU     %s" % ("", "", spread(cpu).text()))
+    if machine:
+        print("  %-15s %-19s machine %s" % ("", "", spread(machine).text()))
+    print(
+        "  %-15s %-19s %s per task against the plain task's %s (callback off)"
+        % ("", "", spread(extra).text("%+.1f", " ms"), spread(anchor).text("%.0f", " ms"))
+    )
+
+
+def figures(pairs: t.Sequence[Pair], tasks: int) -> t.Dict[str, t.Any]:
+    return {
+        "elapsed_ratio": spread([pair.on.seconds / pair.off.seconds for pair in pairs])._asdict(),
+        "cpu_ratio": spread([pair.on.cpu / pair.off.cpu for pair in pairs])._asdict(),
+        "machine_cpu_ratio": spread([pair.on.machine_cpu / pair.off.machine_cpu for pair in pairs
+                                     if pair.off.machine_cpu > 0] or [float("nan")])._asdict(),
+        "ms_per_task_extra": spread([(pair.on.seconds - pair.off.seconds) / 2 / tasks * 1000 for pair in pairs])._asdict(),
+        "ms_per_plain_task": spread([pair.off.seconds / 2 / tasks * 1000 for pair in pairs])._asdict(),
+        "rounds": [{"off": pair.off[:3], "on": pair.on[:3]} for pair in pairs],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each variant; the best is compared")
+    parser.add_argument("--repeat", type=int, default=REPEAT,
+                        help="rounds, each off on on off (ABBA) per transport; the median of the per-round ratios is compared")
     parser.add_argument("--tasks", type=int, default=TASKS, help="tasks of each playbook")
     parser.add_argument("--transport", action="append", choices=TRANSPORTS, help="only these (default: all three)")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
+    if args.repeat < 1 or args.tasks < 1:
+        parser.error("--repeat and --tasks must be at least 1")
     transports = list(args.transport or TRANSPORTS)
     missing = ssh_hosts_up() if any(name != "local" for name in transports) else None
     if missing:
         transports = [name for name in transports if name == "local"]
     problems: t.List[str] = []
-    times: t.Dict[t.Tuple[str, str, bool], t.List[float]] = collections.defaultdict(list)
+    pairs: t.Dict[t.Tuple[str, str], t.List[Pair]] = collections.defaultdict(list)
     paths: t.Dict[str, t.Counter[str]] = collections.defaultdict(collections.Counter)
+    # The SSH ControlMasters daemonize: adopted, their CPU time counts for the run that started them.
+    subreaper = become_subreaper()
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="every_change.") as tmp, AuditLock():
         # The ssh host is this machine: its root writes under this directory.
         os.chmod(tmp, 0o755)
@@ -157,46 +192,66 @@ def main() -> int:
             play = LOCAL_PLAY if transport == "local" else SSH_PLAY
             with open(playbooks[transport][1], "w") as handle:
                 handle.write(play.format(tasks="".join(TASK.format(i=i, dir=work) for i in range(args.tasks))))
-        for _run in range(args.repeat):
+        for round_number in range(args.repeat):
             for transport in transports:
                 work, playbook = playbooks[transport]
-                for callback in (False, True):
+                runs: t.Dict[t.Tuple[str, bool], t.List[Measured]] = collections.defaultdict(list)
+                for callback in abba(round_number):
                     variant = "on" if callback else "off"
                     subprocess.run(["rm", "-rf", work], check=True)
                     os.makedirs(work)
                     run_id = "bench-every-change-%s-%s-%s" % (transport, variant, uuid.uuid4().hex)
-                    times[(transport, "changes", callback)].append(run_playbook(transport, playbook, tmp, run_id, callback))
+                    runs[("changes", callback)].append(run_playbook(transport, playbook, tmp, run_id, callback))
                     expected = args.tasks if callback else 0
                     found = count_run_records(run_id, expected)
                     if found != expected:
                         problems.append("%s: %d records, expected %d" % (run_id, found, expected))
                     if callback:
-                        paths[transport].update(record_paths(tmp, run_id))
+                        paths[transport].update(ledger_paths(os.path.join(tmp, "ledger"), run_id))
                     # The files are in place now: the same playbook changes nothing.
                     run_id = "bench-every-change-idempotent-%s-%s-%s" % (transport, variant, uuid.uuid4().hex)
-                    times[(transport, "idempotent", callback)].append(run_playbook(transport, playbook, tmp, run_id, callback))
+                    runs[("idempotent", callback)].append(run_playbook(transport, playbook, tmp, run_id, callback))
                     if count_run_records(run_id, 0) != 0:
                         problems.append("%s: an idempotent run wrote records" % run_id)
-    best = {key: min(values) for key, values in times.items()}
-    print("Playbooks of %d root lineinfile tasks, callback on / off, best of %d runs each:" % (args.tasks, args.repeat))
+                for kind in ("changes", "idempotent"):
+                    pairs[(transport, kind)].append(Pair(summed(runs[(kind, False)]), summed(runs[(kind, True)])))
+    minutes = (time.monotonic() - started) / 60
     for transport in transports:
-        on, off = best[(transport, "changes", True)], best[(transport, "changes", False)]
-        ratio = on / off
-        print(
-            "  %-15s every task changes: %.2fx  (target <= %.2fx: %s; %.2f s against %.2f s, %+.0f ms per changed task)"
-            % (transport, ratio, CHANGE_TARGET, "met" if ratio <= CHANGE_TARGET else "NOT MET", on, off,
-               (on - off) / args.tasks * 1000)
-        )
-        on, off = best[(transport, "idempotent", True)], best[(transport, "idempotent", False)]
-        ratio = on / off
-        print(
-            "  %-15s nothing changes:    %.3fx (target <= %.2fx: %s; %.2f s against %.2f s)"
-            % ("", ratio, IDEMPOTENT_TARGET, "met" if ratio <= IDEMPOTENT_TARGET else "NOT MET", on, off)
-        )
-        print("  %-15s records by path:    %s" % ("", ", ".join("%s %d" % item for item in sorted(paths[transport].items())) or "none"))
+        # Root tasks: every record must come from the module's own process, or the ratio is not issue 32's.
+        other = {path: n for path, n in paths[transport].items() if path != IN_MODULE}
+        if other:
+            problems.append("%s: records not written in the module (%s): the ratio is not the in-module path's"
+                            % (transport, ", ".join("%s %d" % item for item in sorted(other.items()))))
+    print(
+        "Playbooks of %d root lineinfile tasks, callback on / off; %d round(s) of off on on off (ABBA, the other way"
+        " round every second round) per transport, %.1f min;" % (args.tasks, args.repeat, minutes)
+    )
+    print("median of the per-round ratios (on / off of the round's summed runs), with min-max and IQR:")
+    print(
+        "  elapsed: ansible-playbook started to exited. CPU: user + sys of its process tree from RUSAGE_CHILDREN:"
+        " the controller, its ssh\n  clients%s; for local the module processes on the target too; for ssh NOT the"
+        " target's (sshd, sudo, the module\n  run under the test host's sshd). machine: all busy CPU of this machine"
+        " over the run (/proc/stat), the only figure\n  holding an ssh target's processes; auditd and any other work"
+        " too: meaningful on a quiet machine only."
+        % (" and ControlMasters" if subreaper else " (not the ControlMasters: PR_SET_CHILD_SUBREAPER refused)")
+    )
+    for transport in transports:
+        report(transport, "changes", pairs[(transport, "changes")], args.tasks, CHANGE_TARGET)
+        report(transport, "idempotent", pairs[(transport, "idempotent")], args.tasks, IDEMPOTENT_TARGET)
+        print("  %-15s %-19s %s" % ("", "records by path:", ", ".join("%s %d" % item for item in sorted(paths[transport].items())) or "none"))
     if missing:
         print("  ssh-pipelining, ssh: not measured: %s" % missing)
-    print("  records: %s" % ("as expected in every run" if not problems else "; ".join(problems)))
+    print("  records: %s" % ("as expected in every run, every one in_module" if not problems else "; ".join(problems)))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({
+                "tasks": args.tasks, "repeat": args.repeat, "minutes": minutes,
+                "change_target": CHANGE_TARGET, "idempotent_target": IDEMPOTENT_TARGET,
+                "transports": {transport: {kind: figures(pairs[(transport, kind)], args.tasks)
+                                           for kind in ("changes", "idempotent")} for transport in transports},
+                "paths": {transport: dict(paths[transport]) for transport in transports},
+                "not_measured": missing, "problems": problems,
+            }, handle, indent=2)
     return 1 if problems else 0
 
 

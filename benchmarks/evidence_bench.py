@@ -29,7 +29,8 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.send.back
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.reader import read_records
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.record import UserRecord
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence import reconcile, window, write_report
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import RECORDED, Ledger, open_ledger, read_ledger
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import RECORDED, Ledger, read_ledger
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger_read import open_ledger
 
 # The ledger is chained under a key, as the callback's is (a key of the controller's, here one of the benchmark's).
 LEDGER_KEY = b"evidence-bench ledger key 32 by"

@@ -18,12 +18,16 @@ unprivileged become_user, as ratios measured in one run:
    needs the callback to escalate back to root; while it cannot, such a task fails with "cannot keep audit records"
    and this comparison is reported as unavailable (with the reason), which is not an error.
 
-Variants run interleaved (fleet off, fleet on, root off, root on, nobody off, nobody on, then the next round), so a
-slow moment of the machine hits all alike; medians of --rounds are compared. Every run starts with no SSH
-connection (its own ControlPath directory, whose masters are closed after the run), as a new ansible-playbook run
-would. Every record carries bench="<token of this invocation>" (the callback's fields option) and its run's run_id;
-at the end ausearch --input-logs -m USYS_CONFIG -ts <start> must find exactly one record per changed task and host
-of each "on" run and none of any "off" run, or the script exits 1.
+Each round runs every variant off on on off (ABBA; on off off on every second round), so that a machine drifting
+within the round hits both alike; a round's ratio is on / off of its two runs of each, summed, and the median of the
+per-round ratios is printed with its min-max and IQR: of the elapsed time, of the CPU time of the ansible-playbook
+process tree (RUSAGE_CHILDREN deltas; the ControlMasters adopted as subreaper; for local the module processes too,
+for ssh not the target's) and of the machine's busy CPU (/proc/stat: the ssh targets' processes too, and anything
+else running). Every run starts with no SSH connection (its own ControlPath directory, whose masters are closed after
+the run), as a new ansible-playbook run would. The ledger of each "on" run says which path wrote each record: every
+record of the three root variants must be in_module. Every record carries bench="<token of this invocation>" (the
+callback's fields option) and its run's run_id; at the end ausearch --input-logs -m USYS_CONFIG -ts <start> must find
+exactly one record per changed task and host of each "on" run and none of any "off" run, or the script exits 1.
 
 Needs root, auditd running, and the ssh test hosts (bash scripts/ssh-hosts.sh up); refuses to start otherwise.
 Holds the audit lock for the whole run.
@@ -36,7 +40,6 @@ import collections
 import json
 import os
 import pwd
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,7 +49,9 @@ import uuid
 
 import yaml
 
-from _common import ROOT, AuditLock, check_auditd, kernel_status
+from _common import (
+    ROOT, AuditLock, Measured, Spread, abba, become_subreaper, check_auditd, kernel_status, ledger_paths, run_measured, spread,
+)
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.logline import parse_line
 
@@ -111,6 +116,9 @@ LOCAL_PLAY = """---
 ROOT_GOAL = 1.05
 # The root play's variants: how the host is reached.
 ROOT_VARIANTS = {"root": "ssh", "root-pipelining": "ssh, pipelining", "root-local": "local"}
+VARIANTS = ("fleet", "root", "nobody", "root-pipelining", "root-local")
+IN_MODULE = "in_module"
+ROUNDS = 3
 
 ONE_HOST_CHANGE = """    - name: Change {i}
       ansible.builtin.lineinfile:
@@ -123,11 +131,14 @@ ONE_HOST_CHANGE = """    - name: Change {i}
 
 
 class Run(t.NamedTuple):
-    variant: str  # fleet, root or nobody
+    variant: str  # fleet, root, nobody, root-pipelining or root-local
     callback: bool
     run_id: str
     expected: int  # records it must leave
     seconds: float
+    cpu: float  # user + sys of the ansible-playbook process tree (and its ControlMasters)
+    machine_cpu: float  # all busy CPU of the machine over the run
+    round: int
 
 
 def fleet_playbook(path: str, work: str, tasks: int) -> int:
@@ -171,21 +182,10 @@ def check_ssh_hosts() -> None:
         )
 
 
-def close_masters(control_dir: str) -> None:
-    """Stop the SSH connection masters a run left behind, so the next run starts without a connection too."""
-    if not os.path.isdir(control_dir):
-        return
-    for name in os.listdir(control_dir):
-        subprocess.run(
-            ["ssh", "-o", "ControlPath=" + os.path.join(control_dir, name), "-O", "exit", "bench"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
-        )
-
-
 def run_playbook(
     playbook: str, tmp: str, run_id: str, token: str, callback: bool, forks: int, pipelining: bool = False,
     local: bool = False,
-) -> t.Tuple[float, subprocess.CompletedProcess]:
+) -> Measured:
     # Short: a unix socket's path holds at most 107 bytes.
     control_dir = os.path.join(tmp, "cp", uuid.uuid4().hex[:8])
     env = dict(
@@ -207,13 +207,7 @@ def run_playbook(
         str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost," if local else str(SSH_INVENTORY), "-f", str(forks),
         "-e", "bench_token=" + run_id, playbook,
     ]
-    try:
-        start = time.perf_counter()
-        proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        elapsed = time.perf_counter() - start
-    finally:
-        close_masters(control_dir)
-    return elapsed, proc
+    return run_measured(command, env, control_dir)
 
 
 def unavailable_reason(proc: subprocess.CompletedProcess) -> t.Optional[str]:
@@ -272,13 +266,37 @@ def count_records(runs: t.Sequence[Run], since: float, token: str) -> t.Tuple[t.
     return found, problems
 
 
-def median(runs: t.Sequence[Run], variant: str, callback: bool) -> float:
-    return statistics.median(run.seconds for run in runs if run.variant == variant and run.callback == callback)
+def per_round(runs: t.Sequence[Run], variant: str, field: str = "seconds") -> t.List[t.Tuple[float, float]]:
+    """(off, on) per round of a variant: the field summed over the round's two runs of each (ABBA)."""
+    sums: t.Dict[int, t.List[float]] = collections.defaultdict(lambda: [0.0, 0.0])
+    for run in runs:
+        if run.variant == variant:
+            sums[run.round][run.callback] += getattr(run, field)
+    return [(off, on) for off, on in (sums[number] for number in sorted(sums)) if off > 0 and on > 0]
+
+
+def ratios(runs: t.Sequence[Run], variant: str, field: str = "seconds") -> t.List[float]:
+    return [on / off for off, on in per_round(runs, variant, field)]
+
+
+def costs(runs: t.Sequence[Run], variant: str, changes: int) -> t.List[float]:
+    """A record's cost per change in each round: (on - off) / 2 runs / changes, in seconds."""
+    return [(on - off) / 2 / changes for off, on in per_round(runs, variant)]
+
+
+def verdict(values: t.Sequence[float], goal: float) -> str:
+    """Met or not by the median; says so when the middle half of the rounds lies on both sides of the goal."""
+    figure = spread(values)
+    text = "met" if figure.median <= goal else "NOT MET"
+    if figure.n >= 4 and figure.q1 <= goal < figure.q3:
+        text += ", the IQR straddles it: more --rounds or a quieter machine"
+    return text
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every variant; medians are compared")
+    parser.add_argument("--rounds", type=int, default=ROUNDS,
+                        help="rounds, each off on on off (ABBA) per variant; medians of the per-round ratios are compared")
     parser.add_argument("--tasks", type=int, default=30, help="tasks of the fleet play (every fifth changes the host)")
     parser.add_argument("--changes", type=int, default=20, help="changed tasks of each one-host play")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
@@ -291,7 +309,11 @@ def main() -> int:
     hosts = fleet_hosts()
     token = "fleet-" + uuid.uuid4().hex[:16]
     runs: t.List[Run] = []
+    paths: t.Dict[str, t.Counter[str]] = collections.defaultdict(collections.Counter)
     nobody_reason: t.Optional[str] = None
+    # The SSH ControlMasters daemonize: adopted, their CPU time counts for the run that started them.
+    subreaper = become_subreaper()
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fleet_bench.") as tmp, AuditLock():
         check_auditd(kernel_status())
         # The hosts are this machine, so the directories the plays write into are made from here (unrecorded):
@@ -306,13 +328,7 @@ def main() -> int:
             os.makedirs(os.path.join(tmp, variant))
         nobody = pwd.getpwnam("nobody")
         os.chown(nobody_dir, nobody.pw_uid, nobody.pw_gid)
-        playbooks = {
-            "fleet": os.path.join(tmp, "fleet.yml"),
-            "root": os.path.join(tmp, "root.yml"),
-            "nobody": os.path.join(tmp, "nobody.yml"),
-            "root-pipelining": os.path.join(tmp, "root-pipelining.yml"),
-            "root-local": os.path.join(tmp, "root-local.yml"),
-        }
+        playbooks = {variant: os.path.join(tmp, variant + ".yml") for variant in VARIANTS}
         per_host = fleet_playbook(playbooks["fleet"], fleet_dir, args.tasks)
         one_host_playbook(playbooks["root"], root_dir, "root", args.changes)
         one_host_playbook(playbooks["nobody"], nobody_dir, "nobody", args.changes)
@@ -323,77 +339,106 @@ def main() -> int:
         forks = {"fleet": len(hosts), "root": 1, "nobody": 1, "root-pipelining": 1, "root-local": 1}
         since = time.time() - 1
         for round_number in range(args.rounds):
-            for variant in ("fleet", "root", "nobody", "root-pipelining", "root-local"):
-                if variant == "nobody" and nobody_reason:
-                    continue
-                for callback in (False, True):
+            for variant in VARIANTS:
+                for callback in abba(round_number):
+                    if variant == "nobody" and nobody_reason:
+                        continue
                     run_id = "bench-%s-%s-r%d-%s" % (variant, "on" if callback else "off", round_number, uuid.uuid4().hex[:8])
                     if variant in ("root-pipelining", "root-local"):
                         # The files are made anew by every run: each task changes the host.
                         subprocess.run(["rm", "-rf", os.path.join(tmp, variant)], check=True)
                         os.makedirs(os.path.join(tmp, variant))
-                    seconds, proc = run_playbook(playbooks[variant], tmp, run_id, token, callback, forks[variant],
-                                                 pipelining=variant == "root-pipelining", local=variant == "root-local")
+                    measured = run_playbook(playbooks[variant], tmp, run_id, token, callback, forks[variant],
+                                            pipelining=variant == "root-pipelining", local=variant == "root-local")
+                    proc = measured.proc
+                    leaves = expected[variant] if callback else 0
                     if proc.returncode != 0:
                         reason = unavailable_reason(proc) if variant == "nobody" and callback else None
                         if reason is None:
                             failed(playbooks[variant], proc)
                         # Refused before its first task ran: the run must have left no record.
                         nobody_reason = reason
-                        runs.append(Run(variant, callback, run_id, 0, seconds))
-                        continue
-                    runs.append(Run(variant, callback, run_id, expected[variant] if callback else 0, seconds))
+                        leaves = 0
+                    runs.append(Run(variant, callback, run_id, leaves, measured.seconds, measured.cpu,
+                                    measured.machine_cpu, round_number))
+                    if callback:
+                        paths[variant].update(ledger_paths(os.path.join(tmp, "ledger"), run_id))
         found, problems = count_records(runs, since, token)
+    minutes = (time.monotonic() - started) / 60
+    for variant in ROOT_VARIANTS:
+        # A root task's record must come from the module's own process, or its ratio is not issue 32's.
+        other = {path: n for path, n in paths[variant].items() if path != IN_MODULE}
+        if other:
+            problems.append("%s: records not written in the module (%s): its ratio is not the in-module path's"
+                            % (variant, ", ".join("%s %d" % item for item in sorted(other.items()))))
     nobody_available = nobody_reason is None
     # Only complete pairs count: a refused nobody run measured nothing.
-    measured = [run for run in runs if run.variant != "nobody" or nobody_available]
-    fleet_ratio = median(measured, "fleet", True) / median(measured, "fleet", False)
-    anchor = median(measured, "root", False) / args.changes
-    root_cost = (median(measured, "root", True) - median(measured, "root", False)) / args.changes
-    nobody_cost = None
+    measured_runs = [run for run in runs if run.variant != "nobody" or nobody_available]
+    fleet = spread(ratios(measured_runs, "fleet"))
+    anchors = [off / 2 / args.changes for off, _on in per_round(measured_runs, "root")]
+    root_costs = costs(measured_runs, "root", args.changes)
+    root_x = [cost / base for cost, base in zip(root_costs, anchors)]
+    nobody_x: t.Optional[t.List[float]] = None
+    nobody_costs: t.List[float] = []
+    nobody_root: t.List[float] = []
     if nobody_available:
-        nobody_cost = (median(measured, "nobody", True) - median(measured, "nobody", False)) / args.changes
+        nobody_costs = costs(measured_runs, "nobody", args.changes)
+        nobody_x = [cost / base for cost, base in zip(nobody_costs, anchors)]
+        nobody_root = [nob / root for nob, root in zip(nobody_costs, root_costs) if root > 0]
     records_on = sum(run.expected for run in runs)
 
     print(
-        "Fleet: %d tasks (%d change each host) on %d hosts (%s), forks %d, become root, median of %d rounds:"
-        % (args.tasks, per_host, len(hosts), " ".join(hosts), len(hosts), args.rounds)
+        "%d round(s), each variant off on on off (ABBA, the other way round every second round), %.1f min; median of the"
+        " per-round ratios\n(on / off of the round's summed runs) with min-max and IQR. CPU: user + sys of the"
+        " ansible-playbook process tree\n(RUSAGE_CHILDREN: controller, ssh clients%s; for local the module processes"
+        " too; for ssh NOT the target's sshd, sudo\nand module, which run under the test host's sshd). machine: all busy"
+        " CPU of this machine over the run (/proc/stat): holds the\nssh targets' processes, auditd and any other work:"
+        " meaningful on a quiet machine only."
+        % (args.rounds, minutes, " and ControlMasters" if subreaper else " (not the ControlMasters: PR_SET_CHILD_SUBREAPER refused)")
     )
     print(
-        "  callback on / off:              %.2fx  (goal <= %.1fx: %s; %.1f s against %.1f s)"
-        % (fleet_ratio, FLEET_GOAL, "met" if fleet_ratio <= FLEET_GOAL else "NOT MET",
-           median(measured, "fleet", True), median(measured, "fleet", False))
+        "Fleet: %d tasks (%d change each host) on %d hosts (%s), forks %d, become root:"
+        % (args.tasks, per_host, len(hosts), " ".join(hosts), len(hosts))
     )
-    print("One host (%s), %d changed lineinfile tasks per play, median of %d rounds:" % (ONE_HOST, args.changes, args.rounds))
-    print("  anchor: plain changed task (callback off / %d):   1.00   (%.0f ms)" % (args.changes, anchor * 1000))
-    print("  record of a root task, (on - off) / %d:           %.2fx the anchor  (%+.0f ms)" % (args.changes, root_cost / anchor, root_cost * 1000))
-    if nobody_cost is not None:
-        print(
-            "  record of a become_user nobody task, the same:    %.2fx the anchor  (%+.0f ms)"
-            % (nobody_cost / anchor, nobody_cost * 1000)
-        )
-        ratio = "%.2fx" % (nobody_cost / root_cost) if root_cost > 0 else "n/a (the root record cost nothing measurable)"
-        print("  nobody record / root record:                      %s" % ratio)
+    print("  callback on / off:  elapsed %s  goal <= %.1fx: %s" % (fleet.text(), FLEET_GOAL, verdict(ratios(measured_runs, "fleet"), FLEET_GOAL)))
+    print("                      CPU     %s" % spread(ratios(measured_runs, "fleet", "cpu")).text())
+    print("                      machine %s" % spread(ratios(measured_runs, "fleet", "machine_cpu")).text())
+    print("One host (%s), %d changed lineinfile tasks per play:" % (ONE_HOST, args.changes))
+    print("  anchor: plain changed task (callback off / %d):  1.00   (%s)" % (args.changes, spread([a * 1000 for a in anchors]).text("%.0f", " ms")))
+    print("  record of a root task, (on - off) / %d:          %s the anchor  (%s)"
+          % (args.changes, spread(root_x).text("%.3f"), spread([c * 1000 for c in root_costs]).text("%+.1f", " ms")))
+    if nobody_x is not None:
+        print("  record of a become_user nobody task, the same:   %s the anchor  (%s)"
+              % (spread(nobody_x).text("%.3f"), spread([c * 1000 for c in nobody_costs]).text("%+.1f", " ms")))
+        print("  nobody record / root record:                     %s" % (
+            spread(nobody_root).text("%.2f") if nobody_root else "n/a (the root record cost nothing measurable)"))
     else:
         print("  record of a become_user nobody task: unavailable: the callback cannot write it yet (escalating back to")
         print("    root for the record is not in place); its run failed before the first task with: %s" % nobody_reason)
     root_ratios = {}
-    print("Root task, callback on / off per changed task (%d changed lineinfile tasks per play, median of %d rounds):"
-          % (args.changes, args.rounds))
+    print("Root task, callback on / off per changed task (%d changed lineinfile tasks per play):" % args.changes)
     for variant, how in ROOT_VARIANTS.items():
-        root_ratios[variant] = median(measured, variant, True) / median(measured, variant, False)
-        print("  %-16s %.2fx  (goal <= %.2fx: %s)" % (how + ":", root_ratios[variant], ROOT_GOAL,
-                                                      "met" if root_ratios[variant] <= ROOT_GOAL else "NOT MET"))
-    spreads = []
-    for variant in ("fleet", "root", "nobody", "root-pipelining", "root-local"):
-        for callback in (False, True):
-            seconds = [run.seconds for run in measured if run.variant == variant and run.callback == callback]
-            if seconds:
-                spreads.append("%s %s %.0f%%" % (variant, "on" if callback else "off", (max(seconds) - min(seconds)) / statistics.median(seconds) * 100))
-    print("  noise, (slowest - fastest) / median of the rounds: %s" % ", ".join(spreads))
+        elapsed = ratios(measured_runs, variant)
+        root_ratios[variant] = {
+            "elapsed": spread(elapsed)._asdict(),
+            "cpu": spread(ratios(measured_runs, variant, "cpu"))._asdict(),
+            "machine_cpu": spread(ratios(measured_runs, variant, "machine_cpu"))._asdict(),
+            "ms_per_change_extra": spread([c * 1000 for c in costs(measured_runs, variant, args.changes)])._asdict(),
+            "ms_per_plain_change": spread([off / 2 / args.changes * 1000 for off, _on in per_round(measured_runs, variant)])._asdict(),
+        }
+        print("  %-16s elapsed %s  goal <= %.2fx: %s" % (how + ":", spread(elapsed).text(), ROOT_GOAL, verdict(elapsed, ROOT_GOAL)))
+        print("  %-16s CPU     %s" % ("", spread(ratios(measured_runs, variant, "cpu")).text()))
+        print("  %-16s machine %s" % ("", spread(ratios(measured_runs, variant, "machine_cpu")).text()))
+        print("  %-16s %s per changed task against the plain changed task's %s"
+              % ("", spread_text(root_ratios[variant]["ms_per_change_extra"], "%+.1f"),
+                 spread_text(root_ratios[variant]["ms_per_plain_change"], "%.0f")))
+    print("  records by path (callback on runs): %s" % "; ".join(
+        "%s %s" % (variant, ", ".join("%s %d" % item for item in sorted(paths[variant].items())) or "none")
+        for variant in VARIANTS if variant in paths))
     print(
         "  records (ausearch -m USYS_CONFIG --input-logs -ts <start>, bench=%s): %d found, %d expected: %s"
-        % (token, sum(found.values()), records_on, "as expected in every run" if not problems else "; ".join(problems))
+        % (token, sum(found.values()), records_on,
+           "as expected in every run, every root record in_module" if not problems else "; ".join(problems))
     )
 
     if args.json:
@@ -403,21 +448,23 @@ def main() -> int:
                     "bench": token,
                     "hosts": hosts,
                     "rounds": args.rounds,
+                    "minutes": minutes,
                     "tasks": args.tasks,
                     "changes_per_host": per_host,
                     "changes_one_host": args.changes,
-                    "fleet_ratio": fleet_ratio,
+                    "fleet_ratio": fleet._asdict(),
+                    "fleet_cpu_ratio": spread(ratios(measured_runs, "fleet", "cpu"))._asdict(),
                     "fleet_goal": FLEET_GOAL,
-                    "anchor_seconds_per_change": anchor,
-                    "root_record_seconds": root_cost,
-                    "root_record_x_anchor": root_cost / anchor,
+                    "anchor_seconds_per_change": spread(anchors)._asdict(),
+                    "root_record_seconds": spread(root_costs)._asdict(),
+                    "root_record_x_anchor": spread(root_x)._asdict(),
                     "nobody_available": nobody_available,
                     "nobody_unavailable_reason": nobody_reason,
-                    "nobody_record_seconds": nobody_cost,
-                    "nobody_record_x_anchor": None if nobody_cost is None else nobody_cost / anchor,
-                    "nobody_x_root": None if nobody_cost is None or root_cost <= 0 else nobody_cost / root_cost,
+                    "nobody_record_x_anchor": None if nobody_x is None else spread(nobody_x)._asdict(),
+                    "nobody_x_root": spread(nobody_root)._asdict() if nobody_root else None,
                     "root_ratios": root_ratios,
                     "root_goal": ROOT_GOAL,
+                    "paths": {variant: dict(counts) for variant, counts in paths.items()},
                     "records_found": sum(found.values()),
                     "records_expected": records_on,
                     "problems": problems,
@@ -427,6 +474,10 @@ def main() -> int:
                 indent=2,
             )
     return 1 if problems else 0
+
+
+def spread_text(figure: t.Mapping[str, t.Any], fmt: str) -> str:
+    return Spread(**figure).text(fmt, " ms")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ ensure_collection_importable()
 from ledger_bench import KEY, write_ledger  # noqa: E402
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import build_message, render_record  # noqa: E402
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import open_ledger  # noqa: E402
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger_read import open_ledger  # noqa: E402
 
 GIB = 1024 * 1024 * 1024
 NODE_DOMAIN = "fleet.example"
@@ -100,7 +100,7 @@ def evidence_child(directory: str, run_id: str, log: str, report: str, hosts: in
     """The evidence in this process: read, reconcile, report; prints its seconds, counts and peak RSS as JSON."""
     from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._collector import NodeIndex, read_collector_log, split_records
     from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence import reconcile, window, write_report
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import private_key_from_pem
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing_key import private_key_from_pem
 
     key = private_key_from_pem(key_pem.encode("ascii"), "the bench key")
     began = time.perf_counter()
@@ -155,7 +155,8 @@ def floor(log: str, run_id: str, key_pem: str) -> t.Dict[str, float]:
     records (the reader's byte filter, headers parsed, fields left encoded), the decoding of each one's fields, and
     the check of its ctl_mac over its whole decoded message."""
     from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.reader import AuditLogReader, RecordFilter
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import private_key_from_pem, record_signature_problem
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import record_signature_problem
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing_key import private_key_from_pem
 
     key = private_key_from_pem(key_pem.encode("ascii"), "the bench key")
     key.record_mac_key()
@@ -190,7 +191,8 @@ def main() -> int:
         return 0
     if not shutil.which("ausearch"):
         sys.exit("ausearch is not installed (apt-get install auditd): it is the anchor")
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import RECORD_SIG_FIELD, SigningKey
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import RECORD_SIG_FIELD
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing_key import SigningKey
 
     key = SigningKey.generate()
     key_pem = key.private_pem().decode("ascii")

@@ -23,7 +23,8 @@ import typing as t
 
 from _common import new_run_id
 
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import RECORDED, Ledger, open_ledger
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import RECORDED, Ledger
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger_read import open_ledger
 
 KEY = b"ledger-bench key, 32 bytes long."
 

@@ -39,7 +39,8 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request i
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.record import UserRecord
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._audited import change_record_params
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence import reconcile, window, write_report
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import LEDGER_KEY_PURPOSE, RECORDED, Ledger, open_ledger, read_ledger
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import LEDGER_KEY_PURPOSE, RECORDED, Ledger, read_ledger
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger_read import open_ledger
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import (
     RECORD_SIG_FIELD,
     SigningKey,

@@ -68,9 +68,9 @@ done
 suite galaxy 900 nox -s galaxy
 suite demo 300 nox -s demo
 # ansible-test sanity + units share .build/ansible-test with the integration suite: after it, never beside it.
-# The tested releases: requires_ansible of meta/runtime.yml, as plugin_utils/_core.py holds it (a unit test keeps
+# The tested releases: requires_ansible of meta/runtime.yml, as plugin_utils/_core/_versions.py reads it (a unit test keeps
 # the two equal).
-cores=$(python -c 'from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import tested_series
+cores=$(python -c 'from ansible_collections.changeaudit.linux.plugins.plugin_utils._core._versions import tested_series
 print(" ".join(tested_series()))') || { echo "test.sh: cannot read the tested ansible-core releases"; exit 1; }
 for core in $cores; do
   suite "sanity-$core" 900 nox -s "ansible-test-sanity-$core"

@@ -20,7 +20,8 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._audited
     with_signature_room,
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context import task_context
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import apply_module_defaults, extra_vars
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core._vars import apply_module_defaults, extra_vars
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core._plugins import FoundModule, find_module, module_handler
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import ledger_location
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import existing_key
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._hashing import hasher_for
@@ -61,7 +62,7 @@ class ActionModule(ActionBase):
                 "hash_fields names fields that are neither in fields nor the object: %s; list only those" % ", ".join(unknown)
             )
         module = self._resolve(options["module"])
-        module_fqcn = module.resolved_fqcn
+        module_fqcn = module.fqcn
         # module_defaults name the wrapped module, not audited: apply them as core's package/service actions do.
         module_args = apply_module_defaults(module_fqcn, self._task, options["args"], self._templar)
         try:
@@ -144,41 +145,18 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("%s Nothing was run." % (probe.get("msg") or "The record could not be written."))
         return privilege
 
-    def _resolve(self, name: str) -> t.Any:
-        """The module's plugin load context: its FQCN and, when it has one, its action plugin."""
-        found = self._shared_loader_obj.module_loader.find_plugin_with_context(name, collection_list=self._task.collections)
+    def _resolve(self, name: str) -> FoundModule:
+        """The module to audit, resolved as TaskExecutor resolves a task's module (its FQCN and action plugin)."""
+        found = find_module(self, name)
         if not found.resolved:
-            raise AnsibleActionFail("module %r to audit was not found: %s" % (name, found.redirect_list or "no such module"))
-        if found.resolved_fqcn == "changeaudit.linux.audited":
+            raise AnsibleActionFail("module %r to audit was not found: %s" % (name, found.redirects or "no such module"))
+        if found.fqcn == "changeaudit.linux.audited":
             raise AnsibleActionFail("changeaudit.linux.audited cannot wrap itself")
         return found
 
-    def _run_inner(self, module: t.Any, module_args: t.Dict[str, t.Any], task_vars: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+    def _run_inner(self, module: FoundModule, module_args: t.Dict[str, t.Any], task_vars: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
         """Run the module the way TaskExecutor would: through its action plugin when it has one (copy, template)."""
-        module_fqcn = module.resolved_fqcn
-        inner_task = self._task.copy(exclude_parent=False, exclude_tasks=True)
-        inner_task.args = dict(module_args)
-        inner_task.action = module_fqcn
-        # module_defaults and the inner action plugin look the module up by this name.
-        inner_task._resolved_action = module_fqcn
-        collections = self._task.collections
-        action_loader = self._shared_loader_obj.action_loader
-        if module.action_plugin:
-            handler_name = module.action_plugin
-        elif action_loader.has_plugin(module_fqcn, collection_list=collections):
-            handler_name = module_fqcn
-        else:
-            handler_name, collections = "ansible.legacy.normal", None
-        handler = action_loader.get(
-            handler_name,
-            task=inner_task,
-            connection=self._connection,
-            play_context=self._play_context,
-            loader=self._loader,
-            templar=self._templar,
-            shared_loader_obj=self._shared_loader_obj,
-            collection_list=collections,
-        )
+        handler = module_handler(self, module, module_args)
         # Its cleanup waits for this action's (TaskExecutor always calls it after run): the module's tmp dir stays
         # until the record is written (the writer never uses it: its program lives in a directory of its own).
         self._inner_handler = handler

@@ -10,21 +10,12 @@ import typing as t
 
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import extra_vars
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._drift import (
-    DRIFT_ARGUMENT_SPEC,
-    OUT_OF_BAND,
-    classify,
-    failed,
-    write_report,
-)
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import (
-    LEDGER_KEY_PURPOSE,
-    LedgerError,
-    ledger_location,
-    open_ledger,
-    run_directory,
-)
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core._vars import extra_vars
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._drift import DRIFT_ARGUMENT_SPEC, classify, write_report
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._drift_rows import OUT_OF_BAND, failed
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import LEDGER_KEY_PURPOSE, ledger_location
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger_chain import LedgerError, run_directory
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger_read import open_ledger
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import controller_key
 
 

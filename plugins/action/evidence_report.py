@@ -13,17 +13,13 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._specs import EV
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._collector import NodeIndex, failed_reads, read_collector_log, split_records
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context import run_id as this_run_id
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence import NO_RECORDS_FROM_NODE, reconcile, window, write_report
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import extra_vars
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence import reconcile, window, write_report
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence_rows import NO_RECORDS_FROM_NODE
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core._vars import extra_vars
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import controller_key
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import (
-    LEDGER_KEY_PURPOSE,
-    Ledger,
-    LedgerError,
-    LedgerReading,
-    ledger_location,
-    open_ledger,
-)
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import LEDGER_KEY_PURPOSE, Ledger, ledger_location
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger_chain import LedgerError
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger_read import LedgerReading, open_ledger
 
 
 class ActionModule(ActionBase):

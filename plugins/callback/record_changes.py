@@ -221,7 +221,7 @@ import typing as t
 
 from ansible.errors import AnsibleError
 from ansible.plugins.callback import CallbackBase
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _refusal, _vars
 
 PLUGIN = "changeaudit.linux.record_changes"
 try:
@@ -305,7 +305,7 @@ class CallbackModule(CallbackBase):
     """Loads the every-change hook (plugin_utils/_hook/) and prints the records written per host.
 
     Fails closed: ansible-core turns whatever a callback raises while it loads into a warning and runs the play
-    anyway. So every change is refused (_core.refuse_changes) from the moment this plugin is made until its
+    anyway. So every change is refused (_refusal.refuse_changes) from the moment this plugin is made until its
     options are in place and the hook is installed; if that fails, the refusal stays, with the cause.
     """
 
@@ -315,7 +315,7 @@ class CallbackModule(CallbackBase):
     CALLBACK_NEEDS_ENABLED = True
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        _core.refuse_changes(LOADING)
+        _refusal.refuse_changes(LOADING)
         super().__init__(*args, **kwargs)
         self._state_dir: t.Optional[str] = None
         self._settings: t.Any = None
@@ -326,12 +326,12 @@ class CallbackModule(CallbackBase):
         try:
             self._set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         except BaseException as exc:
-            _core.refuse_changes(
+            _refusal.refuse_changes(
                 "%s is enabled but cannot record changes, so no task that may change a host runs: %s. %s"
                 % (PLUGIN, str(exc).rstrip(".") or type(exc).__name__, DISABLE_HINT)
             )
             raise
-        _core.allow_changes()
+        _refusal.allow_changes()
 
     def _set_options(self, task_keys: t.Any = None, var_options: t.Any = None, direct: t.Any = None) -> None:
         if _hook is None:
@@ -340,13 +340,13 @@ class CallbackModule(CallbackBase):
             )
         _hook.check_version()
         if var_options is None:
-            var_options = _core.callback_var_options(self)
+            var_options = _vars.callback_var_options(self)
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         if self._state_dir is None:
             # Shared with the workers (forked later): they note checks and records here, one line each.
             self._state_dir = tempfile.mkdtemp(prefix="changeaudit-record-changes-")
             atexit.register(shutil.rmtree, self._state_dir, True)
-        extra = _core.extra_vars()
+        extra = _vars.extra_vars()
         ledger_dir = ledger_directory(ledger_location(extra, self.get_option("ledger_dir")))
         ledger_key = ledger_key_id = signer = None
         # Each record is signed with the controller's key (without a ledger, only with a key the run names).

@@ -45,9 +45,9 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.en
     TERMINAL_PATTERN,
     decode_value,
     encode_trailer_value,
-    is_valid_field_name,
-    value_bytes,
 )
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.fieldnames import is_valid_field_name
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.values import value_bytes
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import (
     AuditError,
     AuditInvalidInputError,

@@ -17,6 +17,7 @@ import typing as t
 import pytest
 
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _evidence as evidence
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _report_html
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTS = 120
@@ -76,8 +77,8 @@ def test_a_page_of_hosts_with_gaps_first_and_the_filters_shown(tmp_path, page):
     hosts = hosts_of(text)
     assert len(hosts) == HOSTS
     assert [name for name, _hidden in hosts[:2]] == ["web-007", "web-100"]
-    assert [hidden for _name, hidden in hosts] == [False] * evidence.HTML_HOSTS_PER_PAGE + [True] * (
-        HOSTS - evidence.HTML_HOSTS_PER_PAGE)
+    assert [hidden for _name, hidden in hosts] == [False] * _report_html.HTML_HOSTS_PER_PAGE + [True] * (
+        HOSTS - _report_html.HTML_HOSTS_PER_PAGE)
     assert '<div id="controls">' in text or '<div id="controls" ' in text and 'id="controls" hidden' not in text
     assert "%d of %d hosts; page 1 of 3" % (HOSTS, HOSTS) in plain
     assert 'src=' not in text and 'href=' not in text
@@ -89,7 +90,7 @@ def test_the_filters_by_status_and_name_and_a_later_page(tmp_path, page):
     named = hosts_of(dom(tmp_path, "file://%s#host=web-05" % page))
     assert [name for name, hidden in named if not hidden] == ["web-%03d" % n for n in range(50, 60)]
     later = hosts_of(dom(tmp_path, "file://%s#page=3" % page))
-    assert len([name for name, hidden in later if not hidden]) == HOSTS - 2 * evidence.HTML_HOSTS_PER_PAGE
+    assert len([name for name, hidden in later if not hidden]) == HOSTS - 2 * _report_html.HTML_HOSTS_PER_PAGE
 
 
 def test_without_scripts_every_host_is_there_folded_with_its_first_rows(tmp_path, page):
@@ -105,5 +106,5 @@ def test_without_scripts_every_host_is_there_folded_with_its_first_rows(tmp_path
     assert len(hosts) == HOSTS and not any(hidden for _name, hidden in hosts)
     assert 'id="controls" hidden' in text
     # Each host: the first HTML_ROWS_SHOWN rows, the rest in a folded <details> of their own.
-    assert text.count("the other %d changes of" % (CHANGES - evidence.HTML_ROWS_SHOWN)) == HOSTS
+    assert text.count("the other %d changes of" % (CHANGES - _report_html.HTML_ROWS_SHOWN)) == HOSTS
     assert text.count('<tr class="row ') == HOSTS * CHANGES

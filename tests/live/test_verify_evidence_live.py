@@ -20,6 +20,7 @@ import pytest
 from test_fail_closed_live import PLAYBOOK, ansible_env, failure_messages, output
 
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _evidence as evidence
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._report import EVIDENCE, report_files
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import controller_key
 
 
@@ -93,8 +94,8 @@ def test_a_status_edited_with_both_manifests_recomputed_fails_on_the_signature(c
     row = next(row for row in data["changes"] if row["status"] == "missing")
     row["status"] = "recorded"
     (report / "evidence.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    sums = {name: hashlib.sha256((report / name).read_bytes()).hexdigest() for name in evidence.REPORT_FILES}
-    (report / "MANIFEST.sha256").write_text("".join("%s  %s\n" % (sums[name], name) for name in evidence.REPORT_FILES))
+    sums = {name: hashlib.sha256((report / name).read_bytes()).hexdigest() for name in report_files(EVIDENCE)}
+    (report / "MANIFEST.sha256").write_text("".join("%s  %s\n" % (sums[name], name) for name in report_files(EVIDENCE)))
     manifest = json.loads((report / "MANIFEST.json").read_text())
     manifest["files"] = {name: hashlib.sha256((report / name).read_bytes()).hexdigest() for name in manifest["files"]}
     (report / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

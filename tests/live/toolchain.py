@@ -31,7 +31,7 @@ class Controller(t.NamedTuple):
 
 def tested_cores() -> t.List[str]:
     """The ansible-core releases requires_ansible of meta/runtime.yml names (">=2.19.0,<2.22": 2.19 to 2.21), the
-    one place they are set (plugin_utils/_core.py holds the same range, checked by a unit test)."""
+    one place they are set (plugin_utils/_core/_versions.py holds the same range, checked by a unit test)."""
     with open(os.path.join(ROOT, "meta", "runtime.yml"), encoding="utf-8") as handle:
         requires = re.search(r"requires_ansible:\s*'>=(\d+)\.(\d+)\.\d+,<(\d+)\.(\d+)'", handle.read())
     if requires is None:

@@ -1,7 +1,7 @@
 # PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
 """The record of a change written inside the module's own process, after its result is final and before it is printed.
 
-The controller (plugin_utils/_core.py, _every_change.py) puts this file's source, the record's request and the
+The controller (plugin_utils/_core/_task_hook.py, _hook/_in_module_path.py) puts this file's source, the record's request and the
 binding (packed as plugin_utils/_writer/_program.py packs it for the writer) in front of the call that starts an AnsiballZ
 module; ``install`` then runs in the module's process before the module does. What it relies on of Ansible, and
 nothing more: the wrapper's loader has imported ``ansible.module_utils.basic`` when it calls ``runpy.run_module``
@@ -29,7 +29,7 @@ _HEX = frozenset("0123456789abcdef")
 
 
 def content_checksum(result):
-    """``sha1:<hex>`` of the content the module left, as plugin_utils/_audited.content_checksum reads it."""
+    """``sha1:<hex>`` of the content the module left, as plugin_utils/_record/_content.content_checksum reads it."""
     for key in CHECKSUM_KEYS:
         value = result.get(key)
         if isinstance(value, str) and len(value) == 40 and not set(value) - _HEX:
@@ -38,7 +38,7 @@ def content_checksum(result):
 
 
 def has_content_diff(diff):
-    """Whether a diff holds content, not only headers, as plugin_utils/_audited.has_content_diff reads it."""
+    """Whether a diff holds content, not only headers, as plugin_utils/_record/_content.has_content_diff reads it."""
     for entry in diff if isinstance(diff, list) else [diff]:
         if isinstance(entry, dict):
             if any(entry.get(key) not in (None, "", {}, []) for key in ("before", "after", "prepared")):

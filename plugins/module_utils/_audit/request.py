@@ -17,7 +17,6 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.en
     validate_comm,
     validate_hostname,
     validate_terminal,
-    value_bytes,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import (
     AuditError,
@@ -25,6 +24,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.er
     AuditUnavailableError,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.record import UserRecord, validate_addr
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.values import value_bytes
 
 # typing only for annotations: importing it costs each record ~3 ms on the target (plugin_utils/_writer/_writer.py).
 TYPE_CHECKING = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible.utils.display import Display
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _execution, _plugins, _results
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _notes, _writing
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._ledger_lines import ledger_outcome
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._policies import skips_records
@@ -17,7 +17,8 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._run impor
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._settings import OWN_PREFIX, PLUGIN, RESULT_KEY, Settings
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._verdict import change_verdict
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import NOT_RECORDED, RECORDED, SKIPPED_BY_POLICY, UNCHANGED, UNKNOWN
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._audited import CHECKSUM_KEYS, record_result
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._audited import record_result
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._content import CHECKSUM_KEYS
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context import run_id
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import _in_module
 
@@ -48,7 +49,7 @@ def _not_recorded_here(run: TaskRun, view: t.Any, task_vars: t.Mapping[str, t.An
     """A task whose change gets no record (the skip list, check mode, async poll 0, a host policy that skips)."""
     task = run.task
     count_own(run, view, task_vars)
-    own = action_names(task)[0].startswith(OWN_PREFIX) or _core.core_controller_action(task)
+    own = action_names(task)[0].startswith(OWN_PREFIX) or _plugins.core_controller_action(task)
     if (changed or unknown) and not task.check_mode and not own:
         why = "host policy skip: %s" % run.verdict[1] if skips_records(run.verdict) else skip_reason(task, run.settings)
         _notes.note(run.settings, _notes.RECORDS_FILE, _notes.SKIPPED, run.changed_host(task_vars), run_id(task_vars), why)
@@ -98,11 +99,11 @@ def _not_written(run: TaskRun, view: t.Any, task_vars: t.Mapping[str, t.Any], su
     view.set(RESULT_KEY, summary)
 
 
-def after_task(execution: _core.Execution, view: t.Any, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
+def after_task(execution: _execution.Execution, view: t.Any, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
     """Write the record of a final changed result, or of a result whose outcome is unknown, on the host that was
     changed; note the outcome in the ledger."""
     task = execution.task
-    if _core.refused_here(task) and view.failed:
+    if _results.refused_here(task) and view.failed:
         # before_task refused this task.
         view.not_ignorable()
         return

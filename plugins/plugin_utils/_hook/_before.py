@@ -10,11 +10,11 @@ import typing as t
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _execution, _refusal, _tasks
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _host_check, _writing
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._ledger_lines import ledger_intent
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._policies import forwarding_declared, host_policy, skips_records
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._run import TaskRun, action_names, play_uuid, recordable, skip_reason
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._run import TaskRun, action_names, recordable, skip_reason
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._settings import OWN_PREFIX, PLUGIN, RecordKeepingError, Settings
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record import _change_site
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._audited import LONGEST_RESULT, check_before_change, with_signature_room
@@ -48,7 +48,7 @@ def check_host(run: TaskRun, handler: ActionBase, task_vars: t.Dict[str, t.Any],
     """Once per play, target host and record privileges: whether the host can keep records (_host_check)."""
     where = run.site.where if run.site is not None else _change_site.CONNECTION
     key = _host_check.check_key(
-        play_uuid(run.task), run.changed_host(task_vars), where,
+        _tasks.play_uuid(run.task), run.changed_host(task_vars), where,
         run.privilege.key if run.privilege is not None else "", policy,
     )
     return _host_check.check_host(
@@ -56,7 +56,7 @@ def check_host(run: TaskRun, handler: ActionBase, task_vars: t.Dict[str, t.Any],
     )
 
 
-def before_task(execution: _core.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
+def before_task(execution: _execution.Execution, handler: ActionBase, task_vars: t.Dict[str, t.Any], settings: Settings) -> None:
     """Before a task that may change a host runs: its record can be built (every task), and, once per play, target
     host and record privileges, the host can keep records with them (or its policy says what to do instead). Fails
     the task (mode fail) before its action runs when not."""
@@ -72,7 +72,7 @@ def before_task(execution: _core.Execution, handler: ActionBase, task_vars: t.Di
         run.play_context = execution.play_context.copy()
         run.pre_action_vars = {name: value for name, value in task_vars.items() if name.endswith("_interpreter")}
     if not recordable(task, settings):
-        if _core.may_change_hosts(task) and not resolved.startswith(OWN_PREFIX):
+        if _refusal.may_change_hosts(task) and not resolved.startswith(OWN_PREFIX):
             # Skipped by policy (the skip list, async with poll 0): the ledger still says the change happened.
             ledger_intent(run, task_vars, None, skip_reason(task, settings))
         return

@@ -9,7 +9,7 @@ import typing as t
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.utils.display import Display
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _target
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _notes
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._policies import HOST_POLICIES
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._run import RECORDS
@@ -35,9 +35,9 @@ Verdict = t.Tuple[str, str]
 def cannot_hold_reason(connection: t.Any) -> t.Optional[str]:
     """Why a host cannot hold a Linux audit record, known from its connection alone; None when it may."""
     name = getattr(connection, "_load_name", None) or type(connection).__name__
-    if getattr(connection, "_remote_is_local", False):
+    if _target.remote_is_local(connection):
         return "a network device or API (connection %s runs its modules on the controller)" % name
-    family = getattr(getattr(connection, "_shell", None), "SHELL_FAMILY", "sh")
+    family = getattr(_target.shell(connection), "SHELL_FAMILY", "sh")
     if family in ("powershell", "cmd"):
         return "not a Linux host (connection %s, shell family %s)" % (name, family)
     return None

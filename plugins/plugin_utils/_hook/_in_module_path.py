@@ -14,7 +14,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import validate_request
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _plugins
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._run import RECORDS, UNDECIDED, InModuleRequest, TaskRun, recordable
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record import _change_site
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._audited import sign_record
@@ -46,7 +46,7 @@ def in_module_refusal(run: TaskRun, handler: ActionBase) -> t.Optional[str]:
         return "no_log"
     if is_mitogen(run.execution.connection):
         return "Mitogen"
-    action = _core.core_action(handler)
+    action = _plugins.core_action(handler)
     if action not in IN_MODULE_ACTIONS:
         return "an action plugin that is not core's normal"
     if action == "copy" and (task.args.get("src") or task.args.get("remote_src") or task.diff
@@ -63,7 +63,7 @@ def in_module_request(run: TaskRun, handler: ActionBase, task_vars: t.Dict[str, 
     if in_module_refusal(run, handler) is not None:
         return None
     task = run.task
-    action = _core.core_action(handler)
+    action = _plugins.core_action(handler)
     checksum = None
     result: t.Dict[str, t.Any] = {}
     if action == "copy":

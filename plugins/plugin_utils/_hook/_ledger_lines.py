@@ -8,7 +8,8 @@ import getpass
 import typing as t
 
 from ansible.utils.display import Display
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.fields import LEDGER_FIELDS
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _tasks, _versions
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._run import LedgerEntry, TaskRun, action_names
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._settings import PLUGIN, RecordKeepingError, Settings
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _signing
@@ -17,9 +18,6 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context
 
 display = Display()
 
-# What an intent line says of the change: these fields of its record, as check_record built it with the longest
-# result (under no_log the same keyed hashes; withheld then names the diff too, which the module may not return).
-LEDGER_FIELDS = ("object", "object_arg", "withheld", "play", "cmd", "loop_label", "task_path", "become_user", "inventory_host")
 
 
 def run_ledger(settings: Settings, this_run: str, signer: t.Optional[t.Callable[[bytes], str]] = None) -> Ledger:
@@ -39,9 +37,11 @@ def ledger_intent(
         return
     task = run.task
     target = run.changed_host(task_vars)
-    described: t.Dict[str, t.Any] = {"task_id": task._uuid, "module": action_names(task)[0]}
+    described: t.Dict[str, t.Any] = {"task_id": _tasks.task_uuid(task), "module": action_names(task)[0]}
     if policy:
         described["policy"] = policy
+    # The fields of its record the field table marks for the ledger, as check_record built them with the longest result
+    # (under no_log the same keyed hashes; withheld then names the diff too, which the module may not return).
     described.update({name: record_fields[name] for name in LEDGER_FIELDS if name in (record_fields or {})})
     try:
         ledger = run_ledger(settings, run_id(task_vars))
@@ -71,10 +71,10 @@ def start_details(settings: t.Optional[Settings] = None) -> t.Dict[str, t.Any]:
     sign records, the field their signature is in, so that the evidence of this run accepts only signed records
     (the line is chained under the key: nobody can take that back unseen)."""
     origin = controller_origin()
-    details = {"controller": origin.get("hostname"), "user": getpass.getuser(), "ansible_core": _core.CORE_VERSION_TEXT}
+    details = {"controller": origin.get("hostname"), "user": getpass.getuser(), "ansible_core": _versions.CORE_VERSION_TEXT}
     if settings is not None and settings.record_key is not None:
         details["record_signature"] = _signing.RECORD_SIG_FIELD
     return details
 
 
-__all__ = ["LEDGER_FIELDS", "run_ledger", "ledger_intent", "ledger_outcome", "start_details"]
+__all__ = ["run_ledger", "ledger_intent", "ledger_outcome", "start_details"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible.errors import AnsibleError
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _execution, _plugins
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._settings import PLUGIN, Settings
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import Ledger
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record import _change_site
@@ -40,7 +40,7 @@ class LedgerEntry(t.NamedTuple):
 class TaskRun:
     """What the hook knows of one task on one host (and loop item) between before_task and after_task."""
 
-    def __init__(self, execution: _core.Execution, settings: Settings) -> None:
+    def __init__(self, execution: _execution.Execution, settings: Settings) -> None:
         self.execution = execution
         self.settings = settings
         # Where the change lands and as whom (_change_site), taken before the action runs.
@@ -61,14 +61,14 @@ class TaskRun:
         self.ledger_entry: t.Optional[LedgerEntry] = None
 
     @classmethod
-    def start(cls, execution: _core.Execution, settings: Settings) -> "TaskRun":
+    def start(cls, execution: _execution.Execution, settings: Settings) -> "TaskRun":
         """A fresh run for this task (loop item): nothing of the one before carries over."""
         run = cls(execution, settings)
         execution.notes[RUN_NOTE] = run
         return run
 
     @classmethod
-    def of(cls, execution: _core.Execution, settings: Settings) -> "TaskRun":
+    def of(cls, execution: _execution.Execution, settings: Settings) -> "TaskRun":
         """The run before_task started, or an empty one where it did not run (the task was refused before)."""
         run = execution.notes.get(RUN_NOTE)
         return run if isinstance(run, cls) else cls.start(execution, settings)
@@ -140,23 +140,13 @@ def target(task: t.Any, task_vars: t.Mapping[str, t.Any]) -> str:
     return str(task.delegate_to or task_vars.get("inventory_hostname") or "")
 
 
-def play_uuid(task: t.Any) -> str:
-    node = task
-    while node is not None:
-        play = getattr(node, "_play", None)
-        if play is not None:
-            return str(play._uuid)
-        node = getattr(node, "_parent", None)
-    return ""
-
-
 def recordable(task: t.Any, settings: Settings) -> bool:
     """Whether a change by this task gets a record at all (check mode, async poll 0 and the skip list do not)."""
     if task.check_mode:
         return False
     if task.async_val and not task.poll:
         return False
-    if _core.core_controller_action(task):
+    if _plugins.core_controller_action(task):
         return False
     return not settings.skips(*action_names(task))
 
@@ -173,7 +163,6 @@ __all__ = [
     "TaskRun",
     "action_names",
     "target",
-    "play_uuid",
     "recordable",
     "skip_reason",
 ]

@@ -10,7 +10,7 @@ import typing as t
 from ansible.errors import AnsibleError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import OP_MAX
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditRecordTooLongError
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _task_hook
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._audited import (
     CHANGE_FIELDS,
     LONGEST_RESULT,
@@ -44,14 +44,14 @@ OWN_ACTIONS = (
 )
 # Never recorded, as they record themselves or change nothing, matched against the resolved FQCN only: a name as
 # written can resolve to anyone's plugin. ansible-core's own controller-side actions are left out by
-# _core.core_controller_action, which looks at the file that runs.
+# _plugins.core_controller_action, which looks at the file that runs.
 DEFAULT_SKIP = frozenset(OWN_ACTIONS)
 
 # The collection's own modules record themselves; their tasks are not in the ledger.
 OWN_PREFIX = "changeaudit.linux."
 
 
-class RecordKeepingError(_core.TaskRefusedError):
+class RecordKeepingError(_task_hook.TaskRefusedError):
     """Raised before a task runs on a host that cannot keep audit records (mode fail)."""
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _execution
 
 
-def change_verdict(execution: _core.Execution, view: t.Any) -> t.Tuple[bool, t.Optional[str]]:
+def change_verdict(execution: _execution.Execution, view: t.Any) -> t.Tuple[bool, t.Optional[str]]:
     """(changed, why the outcome is unknown or None) of the task's final result.
 
     Core's final verdict, widened where it hides a change: without changed_when (the author's own verdict), an

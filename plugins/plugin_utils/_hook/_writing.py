@@ -9,6 +9,7 @@ import typing as t
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _tasks
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._policies import CONTROLLER
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook._run import TaskRun
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record import _change_site
@@ -47,8 +48,7 @@ def writer_action(
     """
     execution = run.execution
     task = task if task is not None else execution.task
-    writer_task = task.copy(exclude_parent=True, exclude_tasks=True)
-    writer_task._parent = task._parent
+    writer_task = _tasks.copy_sharing_parent(task)
     writer_task.args = {}
     writer_task.async_val = 0
     writer_task.poll = 0

@@ -14,34 +14,24 @@ A write is ``explained`` by a record of the collection read on the same host whe
 
 Every other successful write is ``out_of_band``, with who (auid and uid with names, ses, tty), how (exe, comm,
 proctitle), when and what (path, watched object, syscall). A refused write (the kernel said no) is ``denied``. A host
-or a time span in which the watch did not hold (watch_events.unwatched_spans) is "not watched": never clean.
+or a time span in which the watch did not hold (unwatched.unwatched_spans) is "not watched": never clean.
 
-Written as drift.json, drift.csv, junit.xml (a failing case per out-of-band write) and drift.html (one page, no
-external asset); times are UTC.
+Written (``write_report``) in the formats of ``_report.REPORT_FORMATS``: drift.json, drift.csv, junit.xml (a
+failing case per out-of-band write) and drift.html (one page, no external asset); times are UTC.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime
-import html
-import io
 import os
 import posixpath
 import typing as t
-from xml.etree import ElementTree
 
 from ansible.errors import AnsibleError
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence import _write_fresh, render_json, shown
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._drift_rows import DENIED, EXPLAINED, OUT_OF_BAND, STATUSES
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._report import DRIFT, open_report_directory, write_formats
 
 DRIFT_FORMAT = 1
-EXPLAINED = "explained"
-OUT_OF_BAND = "out_of_band"
-DENIED = "denied"
-STATUSES = (OUT_OF_BAND, EXPLAINED, DENIED)
-REPORT_FILES = ("drift.json", "drift.csv", "junit.xml", "drift.html")
-CSV_COLUMNS = ("host", "time", "status", "action", "syscall", "path", "object", "auid", "auid_name", "uid", "uid_name",
-               "ses", "tty", "pid", "exe", "comm", "proctitle", "serial", "explained_by", "in_unwatched_span", "reason")
 DEFAULT_WINDOW = 300.0
 DEFAULT_MAX_WINDOW = 3600.0
 DEFAULT_CLOCK_SKEW = 2.0
@@ -321,158 +311,17 @@ def verdict_text(summary: t.Mapping[str, int], hosts: t.Mapping[str, t.Mapping[s
         summary[EXPLAINED], "" if summary[EXPLAINED] == 1 else "s", summary["hosts"], "" if summary["hosts"] == 1 else "s")
 
 
-def failed(summary: t.Mapping[str, int]) -> bool:
-    return bool(summary[OUT_OF_BAND] or summary["not_watched_hosts"])
-
-
-# ---------------------------------------------------------------------------------------------- the report
-
-
-def _cell(value: t.Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        value = "%s %s #%s" % (value.get("run_id"), value.get("module"), value.get("seq"))
-    text = shown(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def render_csv(drift: t.Mapping[str, t.Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in drift["events"]:
-        writer.writerow([_cell(row.get(column)) for column in CSV_COLUMNS])
-    return out.getvalue()
-
-
-def _who_how(row: t.Mapping[str, t.Any]) -> str:
-    return ("who: auid %s (%s), uid %s (%s), ses %s, tty %s\nhow: exe %s, comm %s, proctitle %s\nwhen: %s\n"
-            "what: %s %s on %s (watched object %s), pid %s" % (
-                row.get("auid"), row.get("auid_name"), row.get("uid"), row.get("uid_name"), row.get("ses"), row.get("tty"),
-                row.get("exe"), row.get("comm"), row.get("proctitle"), row.get("time"), row.get("action"),
-                row.get("syscall"), row.get("path"), row.get("object"), row.get("pid")))
-
-
-def render_junit(drift: t.Mapping[str, t.Any]) -> str:
-    """A suite per host: a case per write (a failure for each out-of-band one), an error case per span not watched."""
-    suites = ElementTree.Element("testsuites", name="changeaudit drift")
-    by_host: t.Dict[str, t.List[t.Mapping[str, t.Any]]] = {}
-    for row in drift["events"]:
-        by_host.setdefault(row["host"], []).append(row)
-    for host, about in drift["hosts"].items():
-        suite = ElementTree.SubElement(suites, "testsuite", name=shown(host))
-        tests = failures = errors = skipped = 0
-        for span in about.get("unwatched") or []:
-            case = ElementTree.SubElement(suite, "testcase", classname="drift.%s" % shown(host),
-                                          name=shown("not watched %s - %s" % (span.get("start_time"), span.get("end_time"))))
-            ElementTree.SubElement(case, "error", message="not watched", type="not_watched").text = shown(span.get("reason"), "\n\t")
-            tests += 1
-            errors += 1
-        for row in by_host.get(host, ()):
-            case = ElementTree.SubElement(suite, "testcase", classname="drift.%s" % shown(host), name=shown(
-                "%s %s %s by %s (%s) #%s" % (row["time"], row["action"], row["path"], row["uid_name"], row["exe"], row["serial"])))
-            tests += 1
-            if row["status"] == OUT_OF_BAND:
-                ElementTree.SubElement(case, "failure", message="out of band", type=OUT_OF_BAND).text = shown(
-                    _who_how(row) + "\nwhy: " + str(row["reason"]), "\n\t")
-                failures += 1
-            elif row["status"] == DENIED:
-                ElementTree.SubElement(case, "skipped", message=shown("denied: " + str(row["reason"])))
-                skipped += 1
-        suite.set("tests", str(tests))
-        suite.set("failures", str(failures))
-        suite.set("errors", str(errors))
-        suite.set("skipped", str(skipped))
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(suites, encoding="unicode") + "\n"
-
-
-_STYLE = """
-body{font-family:sans-serif;margin:2em;color:#111}h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em}
-table{border-collapse:collapse;margin-top:.5em}td,th{border:1px solid #bbb;padding:.25em .5em;text-align:left;
-vertical-align:top;font-size:.9em}th{background:#eee}.explained{background:#e3f4e1}.out_of_band,.not_watched{background:#fbe0e0;
-font-weight:bold}.denied{background:#f4f1dc}.verdict{font-size:1.2em;font-weight:bold}.ok{color:#176b1e}.bad{color:#a31515}
-code{font-size:.95em}
-"""
-_COLUMNS = ("time", "status", "action", "syscall", "path", "object", "auid_name", "uid_name", "ses", "tty", "exe", "comm",
-            "proctitle", "explained_by", "reason")
-
-
-def render_html(drift: t.Mapping[str, t.Any]) -> str:
-    """One page, no external asset: the verdict, the writes made outside Ansible and the spans not watched first,
-    then each host's writes."""
-
-    def esc(value: t.Any) -> str:
-        return html.escape(_cell(value) if isinstance(value, dict) else shown(value))
-
-    summary = drift["summary"]
-    bad = failed(summary)
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8"><title>Changes made outside Ansible</title>',
-        "<style>%s</style></head><body>" % _STYLE,
-        "<h1>Changes made outside Ansible</h1>",
-        '<p class="verdict %s">%s</p>' % ("bad" if bad else "ok", esc(drift["verdict"])),
-        "<table><tr><th>hosts</th><th>writes</th><th>explained</th><th>out of band</th><th>denied</th>"
-        "<th>hosts not watched</th><th>generated (UTC)</th></tr>",
-        "<tr><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%s</td></tr></table>" % (
-            summary["hosts"], summary["events"], summary[EXPLAINED], summary[OUT_OF_BAND], summary[DENIED],
-            summary["not_watched_hosts"], esc(drift["generated"])),
-    ]
-    heads = "".join("<th>%s</th>" % esc(column.replace("_", " ")) for column in _COLUMNS)
-    outside = [row for row in drift["events"] if row["status"] == OUT_OF_BAND]
-    spans = [(host, span) for host, about in drift["hosts"].items() for span in about.get("unwatched") or []]
-    if spans:
-        parts.append("<h2>Not watched</h2><table><tr><th>host</th><th>from</th><th>to</th><th>why</th></tr>")
-        for host, span in spans:
-            parts.append('<tr class="not_watched"><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>' % (
-                esc(host), esc(span.get("start_time")), esc(span.get("end_time")), esc(span.get("reason"))))
-        parts.append("</table>")
-    if outside:
-        parts.append("<h2>Writes made outside Ansible</h2><table><tr><th>host</th>%s</tr>" % heads)
-        for row in outside:
-            parts.append('<tr class="%s"><td>%s</td>%s</tr>' % (esc(row["status"]), esc(row["host"]), "".join(
-                "<td>%s</td>" % esc(row.get(column)) for column in _COLUMNS)))
-        parts.append("</table>")
-    by_host: t.Dict[str, t.List[t.Mapping[str, t.Any]]] = {}
-    for row in drift["events"]:
-        by_host.setdefault(row["host"], []).append(row)
-    for host, about in drift["hosts"].items():
-        parts.append("<h2>%s</h2>" % esc(host))
-        parts.append("<p>%s to %s: %d write%s, %d explained, %d out of band; %s. Watched: %s.</p>" % (
-            esc(about.get("since")), esc(about.get("until")), about["events"], "" if about["events"] == 1 else "s",
-            about.get(EXPLAINED, 0), about.get(OUT_OF_BAND, 0),
-            "watched throughout" if about["watched"] else "not watched for part of the span",
-            esc(", ".join(about.get("watched_paths") or []) or "nothing")))
-        rows = by_host.get(host, ())
-        if rows:
-            parts.append("<table><tr>%s</tr>" % heads)
-            for row in rows:
-                parts.append('<tr class="%s">%s</tr>' % (esc(row["status"]), "".join(
-                    "<td>%s</td>" % esc(row.get(column)) for column in _COLUMNS)))
-            parts.append("</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
-
-
 def write_report(drift: t.Mapping[str, t.Any], directory: str) -> t.Dict[str, str]:
-    """The four files, each made fresh (evidence's _write_fresh: a new temp name renamed over the old); a directory
+    """The report's files, each made fresh (_report.write_fresh: a new temp name renamed over the old); a directory
     that is a symlink or not the controller user's is refused. Returns file name -> sha256."""
     directory = os.path.abspath(directory)
-    try:
-        os.makedirs(directory, mode=0o750, exist_ok=True)
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise AnsibleError("cannot write the drift report into %s: %s. Name a directory of the controller's user as "
-                           "report_dir" % (directory, "it is a symlink, which is never followed" if os.path.islink(directory)
-                                           else exc.strerror or exc)) from None
+    dir_fd = open_report_directory(directory, "drift report")
     try:
         if os.fstat(dir_fd).st_uid != os.geteuid():
             raise AnsibleError("cannot write the drift report into %s: it is not the controller user's directory; name "
                                "a directory of your own as report_dir" % directory)
-        texts = {"drift.json": render_json(drift), "drift.csv": render_csv(drift), "junit.xml": render_junit(drift),
-                 "drift.html": render_html(drift)}
-        sums = {name: _write_fresh(dir_fd, directory, name, texts[name].encode("utf-8")) for name in REPORT_FILES}
+        sums = write_formats(DRIFT, drift, dir_fd, directory)
+        os.fsync(dir_fd)
         os.fsync(dir_fd)
     except OSError as exc:
         raise AnsibleError("cannot write the drift report into %s: %s" % (directory, exc.strerror or exc)) from None
@@ -483,12 +332,9 @@ def write_report(drift: t.Mapping[str, t.Any], directory: str) -> t.Dict[str, st
 
 __all__ = [
     "DRIFT_FORMAT",
-    "EXPLAINED",
-    "OUT_OF_BAND",
-    "DENIED",
-    "STATUSES",
-    "REPORT_FILES",
-    "CSV_COLUMNS",
+    "DEFAULT_WINDOW",
+    "DEFAULT_MAX_WINDOW",
+    "DEFAULT_CLOCK_SKEW",
     "DRIFT_ARGUMENT_SPEC",
     "event_targets",
     "primary_path",
@@ -497,9 +343,5 @@ __all__ = [
     "classify_host",
     "classify",
     "verdict_text",
-    "failed",
-    "render_csv",
-    "render_junit",
-    "render_html",
     "write_report",
 ]

@@ -2,7 +2,7 @@
 """Checking an evidence report later (the verify_evidence action): is every file the one the controller signed?
 
 MANIFEST.json lists each file of the report with its sha256; MANIFEST.sig is the controller key's signature of
-MANIFEST.json's bytes (``_evidence.write_report``). A report is intact when the signature verifies with the public
+MANIFEST.json's bytes (``_manifest.write_manifests``). A report is intact when the signature verifies with the public
 key, every listed file is there as a regular file with its sha256, and no other file is in the directory. Nothing
 is ever read through a symlink: a symlink in the report is itself a finding. For a changed evidence.json, what was
 edited is said where it can be: its summary against the one the manifest signed, its rows' statuses against
@@ -28,20 +28,15 @@ import typing as t
 from ansible.errors import AnsibleError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.reader import AuditLogReader, RecordFilter
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence import (
-    MANIFEST_JSON,
-    MANIFEST_SIG,
-    REPORT_PUBLIC_KEY,
-    STATUSES,
-)
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import (
-    RECORD_SIG_FIELD,
-    PublicKey,
-    load_public_key,
-    record_signature_problem,
-    signature_key_id,
-    verify,
-)
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence_rows import STATUSES
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._manifest import MANIFEST_JSON, MANIFEST_SIG, REPORT_PUBLIC_KEY
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._report import EVIDENCE, REPORT_FORMATS
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import RECORD_SIG_FIELD, load_public_key, record_signature_problem
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing_key import PublicKey, signature_key_id, verify
+
+# The files whose edits the check names (as the registry names them).
+EVIDENCE_JSON = REPORT_FORMATS[EVIDENCE]["json"].file
+EVIDENCE_CSV = REPORT_FORMATS[EVIDENCE]["csv"].file
 
 # What is wrong with a file.
 CHANGED = "changed"
@@ -218,7 +213,7 @@ def check_report(directory: str, public_key: t.Optional[t.Any] = None) -> t.Dict
             elif hashlib.sha256(data or b"").hexdigest() != listed[name]:
                 problem(name, CHANGED, "its sha256 is not the one the manifest holds: it was changed after the report "
                         "was written")
-            elif name == "evidence.json":
+            elif name == EVIDENCE_JSON:
                 evidence_ok = True
         for name in names:
             if name in listed or name in (MANIFEST_JSON, MANIFEST_SIG) or manifest is None:
@@ -228,14 +223,14 @@ def check_report(directory: str, public_key: t.Optional[t.Any] = None) -> t.Dict
                 problem(name, SYMLINK, "a symlink was planted in the report (never followed)")
             else:
                 problem(name, ADDED, "a file the manifest does not list was added to the report")
-        if (not evidence_ok or not signature_good) and "evidence.json" in names:
-            kind, data = _read(dir_fd, "evidence.json")
-            csv_kind, csv_data = _read(dir_fd, "evidence.csv")
+        if (not evidence_ok or not signature_good) and EVIDENCE_JSON in names:
+            kind, data = _read(dir_fd, EVIDENCE_JSON)
+            csv_kind, csv_data = _read(dir_fd, EVIDENCE_CSV)
             if kind == "file":
                 edits = _what_was_edited(data or b"", manifest if signature_good else None,
                                          csv_data if csv_kind == "file" else None)
                 for edit in edits:
-                    problem("evidence.json", EDITED, edit)
+                    problem(EVIDENCE_JSON, EDITED, edit)
     finally:
         os.close(dir_fd)
     return dict(result, intact=not problems, problems=problems)

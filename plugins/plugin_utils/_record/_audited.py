@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import typing as t
 
 from ansible.errors import AnsibleActionFail, AnsibleError
@@ -19,13 +16,15 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.en
     validate_terminal,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError, AuditRecordTooLongError
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import POLYMORPHIC_RESULT, register_names
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.fields import CHANGE, CONTROLLER, bound_of, names
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core._results import POLYMORPHIC_RESULT, register_names
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context import (
     CONTEXT_TEXT_DEFAULT_MAX,
     bounded_text,
     merge_fields,
     with_context,
 )
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._content import content_checksum, diff_bytes, has_content_diff, sha256_hex
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._hashing import Hasher, data_bytes
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import (
     MAC_PLACEHOLDER,
@@ -39,10 +38,6 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing 
 OBJECT_ARGUMENTS = ("path", "dest", "name", "key")
 
 
-def sha256_hex(data: t.Any) -> str:
-    return "sha256:" + hashlib.sha256(diff_bytes(data)).hexdigest()
-
-
 def object_of(module_args: t.Mapping[str, t.Any]) -> t.Tuple[t.Optional[str], t.Any]:
     """(argument name, value) of the object the module changes, or (None, None)."""
     for name in OBJECT_ARGUMENTS:
@@ -52,25 +47,20 @@ def object_of(module_args: t.Mapping[str, t.Any]) -> t.Tuple[t.Optional[str], t.
     return None, None
 
 
-# The most UTF-8 bytes the object and the argument names take in a record; a longer value is cut, ending with the
-# sha256 of the whole (see _context.bounded_text), so that an exact-object search still works by hash.
-OBJECT_TEXT_MAX = 384
-ARG_NAMES_MAX = 256
-MODULE_NAME_MAX = 128
+# The most UTF-8 bytes the object and the argument names take in a record (fields.FIELDS); a longer value is cut,
+# ending with the sha256 of the whole (see _context.bounded_text), so that an exact-object search still works by hash.
+OBJECT_TEXT_MAX = bound_of("object")
+ARG_NAMES_MAX = bound_of("arg_names")
+MODULE_NAME_MAX = bound_of("module")
 # The field that names the values a record leaves out (under no_log without a hash key), and the name it gives a
 # field that is left out where that is not the field's own.
 WITHHELD_FIELD = "withheld"
 WITHHELD_NAMES = {"diff_sha256": "diff"}
-# Fields only the controller writes, after the record is built: where a record kept in the controller's own trail
-# says it is kept and for which host (_every_change.write_on_controller), and the controller's signature
-# (_signing.sign_record). A play's own fields may not take these names: they would claim what only the controller
-# vouches for.
-CONTROLLER_ONLY_FIELDS = ("changed_host", "kept_on", RECORD_SIG_FIELD, RECORD_MAC_FIELD)
+# Fields only the controller writes, after the record is built: a play's own fields may not take these names, they
+# would claim what only the controller vouches for (fields.CONTROLLER).
+CONTROLLER_ONLY_FIELDS = names(CONTROLLER)
 # Every field change_fields and change_record_params may write besides the play's own and the task context.
-CHANGE_FIELDS = (
-    "module", "object_arg", "object", "arg_names", "checksum", "diff_sha256", "inventory_host", "delegated_to",
-    WITHHELD_FIELD,
-) + CONTROLLER_ONLY_FIELDS
+CHANGE_FIELDS = names(CHANGE, CONTROLLER)
 
 
 def object_text(value: t.Any) -> str:
@@ -129,46 +119,6 @@ def change_fields(
             # Outside no_log the diff's text is in the task's output anyway; its plain hash reveals no more.
             fields["diff_sha256"] = sha256_hex(diff)
     return fields
-
-
-def diff_bytes(diff: t.Any) -> bytes:
-    if not isinstance(diff, (bytes, str)):
-        diff = json.dumps(diff, sort_keys=True, default=str, separators=(",", ":"))
-    if isinstance(diff, str):
-        diff = diff.encode("utf-8", "surrogateescape")
-    return diff
-
-
-# Result keys in which modules return the SHA-1 of the content they left behind (copy, template, fetch, get_url).
-CHECKSUM_KEYS = ("checksum", "checksum_dest")
-_SHA1_HEX = re.compile(r"\A[0-9a-f]{40}\Z")
-
-
-def content_checksum(result: t.Mapping[str, t.Any]) -> t.Optional[str]:
-    """``sha1:<hex>`` of the content after the change, when the module returned it: evidence of what the object
-    holds that anyone can recompute with sha1sum. Under no_log, where the content may be the secret, change_fields
-    records it keyed or not at all."""
-    for key in CHECKSUM_KEYS:
-        value = result.get(key)
-        if isinstance(value, str) and _SHA1_HEX.match(value):
-            return "sha1:" + value
-    return None
-
-
-def has_content_diff(diff: t.Any) -> bool:
-    """Whether a module's diff holds content, not only headers.
-
-    lineinfile and others return before/after headers without the text unless run with --diff; a hash of
-    those would be the same for any change to the same file, so it is written only for a real diff.
-    """
-    entries = diff if isinstance(diff, list) else [diff]
-    for entry in entries:
-        if isinstance(entry, dict):
-            if any(entry.get(key) not in (None, "", {}, []) for key in ("before", "after", "prepared")):
-                return True
-        elif entry not in (None, "", {}, []):
-            return True
-    return False
 
 
 # The change fields that carry an argument value: hash_fields may name them, and under no_log they are hashed.
@@ -477,12 +427,8 @@ __all__ = [
     "unknown_hash_fields",
     "OBJECT_ARGUMENTS",
     "SECRET_FIELDS",
-    "sha256_hex",
     "object_of",
     "change_fields",
-    "CHECKSUM_KEYS",
-    "content_checksum",
-    "has_content_diff",
     "module_arguments",
     "record_result",
     "change_record_params",
@@ -499,5 +445,4 @@ __all__ = [
     "check_before_change",
     "protect_values",
     "RecordRefusedError",
-    "diff_bytes",
 ]

@@ -14,9 +14,10 @@ import typing as t
 
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import constants as _constants
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import fields as _fields
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import validate_hostname
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditInvalidInputError
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _facts
 
 # The kernel's "unset" login uid ((uid_t)-1).
 UNSET_LOGINUID = 4294967295
@@ -24,18 +25,21 @@ UNSET_LOGINUID = 4294967295
 # without bound, and a change must not wait on a slow resolver.
 ADDR_RESOLVE_TIMEOUT = 0.5
 
-# Under AWX/AAP the job's extra vars say who launched what; each is recorded when set, read from the extra vars only.
+# Every field task_context may write, in its order: the names a play's own fields may not take.
+CONTEXT_FIELDS = _fields.names(_fields.CONTEXT)
+# Under AWX/AAP the job's extra vars say who launched what; each is recorded when set, read from the extra vars only:
+# the job's ID from either of AWX_JOB_VARS, every other awx_* field from the extra var of its name.
 AWX_JOB_VARS = ("awx_job_id", "tower_job_id")
-AWX_VARS = ("awx_user_name", "awx_job_template_name", "awx_workflow_job_id", "awx_project_revision")
+AWX_VARS = tuple(name for name in CONTEXT_FIELDS if name.startswith("awx_") and name not in AWX_JOB_VARS)
 # A CI pipeline names its actor and commit in these (documented in README); the first one set wins.
 CI_ACTOR_ENV = ("CHANGEAUDIT_ACTOR", "GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILD_USER_ID")
 CI_COMMIT_ENV = ("CHANGEAUDIT_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT")
 
-# The most UTF-8 bytes a context value takes in a record (before encoding, which may double it as hex): no user
-# typed these values into the record, so a long one is cut, never refused (see bounded_text). Names and paths get
-# more room than identities and IDs.
-CONTEXT_TEXT_MAX = {"play": 256, "cmd": 256, "task_path": 256, "seq": 10}
-CONTEXT_TEXT_DEFAULT_MAX = 96
+# The most UTF-8 bytes a context value takes in a record (before encoding, which may double it as hex), the bound of
+# its row in fields.FIELDS: no user typed these values into the record, so a long one is cut, never refused (see
+# bounded_text).
+CONTEXT_TEXT_MAX = _fields.bounds(_fields.CONTEXT)
+CONTEXT_TEXT_DEFAULT_MAX = _fields.DEFAULT_MAX
 # What follows the kept part of a cut value: the sha256 of the whole value, so a search by exact value still works.
 CUT_MARK = _constants.CUT_MARK
 CUT_MARK_BYTES = len(CUT_MARK % ("0" * 64))
@@ -117,7 +121,7 @@ def awx_extra_vars(task_vars: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     """What AWX/AAP says of the job (awx_job_id, tower_job_id and AWX_VARS), from the run's extra vars alone: AWX
     passes them so, and from a host's variables or facts a managed host could move its changes out of the run or
     forge who launched it."""
-    extra = _core.run_extra_vars(task_vars)
+    extra = _facts.run_extra_vars(task_vars)
     return {name: extra[name] for name in AWX_JOB_VARS + AWX_VARS if name in extra}
 
 
@@ -209,15 +213,6 @@ def controller_origin(timeout: float = ADDR_RESOLVE_TIMEOUT) -> t.Dict[str, t.Op
     return dict(_ORIGIN)
 
 
-# Every field task_context may write, in its order: the names a play's own fields may not take.
-CONTEXT_FIELDS = (
-    ("play", "cmd", "loop_label", "task_path", "task_id", "seq", "ctl_user", "ctl_login_id", "ctl_login", "become_user",
-     "remote_user", "awx_job_id")
-    + AWX_VARS
-    + ("ci_actor", "ci_commit", "run_id")
-)
-
-
 def loop_label(task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any = None) -> t.Optional[str]:
     """The loop item a task runs for, as ansible-core shows it: ``loop_control.label`` rendered for the item, else
     the item (text as it is, anything else as JSON). None outside a loop, and under no_log (the item may be the
@@ -285,7 +280,7 @@ def task_context(
 
 # Names the task context had in earlier versions (the task's name, its UUID, the login uid): beside the context a
 # play's own field of that name would read, to a report written for those records, as the context itself.
-RETIRED_CONTEXT_FIELDS = frozenset(("task", "task_uuid", "ctl_auid"))
+RETIRED_CONTEXT_FIELDS = _fields.retired(_fields.CONTEXT)
 
 
 def merge_fields(

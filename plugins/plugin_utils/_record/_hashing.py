@@ -27,7 +27,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.utils.display import Display
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import value_bytes
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _facts
 
 display = Display()
 
@@ -164,7 +164,7 @@ def hasher_for(templar: t.Any, task_vars: t.Mapping[str, t.Any]) -> Hasher:
 
     # Never a host's facts: a host could otherwise pick the key (or a file the controller reads as one) and turn
     # hashing off; the values the other sources give are used, as if the facts did not exist.
-    variables = _core.without_host_facts(task_vars, _operator_setting, warn=display.warning)
+    variables = _facts.without_host_facts(task_vars, _operator_setting, warn=display.warning)
 
     def variable(name: str) -> t.Any:
         value = variables.get(name)

@@ -23,11 +23,14 @@ import contextlib
 import getpass
 import typing as t
 
-from ansible import constants as C
 from ansible.errors import AnsibleError
-from ansible.plugins.loader import become_loader
 from ansible.utils.display import Display
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _facts
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core._plugins import (
+    become_method_name,
+    become_option_variables,
+    become_plugin,
+)
 
 display = Display()
 
@@ -112,10 +115,7 @@ def acting_identity(connection: t.Any, play_context: t.Any) -> Acting:
 def _become_variables() -> t.FrozenSet[str]:
     """Every variable a become plugin takes an option from (ansible_sudo_pass, ansible_su_exe, ...), found once."""
     if not _BECOME_VARS:
-        names = set()
-        for plugin in become_loader.all(class_only=True):
-            names.update(C.config.get_plugin_vars("become", plugin._load_name))
-        _BECOME_VARS.append(frozenset(names))
+        _BECOME_VARS.append(become_option_variables())
     return _BECOME_VARS[0]
 
 
@@ -145,7 +145,7 @@ def host_variables(task: t.Any, task_vars: t.Mapping[str, t.Any]) -> t.Mapping[s
         # As TaskExecutor._execute: a delegated host whose variables core did not compute has none.
         task_vars = (task_vars.get("ansible_delegated_vars") or {}).get(task.delegate_to) or {}
         host_name = task.delegate_to
-    return _core.without_host_facts(task_vars, operator_setting, host_name, task, display.warning)
+    return _facts.without_host_facts(task_vars, operator_setting, host_name, task, display.warning)
 
 
 def variable(templar: t.Any, variables: t.Mapping[str, t.Any], name: str) -> t.Any:
@@ -203,10 +203,6 @@ def _started_clean(plugin: t.Any, keep: str) -> None:
     plugin.build_become_command = build_become_command
 
 
-def _method_name(plugin: t.Any) -> str:
-    return str(getattr(plugin, "_load_name", "") or getattr(plugin, "name", "")).rsplit(".", 1)[-1]
-
-
 def root_become(
     connection: t.Any, play_context: t.Any, task: t.Any, task_vars: t.Mapping[str, t.Any], templar: t.Any, method: str
 ) -> t.Any:
@@ -224,20 +220,20 @@ def root_become(
     helper, which give that login only the record.
     """
     variables = host_variables(task, task_vars)
-    plugin = become_loader.get(method)
+    plugin = become_plugin(method)
     if plugin is None:
         raise RecordPrivilegeError(
             "the become method %r, with which the record is written as root, was not found; set ansible_become_method "
             "to an installed one (ansible-doc -t become -l)" % method
         )
     current = getattr(connection, "become", None)
-    name = _method_name(plugin)
-    if current is not None and _method_name(current) == name:
+    name = become_method_name(plugin)
+    if current is not None and become_method_name(current) == name:
         options = current.get_options()
         own_user = options.get("become_user") or ROOT
     else:
         var_options = {}
-        for var in C.config.get_plugin_vars("become", plugin._load_name):
+        for var in sorted(become_option_variables(plugin)):
             if var in variables:
                 var_options[var] = variable(templar, variables, var)
         task_keys = task.dump_attrs()

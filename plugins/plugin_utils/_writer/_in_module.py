@@ -1,9 +1,9 @@
 # PRIVATE: not part of the public API of changeaudit.linux; may change without notice.
 """The record written in the module's own process: what the controller puts in front of a Python module.
 
-The every-change hook (``_every_change.in_module_prelude``) decides per task whether a change's record can be
+The every-change hook (``_hook/_in_module_path.in_module_prelude``) decides per task whether a change's record can be
 written by the module's process itself (a root Python module of the ``normal`` action, ...); this file builds what
-then goes into that module's payload (``_core.with_prelude``): the target-side shim
+then goes into that module's payload (``_task_hook.with_prelude``): the target-side shim
 (``module_utils/_audit/in_module.py``, as source), the record's request, built, signed and checked on the controller
 as the writer's would be, and the binding packed as the writer's program packs it (code objects where the target is
 known to run this controller's Python). It travels inside the payload, never on a command line, and costs the module

@@ -12,7 +12,7 @@ import sys
 import typing as t
 
 from ansible import constants as C
-from ansible.executor.interpreter_discovery import discover_interpreter
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core._target import discover_python, remote_is_local
 
 if t.TYPE_CHECKING:
     from ansible.plugins.action import ActionBase
@@ -43,7 +43,7 @@ def same_python(action: ActionBase, task_vars: t.Dict[str, t.Any], interpreter: 
     """Whether the target's interpreter is known to run this controller's bytecode, so that the binding can go
     there compiled: the controller's own interpreter on a local connection, an interpreter whose version the
     host's gathered facts name, or one that reported the same magic to an earlier record of this run."""
-    if action._connection.transport == "local" or getattr(action._connection, "_remote_is_local", False):
+    if action._connection.transport == "local" or remote_is_local(action._connection):
         if os.path.realpath(interpreter) == os.path.realpath(sys.executable):
             return True
     python = (_host_vars(action, task_vars).get("ansible_facts") or {}).get("python") or {}
@@ -73,7 +73,7 @@ def python_interpreter(action: ActionBase, task_vars: t.Dict[str, t.Any]) -> t.T
     discover it now and remember it in task_vars, as _configure_module does for the rest of this worker.
     """
     host_vars = _host_vars(action, task_vars)
-    if getattr(action._connection, "_remote_is_local", False):
+    if remote_is_local(action._connection):
         return task_vars["ansible_playbook_python"], None
     configured = C.config.get_config_value("INTERPRETER_PYTHON", variables=host_vars)
     # Templated before stripping: on ansible-core 2.19+ a stripped copy would lose the trust a template needs.
@@ -84,9 +84,7 @@ def python_interpreter(action: ActionBase, task_vars: t.Dict[str, t.Any]) -> t.T
     facts = host_vars.setdefault("ansible_facts", {})
     if facts.get("discovered_interpreter_python"):
         return facts["discovered_interpreter_python"], None
-    discovered = discover_interpreter(
-        action=action, interpreter_name="python", discovery_mode=interpreter or "auto", task_vars=host_vars
-    )
+    discovered = discover_python(action, interpreter or "auto", host_vars)
     facts["discovered_interpreter_python"] = discovered
     if action._task.delegate_to and not action._task.delegate_facts:
         # As _configure_module: facts of a delegated host stay in this worker, they do not go back as facts.

@@ -4,7 +4,7 @@
 An AnsiballZ module run spends ~87 ms importing ``ansible.module_utils.basic``
 before our code starts. The record only needs the stdlib-only ``_audit``
 binding, so this sends the program ``_program`` builds and runs it with the
-host's Python (``_interpreter``) through ``_low_level_execute_command`` (become
+host's Python (``_interpreter``) through the action's connection (``_core._target``, become
 honoured): on the command's stdin whether the connection pipelines or not, so
 that the program root runs is never a file another user (an unprivileged
 become_user owns the task's remote tmp dir where setfacl is missing) could
@@ -37,7 +37,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.er
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.request import error_result, validate_request
 from ansible_collections.changeaudit.linux.plugins.module_utils._specs import WRITER_ARGUMENT_SPEC
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context import controller_origin
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import json_object_lines
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _target
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer._interpreter import (
     python_interpreter,
     remember_python,
@@ -136,11 +136,11 @@ def _run_program(
 ) -> t.Dict[str, t.Any]:
     """Runs the program as root (or as the task): on the command's stdin, whether the connection pipelines or not,
     so that it is never a file another user could replace; from a private file only where stdin cannot carry it."""
-    shell = action._connection._shell
+    shell = _target.shell(action._connection)
     if getattr(action._connection, "has_pipelining", False) and not os.path.exists(_tty_note(host)):
         # Not "python -": Python parses a program from stdin ~25 ms slower per 60 KB than from a string.
         command = _command(shell, interpreter, privilege, "-c", STDIN_LOADER)
-        res = action._low_level_execute_command(command, sudoable=True, in_data=program.encode("ascii"))
+        res = _target.run_command(action, command, sudoable=True, in_data=program.encode("ascii"))
         if res.get("rc") == 0 or _result_object(res.get("stdout") or "") is not None:
             return res
         if not _NEEDS_TTY.search("%s\n%s" % (res.get("stderr") or "", res.get("stdout") or "")):
@@ -158,26 +158,19 @@ def _run_program(
 def _run_program_file(action: ActionBase, interpreter: str, program: str, privilege: t.Optional[Privilege]) -> t.Dict[str, t.Any]:
     """The program as a file in a directory made for it alone by the login user (never the task's remote tmp dir,
     which an unprivileged become_user may own), that root checks and reads once (``_program.FILE_LOADER``)."""
-    shell = action._connection._shell
-    task_tmpdir, task_cleanup = shell.tmpdir, getattr(action, "_cleanup_remote_tmp", None)
-    shell.tmpdir = None
-    try:
-        tmpdir = action._make_tmp_path()
-    finally:
-        shell.tmpdir = task_tmpdir
-        if task_cleanup is not None:
-            action._cleanup_remote_tmp = task_cleanup
+    shell = _target.shell(action._connection)
+    tmpdir = _target.private_tmp_path(action)
     name = "changeaudit_writer.py"
     with _private_files():
-        action._transfer_data(shell.join_path(tmpdir, name), program)
+        _target.transfer_data(action, shell.join_path(tmpdir, name), program)
     login = privilege.login if privilege is not None else ROOT
     digest = hashlib.sha256(program.encode("ascii")).hexdigest()
-    res = action._low_level_execute_command(
-        _command(shell, interpreter, privilege, "-c", FILE_LOADER, tmpdir, name, login, digest), sudoable=True
+    res = _target.run_command(
+        action, _command(shell, interpreter, privilege, "-c", FILE_LOADER, tmpdir, name, login, digest), sudoable=True
     )
     if _result_object(res.get("stdout") or "") is None:
         # Root removes the directory as it reads the program; a Python that never started left it.
-        action._low_level_execute_command(shell.remove(tmpdir, recurse=True), sudoable=False)
+        _target.run_command(action, shell.remove(tmpdir, recurse=True), sudoable=False)
     return res
 
 
@@ -197,7 +190,7 @@ def _failure(msg: str, res: t.Mapping[str, t.Any], cause: str = "WriterNoResult"
 def _result_object(stdout: str) -> t.Optional[t.Dict[str, t.Any]]:
     """The JSON object the writer (or the record helper) printed, or None."""
     try:
-        data = json.loads(json_object_lines(stdout))
+        data = json.loads(_target.json_object_lines(stdout))
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
@@ -292,8 +285,7 @@ def write_on_target(
 
     ``params`` are the usys_config options; check mode is the task's unless ``check_mode`` says. ``privilege``: how
     the record gets root (``_privilege.record_privilege``), found from the action's connection when not given. Uses
-    action._task, _connection, _play_context, _templar, _is_pipelining_enabled,
-    _make_tmp_path, _cleanup_remote_tmp, _transfer_data, _low_level_execute_command and, under Mitogen, _execute_module.
+    action._task, _connection, _play_context and _templar, and runs on the target through ``_core._target``.
     """
     params = with_origin(params)
     host = action._task.delegate_to or task_vars.get("inventory_hostname") or "the host"
@@ -309,7 +301,7 @@ def write_on_target(
                          "cause": RecordPrivilegeError.__name__}, **invocation)
     check_mode = bool(action._task.check_mode) if check_mode is None else check_mode
     if is_mitogen(action._connection) and privilege.how == AS_TASK and check_mode == bool(action._task.check_mode):
-        return action._execute_module(module_name=WRITER_MODULE, module_args=dict(params), task_vars=task_vars)
+        return _target.execute_module(action, WRITER_MODULE, dict(params), task_vars)
     request = dict(validated, check_mode=check_mode)
     try:
         validate_request(request)
@@ -363,11 +355,11 @@ def binding_fingerprint() -> str:
 def _run_helper(action: ActionBase, privilege: Privilege, request: t.Mapping[str, t.Any], host: str) -> t.Dict[str, t.Any]:
     """The record helper run with /usr/bin/sudo -n (directly for a root login), the request on stdin, never in
     arguments; both by absolute path, as the sudoers rule names the helper."""
-    shell = action._connection._shell
+    shell = _target.shell(action._connection)
     path = privilege.helper_path or ""
     command = shell.join((path,) if privilege.login == ROOT else (SUDO, "-n", path))
     payload = json.dumps(request, default=json_default).encode("utf-8", "surrogateescape")
-    res = action._low_level_execute_command(command, sudoable=False, in_data=payload)
+    res = _target.run_command(action, command, sudoable=False, in_data=payload)
     stdout, stderr = res.get("stdout") or "", res.get("stderr") or ""
     data = _result_object(stdout)
     if data is None:

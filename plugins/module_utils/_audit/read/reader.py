@@ -22,8 +22,10 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.system.au
     read_auditd_conf,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.constants import CUT_MARK
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import RAW_FIELDS, hex_upper, value_bytes
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import RAW_FIELDS, hex_upper
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditInvalidInputError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.fields import READER_FILTERS
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.values import value_bytes
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.logfiles import (
     CHUNK_SIZE,
     files_since,
@@ -43,8 +45,9 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.time
 
 ORDERS = ("newest", "oldest")
 DEFAULT_LIMIT = 100
-# The string filters of usys_config_info; an empty one is almost always an unset variable.
-STRING_FILTERS = ("path", "since", "until", "op", "comm", "task_id", "run_id")
+# The string filters of usys_config_info (the log, the times, then the record's fields); an empty one is almost
+# always an unset variable.
+STRING_FILTERS = ("path", "since", "until") + READER_FILTERS
 
 
 def _byte_forms(name: str, value: str) -> t.Tuple[bytes, ...]:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.fields import BINDING, bound_of, names
+
 NETLINK_AUDIT = 9
 
 NLMSG_ERROR = 2
@@ -32,23 +34,20 @@ AUDIT_MESSAGE_TEXT_MAX = 8560
 # exact value still finds the record (the reader compares the hash).
 CUT_MARK = "[cut:sha256:%s]"
 
-# TASK_COMM_LEN is 16 with the NUL; keep comm= within what a real comm can be.
-COMM_MAX_BYTES = 15
+# Keep comm= within what a real comm can be.
+COMM_MAX_BYTES = bound_of("comm")
 
 CAP_AUDIT_WRITE = 29
 CAP_AUDIT_CONTROL = 30
 
-# Fields the kernel, libaudit or auditd put on every user record, plus the
-# names our records and the log format use themselves. A user field with one of
-# these names would read as a forged value of the real one. auparse takes
-# type/node by position, and arch, syscall, a0 and a1 at fixed positions steer
-# how it interprets a record (auparse/ellist.c parse_up_record).
+# The fields the binding writes itself, those the kernel or auditd put on every user record, plus the names the
+# log format uses. A user field with one of these names would read as a forged value of the real one. auparse takes
+# type/node by position, and arch, syscall, a0 and a1 at fixed positions steer how it interprets a record
+# (auparse/ellist.c parse_up_record).
 RESERVED_FIELD_NAMES = frozenset(
-    (
-        "type", "msg", "node", "pid", "uid", "auid", "ses", "subj", "exe", "comm",
-        "hostname", "addr", "terminal", "res", "op", "result", "success",
-        "arch", "syscall", "a0", "a1", "a2", "a3",
-    )
+    names(BINDING)
+    + ("type", "msg", "node", "pid", "uid", "auid", "ses", "subj", "result", "success", "arch", "syscall", "a0", "a1",
+       "a2", "a3")
 )
 
 # ausearch does not split a user record into fields: src/ausearch-parse.c

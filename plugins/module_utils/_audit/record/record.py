@@ -20,15 +20,15 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.en
     TERMINAL_PATTERN,
     build_message,
     check_length,
-    describe,
     render_record,
     validate_addr,
     validate_comm,
     validate_hostname,
-    validate_msg_type,
     validate_terminal,
 )
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditInvalidInputError
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.fieldnames import validate_msg_type
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.values import describe
 
 # typing only for annotations: importing it costs each record ~3 ms on the target (plugin_utils/_writer/_writer.py).
 TYPE_CHECKING = False

@@ -8,7 +8,7 @@ atomic move, ``sed -i``, editors), a directory watch covers everything under it.
 What the kernel then holds is read back over netlink (rules.py) and must be the file's rules exactly.
 
 The baseline (state file, root only) says when the current rule set was loaded, its hash, the kernel's lost counter
-and the boot then, and the time windows in which this module itself changed the rules: the reader (watch_events.py)
+and the boot then, and the time windows in which this module itself changed the rules: the reader (unwatched.py)
 treats a rule removed or added outside those windows as the watch broken.
 """
 

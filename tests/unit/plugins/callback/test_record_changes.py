@@ -9,7 +9,7 @@ import yaml
 
 from ansible.errors import AnsibleError
 from ansible_collections.changeaudit.linux.plugins.callback import record_changes
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _refusal
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _install, _notes, _settings
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context import FIXED_RUN_ID_ENV
 
@@ -51,7 +51,7 @@ def no_refusal_left(tmp_path, monkeypatch):
     environment: neither for the tests after this one. The ledger goes to the test's directory."""
     monkeypatch.setenv("CHANGEAUDIT_LEDGER_DIR", str(tmp_path / "ledger"))
     yield
-    _core.remove_refusal_wrapper()
+    _refusal.remove_refusal_wrapper()
     os.environ.pop(FIXED_RUN_ID_ENV, None)
 
 
@@ -93,13 +93,13 @@ def loaded():
 
     yield make
     _install.uninstall()
-    _core.remove_refusal_wrapper()
+    _refusal.remove_refusal_wrapper()
 
 
 def test_from_the_moment_it_is_made_every_change_is_refused(loaded):
     loaded()
-    assert "did not finish loading" in _core.refusal()
-    assert "remove changeaudit.linux.record_changes from callbacks_enabled" in _core.refusal()
+    assert "did not finish loading" in _refusal.refusal()
+    assert "remove changeaudit.linux.record_changes from callbacks_enabled" in _refusal.refusal()
 
 
 @pytest.mark.parametrize(
@@ -120,10 +120,10 @@ def test_a_bad_setting_keeps_every_change_refused_naming_the_cause(loaded, direc
         callback.set_options(direct=direct)
     except Exception as exc:  # ansible-core turns this into a warning and goes on
         assert re.search(cause, str(exc))
-        assert re.search(cause, _core.refusal()) and "no task that may change a host runs" in _core.refusal()
+        assert re.search(cause, _refusal.refusal()) and "no task that may change a host runs" in _refusal.refusal()
     else:
         assert direct == {"skip": "ansible.builtin.raw"}, "a string is a list of one for ansible-core's config"
-        assert _core.refusal() is None
+        assert _refusal.refusal() is None
 
 
 def test_an_unknown_ansible_core_keeps_every_change_refused(loaded, monkeypatch):
@@ -131,7 +131,7 @@ def test_an_unknown_ansible_core_keeps_every_change_refused(loaded, monkeypatch)
     monkeypatch.setattr(_install.check_version, "__defaults__", ("2.22.0",))
     with pytest.raises(AnsibleError, match="cannot run with ansible-core 2.22.0"):
         callback.set_options()
-    assert "is tested with ansible-core 2.19, 2.20 and 2.21 only" in _core.refusal()
+    assert "is tested with ansible-core 2.19, 2.20 and 2.21 only" in _refusal.refusal()
     assert not _install.installed()
 
 
@@ -141,10 +141,10 @@ def test_our_own_code_failing_to_import_keeps_every_change_refused(loaded, monke
     monkeypatch.setattr(record_changes, "_IMPORT_ERROR", "ImportError: no module named x")
     with pytest.raises(AnsibleError, match="cannot import its own code"):
         callback.set_options()
-    assert "ImportError: no module named x" in _core.refusal()
+    assert "ImportError: no module named x" in _refusal.refusal()
 
 
 def test_good_settings_end_the_refusal_and_install_the_hook(loaded):
     callback = loaded()
     callback.set_options(direct={"fields": {"ticket": "CHG-1"}})
-    assert _core.refusal() is None and _install.installed()
+    assert _refusal.refusal() is None and _install.installed()

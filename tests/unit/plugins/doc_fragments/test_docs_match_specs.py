@@ -26,10 +26,12 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.co
     AUDIT_USYS_CONFIG,
     RESERVED_FIELD_NAMES,
 )
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import ausearch_tokens
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.fieldnames import ausearch_tokens
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import fields
 from ansible_collections.changeaudit.linux.plugins.modules import audit_status_info, audited, evidence_report, usys_config
+from ansible_collections.changeaudit.linux.plugins.modules import usys_config_info
 from ansible_collections.changeaudit.linux.plugins.modules import verify_evidence
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _plugins
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record import _audited, _context, _hashing
 
 COLLECTION = "changeaudit.linux."
@@ -174,9 +176,24 @@ def documented_values(text: str) -> t.List[str]:
 def test_usys_config_documents_every_context_field_it_writes():
     description = " ".join(documented_options(usys_config.DOCUMENTATION)["context"]["description"])
     first = description.split(" after O(fields)", maxsplit=1)[0]
-    assert documented_values(first) == list(_context.CONTEXT_FIELDS)
+    assert documented_values(first) == list(fields.names(fields.CONTEXT)) == list(_context.CONTEXT_FIELDS)
     retired = description.split("Records written by version 1.0.0")[1].split(".", maxsplit=1)[0]
-    assert set(documented_values(retired)) == set(_context.RETIRED_CONTEXT_FIELDS) - {"ctl_auid"} | {"task", "task_uuid"}
+    # ctl_auid was the login uid's name before any release.
+    assert set(documented_values(retired)) == fields.retired(fields.CONTEXT) - {"ctl_auid"}
+
+
+def test_usys_config_info_selects_by_each_field_the_table_says_it_filters_by():
+    documented = documented_options(usys_config_info.DOCUMENTATION)
+    for row in fields.FIELDS:
+        if row.reader_filter:
+            assert normalized(documented[row.name])["type"] == "str", row.name
+            assert usys_config_info.ARGUMENT_SPEC[row.name]["type"] == "str", row.name
+            # A field's retired name finds the records written under it.
+            assert normalized(documented[row.name])["aliases"] == sorted(row.retired), row.name
+    shortcuts = [name for name in documented if "short for a V(%s) key in O(fields)" % name in " ".join(
+        documented[name]["description"])]
+    # The context's fields it filters by are shortcuts for O(fields); op= and comm= are not fields a play gives.
+    assert shortcuts == [name for name in fields.READER_FILTERS if name in fields.names(fields.CONTEXT)]
 
 
 def test_record_changes_documents_its_built_in_skip_list():
@@ -186,12 +203,12 @@ def test_record_changes_documents_its_built_in_skip_list():
     expanded = set()
     for name in listed:
         if name.endswith("*"):
-            matches = {action for action in _core.CONTROLLER_ONLY_ACTIONS if action.startswith(name[:-1])}
+            matches = {action for action in _plugins.CONTROLLER_ONLY_ACTIONS if action.startswith(name[:-1])}
             assert matches, name
             expanded |= matches
         else:
             expanded.add(name)
-    assert expanded == set(_core.CONTROLLER_ONLY_ACTIONS)
+    assert expanded == set(_plugins.CONTROLLER_ONLY_ACTIONS)
 
 
 def test_usys_config_documents_the_reserved_names_and_the_ausearch_tokens_the_binding_refuses():

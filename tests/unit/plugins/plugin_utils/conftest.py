@@ -80,8 +80,8 @@ def core_loaders():
 @pytest.fixture
 def core_run(tmp_path, monkeypatch, core_loaders):
     """CoreRun(inventory, extra_vars=, play_vars=, task=) factory; each call a fresh run."""
-    from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _facts
 
-    monkeypatch.setattr(_core, "_FACTS_WARNED", set())
-    monkeypatch.setattr(_core, "_WITHOUT_FACTS", {})
+    monkeypatch.setattr(_facts, "_FACTS_WARNED", set())
+    monkeypatch.setattr(_facts, "_WITHOUT_FACTS", {})
     return lambda inventory, **kwargs: CoreRun(tmp_path, monkeypatch, inventory, **kwargs)

@@ -5,7 +5,7 @@ import types
 import pytest
 
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _settings, _writing
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _results
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def writes(monkeypatch):
     monkeypatch.setattr(_writing, "write", fake_write)
     monkeypatch.setenv("CHANGEAUDIT_RUN_ID", "unit-run")
     yield calls
-    _core._NOT_IGNORABLE.clear()
+    _results._NOT_IGNORABLE.clear()
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -7,7 +7,7 @@ import types
 
 from ansible.executor.task_executor import TaskExecutor
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _after, _before, _run, _settings
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _execution, _results
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _ledger
 
 
@@ -47,7 +47,7 @@ class FakeBecome:
 
 
 def make_te(task, become_user="root"):
-    return _core.Execution(types.SimpleNamespace(
+    return _execution.Execution(types.SimpleNamespace(
         _task=task,
         _handler=types.SimpleNamespace(_templar=None),
         _play_context=types.SimpleNamespace(become=True, become_user=become_user, remote_user="deploy"),
@@ -60,7 +60,7 @@ TASK_VARS = {"inventory_hostname": "web1", "ansible_play_name": "Play"}
 
 def run_task(te, settings, result, task_vars=None):
     _before.before_task(te, te.handler, dict(task_vars or TASK_VARS), settings)
-    _after.after_task(te, _core.DictResult(te, result), dict(task_vars or TASK_VARS), settings)
+    _after.after_task(te, _results.DictResult(te, result), dict(task_vars or TASK_VARS), settings)
 
 
 def attempts(te, *said):
@@ -68,7 +68,7 @@ def attempts(te, *said):
     made = te.attempts
     del made[:]
     for result in said:
-        attempt = _core.Attempt()
+        attempt = _execution.Attempt()
         attempt.started = True
         if result is not None:
             attempt.ended = True
@@ -113,7 +113,7 @@ def in_module_te(task=None, action="normal", acting_user="root", how="task", set
 
 def in_module_attempt(te, report):
     del te.attempts[:]
-    attempt = _core.Attempt()
+    attempt = _execution.Attempt()
     attempt.started = attempt.ended = attempt.verdict = attempt.changed = True
     attempt.module_reports.append(report)
     te.attempts.append(attempt)

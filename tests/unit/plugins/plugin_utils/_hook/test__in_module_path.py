@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _after, _before, _in_module_path, _policies, _run, _settings
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _execution, _results
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _ledger
 from ansible_collections.changeaudit.linux.tests.unit.plugins.plugin_utils._hook.hook_helpers import FakeTask, make_te, TASK_VARS, attempts, in_module_te, in_module_attempt
 
@@ -52,7 +52,7 @@ def test_a_record_written_before_the_change_or_a_host_that_skips_keeps_the_write
 def test_one_module_of_an_attempt_at_most_gets_the_prelude(writes, monkeypatch):
     monkeypatch.setattr(_in_module_path, "same_python", lambda *args: False)
     run, handler = in_module_te(FakeTask(args={"dest": "/etc/motd", "content": "hi\n"}), action="copy")
-    run.execution.attempts.append(_core.Attempt())
+    run.execution.attempts.append(_execution.Attempt())
     assert _in_module_path.in_module_prelude(run, handler, "ansible.legacy.stat", "/usr/bin/python3", dict(TASK_VARS)) is None
     assert "_changeaudit_in_module()" in _in_module_path.in_module_prelude(
         run, handler, "ansible.legacy.copy", "/usr/bin/python3", dict(TASK_VARS))
@@ -66,7 +66,7 @@ def test_a_record_the_module_wrote_is_not_written_again_and_the_ledger_says_in_m
     checks = len(writes)
     in_module_attempt(te, {"path": "in_module", "recorded": True, "record": "op=ansible-change x", "sequence": 2, "verified": None})
     result = {"changed": True}
-    _after.after_task(te, _core.DictResult(te, result), dict(TASK_VARS), ledger_settings)
+    _after.after_task(te, _results.DictResult(te, result), dict(TASK_VARS), ledger_settings)
     assert len(writes) == checks
     assert result[_settings.RESULT_KEY]["path"] == "in_module" and result[_settings.RESULT_KEY]["recorded"] is True
     [line] = [entry for entry in _ledger.read_ledger(ledger_settings.ledger_dir, "unit-run") if entry["kind"] == "outcome"]
@@ -80,7 +80,7 @@ def test_a_record_the_module_could_not_write_fails_the_task_closed_and_no_writer
     in_module_attempt(te, {"path": "in_module", "failed": True, "recorded": False, "msg": "auditing is disabled",
                            "cause": "AuditDisabledError"})
     result = {"changed": True, "failed": True, "msg": "The change was made but could not be recorded ..."}
-    _after.after_task(te, _core.DictResult(te, result), dict(TASK_VARS), ledger_settings)
+    _after.after_task(te, _results.DictResult(te, result), dict(TASK_VARS), ledger_settings)
     assert len(writes) == checks and result["failed"] is True and te.task.ignore_errors is False
     assert "could not be recorded in its audit trail: auditing is disabled" in result["msg"] and "Task message" not in result["msg"]
     [line] = [entry for entry in _ledger.read_ledger(ledger_settings.ledger_dir, "unit-run") if entry["kind"] == "outcome"]
@@ -92,7 +92,7 @@ def test_a_module_that_left_the_record_to_the_writer_gets_it_from_the_writer(led
     _before.before_task(te, te.handler, dict(TASK_VARS), ledger_settings)
     checks = len(writes)
     in_module_attempt(te, {"path": "writer", "why": "the module returned a diff"})
-    _after.after_task(te, _core.DictResult(te, {"changed": True}), dict(TASK_VARS), ledger_settings)
+    _after.after_task(te, _results.DictResult(te, {"changed": True}), dict(TASK_VARS), ledger_settings)
     assert len(writes) == checks + 1
     [line] = [entry for entry in _ledger.read_ledger(ledger_settings.ledger_dir, "unit-run") if entry["kind"] == "outcome"]
     assert line["outcome"] == "recorded" and line["path"] == "writer"

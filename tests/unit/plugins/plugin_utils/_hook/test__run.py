@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.changeaudit.linux.tests.unit.plugins.plugin_utils._hook.hook_helpers import FakeTask
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _tasks
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _run, _settings
 
 
@@ -40,4 +41,4 @@ def test_each_task_starts_a_fresh_run_and_after_task_finds_the_one_before_task_s
     second = _run.TaskRun.start(te, settings)
     assert second is not first and second.verdict == (_run.RECORDS, "") and second.in_module is _run.UNDECIDED
     assert second.changed_host({"inventory_hostname": "web1"}) == "web1"
-    assert _run.play_uuid(te.task) == "play-1"
+    assert _tasks.play_uuid(te.task) == "play-1"

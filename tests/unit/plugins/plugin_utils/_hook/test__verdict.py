@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _after, _before, _notes
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _results
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _ledger
 from ansible_collections.changeaudit.linux.tests.unit.plugins.plugin_utils._hook.hook_helpers import FakeTask, make_te, TASK_VARS, attempts
 
@@ -24,7 +24,7 @@ def test_a_change_core_reports_unchanged_is_recorded_all_the_same(ledger_setting
     te = make_te(FakeTask())
     _before.before_task(te, te.handler, dict(TASK_VARS), ledger_settings)
     attempts(te, *said)
-    _after.after_task(te, _core.DictResult(te, final), dict(TASK_VARS), ledger_settings)
+    _after.after_task(te, _results.DictResult(te, final), dict(TASK_VARS), ledger_settings)
     [record] = [params for check_mode, params in writes if not check_mode]
     assert record["result"] == res
     [line] = [entry for entry in _ledger.read_ledger(ledger_settings.ledger_dir, "unit-run") if entry["kind"] == "outcome"]
@@ -43,7 +43,7 @@ def test_a_verdict_the_module_or_the_author_gave_stands(ledger_settings, writes,
     te = make_te(task)
     _before.before_task(te, te.handler, dict(TASK_VARS), ledger_settings)
     attempts(te, *said)
-    _after.after_task(te, _core.DictResult(te, final), dict(TASK_VARS), ledger_settings)
+    _after.after_task(te, _results.DictResult(te, final), dict(TASK_VARS), ledger_settings)
     assert [params for check_mode, params in writes if not check_mode] == []
     assert [entry["outcome"] for entry in _ledger.read_ledger(ledger_settings.ledger_dir, "unit-run")
             if entry["kind"] == "outcome"] == ["unchanged"]
@@ -55,7 +55,7 @@ def test_an_unknown_outcome_without_its_record_is_named_in_the_summary(ledger_se
     writes.outcomes.append({"failed": True, "msg": "ssh: no route to host"})
     attempts(te, None)
     result = {"changed": False, "unreachable": True, "msg": "ssh: connection reset"}
-    _after.after_task(te, _core.DictResult(te, result), dict(TASK_VARS), ledger_settings)
+    _after.after_task(te, _results.DictResult(te, result), dict(TASK_VARS), ledger_settings)
     [line] = [entry for entry in _ledger.read_ledger(ledger_settings.ledger_dir, "unit-run") if entry["kind"] == "outcome"]
     assert line["outcome"] == "unknown" and "no route to host" in line["reason"] and "recorded" not in line
     [unknown] = _notes.record_counts(ledger_settings)["web1"]["unknown"]

@@ -14,13 +14,11 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._collecto
     read_collector_log,
     split_records,
 )
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence import (
-    NO_RECORDS_FROM_NODE,
-    RECORDED,
-    reconcile,
-    render_html,
-    render_junit,
-)
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence import reconcile
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence_rows import NO_RECORDS_FROM_NODE
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import RECORDED
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._report_html import render_evidence_html
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._report_junit import render_evidence_junit
 
 RUN = "run-collector-1"
 NOW = 1_800_000_000.0
@@ -93,7 +91,7 @@ def test_one_log_of_many_hosts_is_split_by_node_and_a_silent_node_is_named(tmp_p
     assert "no records from this node" in gap["reason"] and "node-c" in gap["reason"]
     assert evidence["hosts"]["b"]["records_of_other_hosts"] == 1
     assert evidence["summary"][NO_RECORDS_FROM_NODE] == 1 and evidence["summary"]["gaps"] == 1
-    assert "no_records_from_node" in render_html(evidence) and "no_records_from_node" in render_junit(evidence)
+    assert "no_records_from_node" in render_evidence_html(evidence) and "no_records_from_node" in render_evidence_junit(evidence)
 
 
 def test_hosts_sharing_one_node_are_told_apart_by_the_host_the_record_names():

@@ -9,6 +9,8 @@ from xml.etree import ElementTree
 import pytest
 
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _drift
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._drift_rows import failed
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._report import DRIFT, report_files
 
 
 def event(serial, stamp, name, pid=100, ses=None, auid=4294967295, action="write", syscall="openat", nametype="NORMAL",
@@ -105,16 +107,16 @@ def test_the_summary_verdict_and_hosts():
     drift = report()
     assert {key: drift["summary"][key] for key in ("explained", "out_of_band", "denied", "hosts", "not_watched_hosts")} == {
         "explained": 1, "out_of_band": 1, "denied": 0, "hosts": 3, "not_watched_hosts": 2}
-    assert drift["verdict"].startswith("Not clean: 1 write made outside Ansible; not watched") and _drift.failed(drift["summary"])
+    assert drift["verdict"].startswith("Not clean: 1 write made outside Ansible; not watched") and failed(drift["summary"])
     assert drift["hosts"]["web3"]["watched"] is False and "ssh" in drift["hosts"]["web3"]["unwatched"][0]["reason"]
     clean = _drift.classify({"h": {"reachable": True, "result": read([], [])}}, {})
-    assert not _drift.failed(clean["summary"]) and clean["verdict"].startswith("Every write")
+    assert not failed(clean["summary"]) and clean["verdict"].startswith("Every write")
 
 
 def test_the_report_files(tmp_path):
     drift = report()
     sums = _drift.write_report(drift, str(tmp_path / "r"))
-    assert sorted(sums) == sorted(_drift.REPORT_FILES)
+    assert sorted(sums) == sorted(report_files(DRIFT))
     assert all(os.stat(str(tmp_path / "r" / name)).st_mode & 0o777 == 0o640 for name in sums)
     with open(str(tmp_path / "r" / "drift.json"), encoding="utf-8") as handle:
         assert json.load(handle)["summary"]["out_of_band"] == 1

@@ -12,7 +12,8 @@ import pytest
 from ansible.errors import AnsibleError
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _evidence as evidence
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._report_check import check_report, summary_text
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing import SigningKey
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._report import EVIDENCE, report_files
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing_key import SigningKey
 
 RUN = "run-check"
 SEALED = {"problems": [], "sealed": True, "final": True, "head": "c" * 64, "lines": 6, "keyed": True}
@@ -58,8 +59,8 @@ def found(check):
 
 def rewrite_manifests(directory):
     """What someone who edits a report does next: recompute MANIFEST.sha256 and MANIFEST.json (not the signature)."""
-    sums = {name: hashlib.sha256((directory / name).read_bytes()).hexdigest() for name in evidence.REPORT_FILES}
-    (directory / "MANIFEST.sha256").write_text("".join("%s  %s\n" % (sums[name], name) for name in evidence.REPORT_FILES))
+    sums = {name: hashlib.sha256((directory / name).read_bytes()).hexdigest() for name in report_files(EVIDENCE)}
+    (directory / "MANIFEST.sha256").write_text("".join("%s  %s\n" % (sums[name], name) for name in report_files(EVIDENCE)))
     manifest = json.loads((directory / "MANIFEST.json").read_text())
     for name in manifest["files"]:
         manifest["files"][name] = hashlib.sha256((directory / name).read_bytes()).hexdigest()

@@ -1,4 +1,4 @@
-"""What the controller puts in front of a Python module for its record (_in_module, _core.with_prelude)."""
+"""What the controller puts in front of a Python module for its record (_in_module, _task_hook.with_prelude)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import types
 import pytest
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit import in_module as shim
-from ansible_collections.changeaudit.linux.plugins.plugin_utils import _core
-from ansible_collections.changeaudit.linux.plugins.plugin_utils._record import _audited
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _execution, _task_hook
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._record import _content
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import _in_module
 
 WRAPPER = (
@@ -21,7 +21,7 @@ WRAPPER = (
 
 
 def test_the_prelude_goes_just_before_the_wrapper_starts_the_module():
-    data = _core.with_prelude(WRAPPER, "PRELUDE = 1\n")
+    data = _task_hook.with_prelude(WRAPPER, "PRELUDE = 1\n")
     head, tail = data.split(b"PRELUDE = 1\n")
     assert head.startswith(WRAPPER[:WRAPPER.index(b"\n\nif __name__")]) and tail == WRAPPER[WRAPPER.index(b"\n\nif __name__"):]
 
@@ -32,7 +32,7 @@ def test_the_prelude_goes_just_before_the_wrapper_starts_the_module():
     WRAPPER.replace(b"_ansiballz_main(\n", b"main(\n"),
 ])
 def test_a_payload_that_is_not_an_ansiballz_wrapper_gets_none(data):
-    assert _core.with_prelude(data, "PRELUDE = 1\n") is None
+    assert _task_hook.with_prelude(data, "PRELUDE = 1\n") is None
 
 
 @pytest.mark.parametrize("compiled", [False, True])
@@ -70,7 +70,7 @@ def test_the_packed_binding_loads_on_its_own_in_a_python_without_the_collection(
 
 
 def test_only_a_report_of_a_record_written_or_failed_here_counts():
-    attempt = _core.Attempt()
+    attempt = _execution.Attempt()
     assert _in_module.report([]) is None and _in_module.report([attempt]) is None
     attempt.module_reports.append({"path": "writer", "why": "checksum"})
     assert _in_module.report([attempt]) is None
@@ -91,7 +91,7 @@ def test_the_shim_sent_has_no_docstring_lines_of_comments():
     {"checksum": 5}, {"checksum": "x", "checksum_dest": "c" * 40},
 ])
 def test_the_checksum_is_read_as_the_controller_reads_it(result):
-    assert shim.content_checksum(result) == _audited.content_checksum(result)
+    assert shim.content_checksum(result) == _content.content_checksum(result)
 
 
 @pytest.mark.parametrize("diff", [
@@ -99,4 +99,4 @@ def test_the_checksum_is_read_as_the_controller_reads_it(result):
     [{"before": ""}, {"prepared": "y"}], "text", [None, ""], {"before": {}, "after": []},
 ])
 def test_a_content_diff_is_told_as_the_controller_tells_it(diff):
-    assert shim.has_content_diff(diff) is _audited.has_content_diff(diff)
+    assert shim.has_content_diff(diff) is _content.has_content_diff(diff)

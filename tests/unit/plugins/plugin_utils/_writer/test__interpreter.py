@@ -9,6 +9,7 @@ import types
 
 import pytest
 
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _target
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import _interpreter
 
 
@@ -29,7 +30,7 @@ def run_local_tmp(tmp_path, monkeypatch):
 
 @pytest.fixture
 def no_discovery(monkeypatch):
-    monkeypatch.setattr(_interpreter, "discover_interpreter", lambda **_kw: pytest.fail("discovered"))
+    monkeypatch.setattr(_target, "discover_interpreter", lambda **_kw: pytest.fail("discovered"))
 
 
 def test_a_configured_interpreter_is_used_as_it_is(no_discovery):
@@ -54,7 +55,7 @@ def test_discovery_is_remembered_and_returned_as_a_fact_unless_delegated(monkeyp
         calls.append(discovery_mode)
         return "/usr/bin/python3"
 
-    monkeypatch.setattr(_interpreter, "discover_interpreter", discover)
+    monkeypatch.setattr(_target, "discover_interpreter", discover)
     task_vars = {}
     assert _interpreter.python_interpreter(action(), task_vars) == ("/usr/bin/python3", "/usr/bin/python3")
     assert task_vars["ansible_facts"]["discovered_interpreter_python"] == "/usr/bin/python3"

@@ -23,6 +23,7 @@ import uuid
 import pytest
 
 from ansible.plugins.shell.sh import ShellModule
+from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _target
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer import _interpreter, _program, _writer
 
 MODULE = os.path.join(os.path.dirname(_program.AUDIT_DIR), "..", "modules", "usys_config.py")
@@ -335,7 +336,7 @@ def test_check_mode_is_the_tasks(tmp_path):
 
 
 def test_interpreter_found_earlier_is_reused(tmp_path, monkeypatch):
-    monkeypatch.setattr(_interpreter, "discover_interpreter", lambda **kw: pytest.fail("discovered again"))
+    monkeypatch.setattr(_target, "discover_interpreter", lambda **kw: pytest.fail("discovered again"))
     action = FakeAction(tmp_path)
     tv = {"inventory_hostname": "unit-host", "ansible_facts": {"discovered_interpreter_python": sys.executable}}
     result = _writer.write_on_target(action, tv, {"op": "unit-x"})
@@ -350,7 +351,7 @@ def test_interpreter_is_discovered_and_returned_as_a_fact(tmp_path, monkeypatch)
         calls.append((interpreter_name, discovery_mode))
         return sys.executable
 
-    monkeypatch.setattr(_interpreter, "discover_interpreter", discover)
+    monkeypatch.setattr(_target, "discover_interpreter", discover)
     action = FakeAction(tmp_path)
     tv = {"inventory_hostname": "unit-host"}
     result = _writer.write_on_target(action, tv, {"op": "unit-x"})

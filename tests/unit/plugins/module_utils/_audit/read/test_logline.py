@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import (
     build_message,
     decode_value,
-    is_valid_field_name,
     render_record,
 )
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.fieldnames import is_valid_field_name
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.logline import (
     MESSAGE_FIELDS,
     decode_message,

@@ -9,11 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.constants import CUT_MARK
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import (
-    build_message,
-    is_valid_field_name,
-    render_record,
-)
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import build_message, render_record
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.fieldnames import is_valid_field_name
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import AuditError, AuditInvalidInputError
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.reader import (
     DEFAULT_LIMIT,

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record import record as record_module
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.constants import AUDIT_USYS_CONFIG
-from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import build_message, value_bytes
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.encoding import build_message
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.errors import (
     AuditError,
     AuditInvalidInputError,
@@ -21,6 +21,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.re
     resolve_addr,
     terminal_hostname,
 )
+from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.values import value_bytes
 from ansible_collections.changeaudit.linux.tests.unit.plugins.module_utils._audit.libaudit_oracle import load_oracle
 
 ORACLE = load_oracle()
