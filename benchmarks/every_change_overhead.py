@@ -13,6 +13,12 @@ For each transport:
    would not be that path's);
 2. idempotent: the same tasks again, when none changes (target <= 1.02x plain); no record is written.
 
+Each playbook also runs with only --short tasks, so that what the callback costs once per run (its import, the
+controller's key, the ledger's start and seal, the check of each host once per play before its first change) comes
+apart from what it costs per task: the per-task ratio (the target's) is that of the long playbook's extra tasks,
+(on_long - on_short) / (off_long - off_short), and the once-per-run cost is printed in ms beside it, with the ratio
+of the whole long playbook.
+
 Each round runs, per transport, off on on off (ABBA; on off off on every second round), so that a machine drifting
 within the round hits both alike; a round's ratio is on / off of its two runs of each, summed, and the median of the
 per-round ratios is printed with its min-max and IQR: of the elapsed time, of the CPU time of the ansible-playbook
@@ -40,6 +46,8 @@ import uuid
 from _common import ROOT, AuditLock, Measured, abba, become_subreaper, count_run_records, ledger_paths, run_measured, spread
 
 TASKS = 20
+# The short playbook: the callback's once-per-run costs, with the first change that a host check precedes.
+SHORT = 2
 # ~10 minutes for the three transports on the 2-core test machine, quiet.
 REPEAT = 3
 IN_MODULE = "in_module"
@@ -131,27 +139,45 @@ def verdict(ratios: t.Sequence[float], target: float) -> str:
     return text
 
 
-def report(transport: str, kind: str, pairs: t.Sequence[Pair], tasks: int, target: float) -> None:
-    elapsed = [pair.on.seconds / pair.off.seconds for pair in pairs]
-    cpu = [pair.on.cpu / pair.off.cpu for pair in pairs]
-    machine = [pair.on.machine_cpu / pair.off.machine_cpu for pair in pairs if pair.off.machine_cpu > 0]
-    # Each variant ran twice per round: per task = the pair's sum / 2 / tasks.
-    extra = [(pair.on.seconds - pair.off.seconds) / 2 / tasks * 1000 for pair in pairs]
-    anchor = [pair.off.seconds / 2 / tasks * 1000 for pair in pairs]
+def per_task(long: Pair, short: Pair, attribute: str) -> float:
+    """on / off of the long playbook's extra tasks (what the short one does not run)."""
+    off = getattr(long.off, attribute) - getattr(short.off, attribute)
+    on = getattr(long.on, attribute) - getattr(short.on, attribute)
+    return on / off if off > 0 else float("nan")
+
+
+def report(transport: str, kind: str, pairs: t.Sequence[Pair], shorts: t.Sequence[Pair], tasks: int, short: int,
+           target: float) -> None:
+    rounds = list(zip(pairs, shorts))
+    elapsed = [per_task(long, brief, "seconds") for long, brief in rounds]
+    cpu = [per_task(long, brief, "cpu") for long, brief in rounds]
+    machine = [per_task(long, brief, "machine_cpu") for long, brief in rounds if long.off.machine_cpu > brief.off.machine_cpu]
+    whole = [pair.on.seconds / pair.off.seconds for pair in pairs]
+    # Each variant ran twice per round: the sums / 2.
+    extra_tasks = tasks - short
+    extra = [((long.on.seconds - brief.on.seconds) - (long.off.seconds - brief.off.seconds)) / 2 / extra_tasks * 1000
+             for long, brief in rounds]
+    anchor = [(long.off.seconds - brief.off.seconds) / 2 / extra_tasks * 1000 for long, brief in rounds]
+    once = [(brief.on.seconds - brief.off.seconds) / 2 * 1000 - short * added for (long, brief), added in zip(rounds, extra)]
     label = "every task changes:" if kind == "changes" else "nothing changes:"
     transport = transport if kind == "changes" else ""
-    print("  %-15s %-19s elapsed %s  target <= %.2fx: %s" % (transport, label, spread(elapsed).text(), target, verdict(elapsed, target)))
-    print("  %-15s %-19s CPU     %s" % ("", "", spread(cpu).text()))
+    print("  %-15s %-19s per task: elapsed %s  target <= %.2fx: %s"
+          % (transport, label, spread(elapsed).text(), target, verdict(elapsed, target)))
+    print("  %-15s %-19s           CPU     %s" % ("", "", spread(cpu).text()))
     if machine:
-        print("  %-15s %-19s machine %s" % ("", "", spread(machine).text()))
+        print("  %-15s %-19s           machine %s" % ("", "", spread(machine).text()))
     print(
-        "  %-15s %-19s %s per task against the plain task's %s (callback off)"
+        "  %-15s %-19s           %s per task against the plain task's %s (callback off)"
         % ("", "", spread(extra).text("%+.1f", " ms"), spread(anchor).text("%.0f", " ms"))
     )
+    print("  %-15s %-19s once per run: %s; the whole %d-task playbook: %s"
+          % ("", "", spread(once).text("%+.0f", " ms"), tasks, spread(whole).text()))
 
 
-def figures(pairs: t.Sequence[Pair], tasks: int) -> t.Dict[str, t.Any]:
+def figures(pairs: t.Sequence[Pair], shorts: t.Sequence[Pair], tasks: int) -> t.Dict[str, t.Any]:
     return {
+        "per_task_elapsed_ratio": spread([per_task(long, brief, "seconds") for long, brief in zip(pairs, shorts)])._asdict(),
+        "per_task_cpu_ratio": spread([per_task(long, brief, "cpu") for long, brief in zip(pairs, shorts)])._asdict(),
         "elapsed_ratio": spread([pair.on.seconds / pair.off.seconds for pair in pairs])._asdict(),
         "cpu_ratio": spread([pair.on.cpu / pair.off.cpu for pair in pairs])._asdict(),
         "machine_cpu_ratio": spread([pair.on.machine_cpu / pair.off.machine_cpu for pair in pairs
@@ -159,6 +185,7 @@ def figures(pairs: t.Sequence[Pair], tasks: int) -> t.Dict[str, t.Any]:
         "ms_per_task_extra": spread([(pair.on.seconds - pair.off.seconds) / 2 / tasks * 1000 for pair in pairs])._asdict(),
         "ms_per_plain_task": spread([pair.off.seconds / 2 / tasks * 1000 for pair in pairs])._asdict(),
         "rounds": [{"off": pair.off[:3], "on": pair.on[:3]} for pair in pairs],
+        "short_rounds": [{"off": pair.off[:3], "on": pair.on[:3]} for pair in shorts],
     }
 
 
@@ -167,17 +194,19 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=REPEAT,
                         help="rounds, each off on on off (ABBA) per transport; the median of the per-round ratios is compared")
     parser.add_argument("--tasks", type=int, default=TASKS, help="tasks of each playbook")
+    parser.add_argument("--short", type=int, default=SHORT,
+                        help="tasks of the short playbook, which parts the once-per-run cost from the per-task one")
     parser.add_argument("--transport", action="append", choices=TRANSPORTS, help="only these (default: all three)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
-    if args.repeat < 1 or args.tasks < 1:
-        parser.error("--repeat and --tasks must be at least 1")
+    if args.repeat < 1 or args.short < 1 or args.tasks <= args.short:
+        parser.error("--repeat and --short must be at least 1, --tasks more than --short")
     transports = list(args.transport or TRANSPORTS)
     missing = ssh_hosts_up() if any(name != "local" for name in transports) else None
     if missing:
         transports = [name for name in transports if name == "local"]
     problems: t.List[str] = []
-    pairs: t.Dict[t.Tuple[str, str], t.List[Pair]] = collections.defaultdict(list)
+    pairs: t.Dict[t.Tuple[str, str, int], t.List[Pair]] = collections.defaultdict(list)
     paths: t.Dict[str, t.Counter[str]] = collections.defaultdict(collections.Counter)
     # The SSH ControlMasters daemonize: adopted, their CPU time counts for the run that started them.
     subreaper = become_subreaper()
@@ -188,33 +217,35 @@ def main() -> int:
         playbooks = {}
         for transport in transports:
             work = os.path.join(tmp, "work-" + transport)
-            playbooks[transport] = (work, os.path.join(tmp, "%s.yml" % transport))
             play = LOCAL_PLAY if transport == "local" else SSH_PLAY
-            with open(playbooks[transport][1], "w") as handle:
-                handle.write(play.format(tasks="".join(TASK.format(i=i, dir=work) for i in range(args.tasks))))
+            for length in (args.tasks, args.short):
+                playbooks[(transport, length)] = (work, os.path.join(tmp, "%s-%d.yml" % (transport, length)))
+                with open(playbooks[(transport, length)][1], "w") as handle:
+                    handle.write(play.format(tasks="".join(TASK.format(i=i, dir=work) for i in range(length))))
         for round_number in range(args.repeat):
             for transport in transports:
-                work, playbook = playbooks[transport]
-                runs: t.Dict[t.Tuple[str, bool], t.List[Measured]] = collections.defaultdict(list)
-                for callback in abba(round_number):
-                    variant = "on" if callback else "off"
-                    subprocess.run(["rm", "-rf", work], check=True)
-                    os.makedirs(work)
-                    run_id = "bench-every-change-%s-%s-%s" % (transport, variant, uuid.uuid4().hex)
-                    runs[("changes", callback)].append(run_playbook(transport, playbook, tmp, run_id, callback))
-                    expected = args.tasks if callback else 0
-                    found = count_run_records(run_id, expected)
-                    if found != expected:
-                        problems.append("%s: %d records, expected %d" % (run_id, found, expected))
-                    if callback:
-                        paths[transport].update(ledger_paths(os.path.join(tmp, "ledger"), run_id))
-                    # The files are in place now: the same playbook changes nothing.
-                    run_id = "bench-every-change-idempotent-%s-%s-%s" % (transport, variant, uuid.uuid4().hex)
-                    runs[("idempotent", callback)].append(run_playbook(transport, playbook, tmp, run_id, callback))
-                    if count_run_records(run_id, 0) != 0:
-                        problems.append("%s: an idempotent run wrote records" % run_id)
-                for kind in ("changes", "idempotent"):
-                    pairs[(transport, kind)].append(Pair(summed(runs[(kind, False)]), summed(runs[(kind, True)])))
+                for length in (args.tasks, args.short):
+                    work, playbook = playbooks[(transport, length)]
+                    runs: t.Dict[t.Tuple[str, bool], t.List[Measured]] = collections.defaultdict(list)
+                    for callback in abba(round_number):
+                        variant = "on" if callback else "off"
+                        subprocess.run(["rm", "-rf", work], check=True)
+                        os.makedirs(work)
+                        run_id = "bench-every-change-%s-%d-%s-%s" % (transport, length, variant, uuid.uuid4().hex)
+                        runs[("changes", callback)].append(run_playbook(transport, playbook, tmp, run_id, callback))
+                        expected = length if callback else 0
+                        found = count_run_records(run_id, expected)
+                        if found != expected:
+                            problems.append("%s: %d records, expected %d" % (run_id, found, expected))
+                        if callback:
+                            paths[transport].update(ledger_paths(os.path.join(tmp, "ledger"), run_id))
+                        # The files are in place now: the same playbook changes nothing.
+                        run_id = "bench-every-change-idempotent-%s-%d-%s-%s" % (transport, length, variant, uuid.uuid4().hex)
+                        runs[("idempotent", callback)].append(run_playbook(transport, playbook, tmp, run_id, callback))
+                        if count_run_records(run_id, 0) != 0:
+                            problems.append("%s: an idempotent run wrote records" % run_id)
+                    for kind in ("changes", "idempotent"):
+                        pairs[(transport, kind, length)].append(Pair(summed(runs[(kind, False)]), summed(runs[(kind, True)])))
     minutes = (time.monotonic() - started) / 60
     for transport in transports:
         # Root tasks: every record must come from the module's own process, or the ratio is not issue 32's.
@@ -223,10 +254,12 @@ def main() -> int:
             problems.append("%s: records not written in the module (%s): the ratio is not the in-module path's"
                             % (transport, ", ".join("%s %d" % item for item in sorted(other.items()))))
     print(
-        "Playbooks of %d root lineinfile tasks, callback on / off; %d round(s) of off on on off (ABBA, the other way"
-        " round every second round) per transport, %.1f min;" % (args.tasks, args.repeat, minutes)
+        "Playbooks of %d and of %d root lineinfile tasks, callback on / off; %d round(s) of off on on off (ABBA, the other"
+        " way round every second round) per transport and length, %.1f min;" % (args.tasks, args.short, args.repeat, minutes)
     )
-    print("median of the per-round ratios (on / off of the round's summed runs), with min-max and IQR:")
+    print("median of the per-round ratios (on / off of the round's summed runs), with min-max and IQR; per task: of the"
+          " %d tasks the\n  long playbook runs more than the short one; once per run: what the short one costs more than its"
+          " tasks do:" % (args.tasks - args.short))
     print(
         "  elapsed: ansible-playbook started to exited. CPU: user + sys of its process tree from RUSAGE_CHILDREN:"
         " the controller, its ssh\n  clients%s; for local the module processes on the target too; for ssh NOT the"
@@ -236,18 +269,21 @@ def main() -> int:
         % (" and ControlMasters" if subreaper else " (not the ControlMasters: PR_SET_CHILD_SUBREAPER refused)")
     )
     for transport in transports:
-        report(transport, "changes", pairs[(transport, "changes")], args.tasks, CHANGE_TARGET)
-        report(transport, "idempotent", pairs[(transport, "idempotent")], args.tasks, IDEMPOTENT_TARGET)
+        for kind, target in (("changes", CHANGE_TARGET), ("idempotent", IDEMPOTENT_TARGET)):
+            report(transport, kind, pairs[(transport, kind, args.tasks)], pairs[(transport, kind, args.short)], args.tasks,
+                   args.short, target)
         print("  %-15s %-19s %s" % ("", "records by path:", ", ".join("%s %d" % item for item in sorted(paths[transport].items())) or "none"))
     if missing:
         print("  ssh-pipelining, ssh: not measured: %s" % missing)
     print("  records: %s" % ("as expected in every run, every one in_module" if not problems else "; ".join(problems)))
     if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as handle:
             json.dump({
-                "tasks": args.tasks, "repeat": args.repeat, "minutes": minutes,
+                "tasks": args.tasks, "short": args.short, "repeat": args.repeat, "minutes": minutes,
                 "change_target": CHANGE_TARGET, "idempotent_target": IDEMPOTENT_TARGET,
-                "transports": {transport: {kind: figures(pairs[(transport, kind)], args.tasks)
+                "transports": {transport: {kind: figures(pairs[(transport, kind, args.tasks)], pairs[(transport, kind, args.short)],
+                                                         args.tasks)
                                            for kind in ("changes", "idempotent")} for transport in transports},
                 "paths": {transport: dict(paths[transport]) for transport in transports},
                 "not_measured": missing, "problems": problems,

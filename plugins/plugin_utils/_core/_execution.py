@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import typing as t
 
+
 class Execution:
     """One task (or loop item) being executed in a worker, by what the hook needs of ``TaskExecutor``."""
 

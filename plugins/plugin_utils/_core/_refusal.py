@@ -85,7 +85,6 @@ def remove_refusal_wrapper() -> None:
         TaskExecutor._execute = current.__wrapped__
 
 
-
 __all__ = [
     "ChangesRefusedError",
     "allow_changes",

@@ -261,7 +261,6 @@ def _wrap_run_object(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]
     return run
 
 
-
 __all__ = [
     "ANSIBALLZ_MAIN",
     "AfterResult",

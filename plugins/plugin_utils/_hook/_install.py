@@ -74,7 +74,7 @@ def install(settings: Settings, version: str = _versions.CORE_VERSION_TEXT) -> H
     if settings.in_module:
         _in_module.prepare()
     _task_hook.install_task_hook(hook.before_action, hook.after_result, _versions.parse_version(series), hook.module_prelude,
-                            _in_module.RESULT_KEY)
+                                 _in_module.RESULT_KEY)
     return hook
 
 

@@ -19,7 +19,6 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._context
 display = Display()
 
 
-
 def run_ledger(settings: Settings, this_run: str, signer: t.Optional[t.Callable[[bytes], str]] = None) -> Ledger:
     """The ledger of ``this_run`` in the settings' ledger directory, chained under the settings' key (``signer``
     signs its seals: only the callback seals)."""

@@ -12,9 +12,9 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._drift_ro
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._report_text import shown, spreadsheet_safe
 
 EVIDENCE_COLUMNS = ("host", "seq", "status", "time", "task", "module", "object", "user", "audit_serial", "event_id",
-               "task_id", "reason")
+                    "task_id", "reason")
 DRIFT_COLUMNS = ("host", "time", "status", "action", "syscall", "path", "object", "auid", "auid_name", "uid", "uid_name",
-               "ses", "tty", "pid", "exe", "comm", "proctitle", "serial", "explained_by", "in_unwatched_span", "reason")
+                 "ses", "tty", "pid", "exe", "comm", "proctitle", "serial", "explained_by", "in_unwatched_span", "reason")
 
 
 def iter_evidence_csv(evidence: t.Mapping[str, t.Any]) -> t.Iterator[str]:

@@ -190,7 +190,7 @@ font-weight:bold}.denied{background:#f4f1dc}.verdict{font-size:1.2em;font-weight
 code{font-size:.95em}
 """
 _DRIFT_COLUMNS = ("time", "status", "action", "syscall", "path", "object", "auid_name", "uid_name", "ses", "tty", "exe", "comm",
-            "proctitle", "explained_by", "reason")
+                  "proctitle", "explained_by", "reason")
 
 
 def render_drift_html(drift: t.Mapping[str, t.Any]) -> str:

@@ -12,6 +12,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._evidence
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._ledger import MISSING, SKIPPED_BY_POLICY, UNKNOWN_OUTCOME
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._report_text import shown
 
+
 def render_evidence_junit(evidence: t.Mapping[str, t.Any]) -> str:
     """A test suite per host, a test case per change of the ledger: a failure for each without its record or with an
     unknown outcome, an error for a host whose trail was not read, skipped for the skip list."""

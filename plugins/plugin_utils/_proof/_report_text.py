@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typing as t
 
+
 def _escape(code: int) -> str:
     if 0xDC80 <= code <= 0xDCFF:
         # surrogateescape's stand-in for the undecodable byte code - 0xDC00: shown as that byte.

@@ -64,6 +64,7 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._signing_
     verify,
 )
 
+
 def load_public_key(path_or_pem: t.Any) -> PublicKey:
     """The public key of a PEM text (a public key, or a private key whose public half is wanted) or of the file it
     names. Raises AnsibleError naming the file or the text's problem."""

@@ -29,6 +29,8 @@ except ImportError as exc:
     # venv missing it) can still import the plugins, and fails where a key is needed, naming the fix.
     CRYPTOGRAPHY_ERROR: t.Optional[ImportError] = exc
     InvalidSignature = UnsupportedAlgorithm = ValueError
+    # Never used before _require_cryptography() has refused: _signing imports them from here all the same.
+    hashes = serialization = HKDF = Ed25519PrivateKey = Ed25519PublicKey = None  # type: ignore[assignment,misc]
 else:
     CRYPTOGRAPHY_ERROR = None
 

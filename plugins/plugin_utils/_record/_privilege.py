@@ -78,14 +78,12 @@ class Privilege(t.NamedTuple):
         """The same key means the same privileges: the check before the first change is done once per key."""
         return "%s:%s:%s" % (self.how, self.login, self.method or self.helper_path or "")
 
+    @property
+    def way(self) -> "PrivilegeWay":
+        return PRIVILEGE_WAYS[self.how]
+
     def describe(self) -> str:
-        if self.how == ESCALATED:
-            return "becoming root with %s from the login user %s" % (self.method, self.login)
-        if self.how == HELPER:
-            if self.login == ROOT:
-                return "the record helper %s" % self.helper_path
-            return "the record helper %s run with sudo -n by %s" % (self.helper_path, self.login)
-        return "the task's own privileges (root)"
+        return self.way.describe(self)
 
 
 def login_user(connection: t.Any, play_context: t.Any) -> str:
@@ -261,7 +259,7 @@ def escalated(
 ) -> t.Iterator[None]:
     """Within: the action's connection becomes root with ``privilege``'s method for the commands it runs as sudoable;
     the task's become plugin is back on the connection afterwards, whatever happens."""
-    if privilege.how != ESCALATED:
+    if not privilege.way.escalates:
         yield
         return
     connection = action._connection
@@ -279,27 +277,70 @@ def escalated(
         connection.set_become_plugin(previous)
 
 
+def _describe_as_task(privilege: Privilege) -> str:
+    return "the task's own privileges (root)"
+
+
+def _fix_as_task(privilege: Privilege) -> str:
+    return "Run the task as root, or set %s=helper and install the record helper" % PRIVILEGE_VAR
+
+
+def _describe_escalated(privilege: Privilege) -> str:
+    return "becoming root with %s from the login user %s" % (privilege.method, privilege.login)
+
+
+def _fix_escalated(privilege: Privilege) -> str:
+    method = privilege.method or "sudo"
+    password = (
+        "give root's password in %s (%s asks for the password of the user it switches to)" % (ROOT_PASSWORD_VAR, method)
+        if method.rsplit(".", 1)[-1] in TARGET_PASSWORD_METHODS
+        else "give the become password of %s in ansible_become_password (or %s)" % (privilege.login, ROOT_PASSWORD_VAR)
+    )
+    return (
+        "The record of a change is written as root whoever the task runs as: allow %s to run commands as root "
+        "with %s, %s, or where the sudoers allow no arbitrary root command install the record helper (role "
+        "changeaudit.linux.record_helper) and set %s=helper" % (privilege.login, method, password, PRIVILEGE_VAR)
+    )
+
+
+def _describe_helper(privilege: Privilege) -> str:
+    if privilege.login == ROOT:
+        return "the record helper %s" % privilege.helper_path
+    return "the record helper %s run with sudo -n by %s" % (privilege.helper_path, privilege.login)
+
+
+def _fix_helper(privilege: Privilege) -> str:
+    return (
+        "Install the record helper on this host with the role changeaudit.linux.record_helper (record_helper_users "
+        "naming %s), which adds '%s ALL=(root) NOPASSWD: %s \"\"' to the sudoers, or set %s to its path"
+        % (privilege.login, privilege.login, privilege.helper_path, HELPER_PATH_VAR)
+    )
+
+
+class PrivilegeWay(t.NamedTuple):
+    """One way the record of a change gets root on the host: ``Privilege.how`` names its row in PRIVILEGE_WAYS."""
+
+    how: str
+    # What the error messages call it, and what to set when the record could not get root that way.
+    describe: t.Callable[[Privilege], str]
+    fix: t.Callable[[Privilege], str]
+    # The writer's program runs under a become plugin put on the connection for the record alone (``escalated``),
+    # started with a cleared environment.
+    escalates: bool
+    # The fixed record helper runs instead of the writer's program (``_writer._run_helper``).
+    runs_helper: bool
+
+
+PRIVILEGE_WAYS: t.Dict[str, PrivilegeWay] = {
+    AS_TASK: PrivilegeWay(AS_TASK, _describe_as_task, _fix_as_task, escalates=False, runs_helper=False),
+    ESCALATED: PrivilegeWay(ESCALATED, _describe_escalated, _fix_escalated, escalates=True, runs_helper=False),
+    HELPER: PrivilegeWay(HELPER, _describe_helper, _fix_helper, escalates=False, runs_helper=True),
+}
+
+
 def escalation_fix(privilege: Privilege) -> str:
     """What to set when the record could not get root with ``privilege``."""
-    if privilege.how == HELPER:
-        return (
-            "Install the record helper on this host with the role changeaudit.linux.record_helper (record_helper_users "
-            "naming %s), which adds '%s ALL=(root) NOPASSWD: %s \"\"' to the sudoers, or set %s to its path"
-            % (privilege.login, privilege.login, privilege.helper_path, HELPER_PATH_VAR)
-        )
-    if privilege.how == ESCALATED:
-        method = privilege.method or "sudo"
-        password = (
-            "give root's password in %s (%s asks for the password of the user it switches to)" % (ROOT_PASSWORD_VAR, method)
-            if method.rsplit(".", 1)[-1] in TARGET_PASSWORD_METHODS
-            else "give the become password of %s in ansible_become_password (or %s)" % (privilege.login, ROOT_PASSWORD_VAR)
-        )
-        return (
-            "The record of a change is written as root whoever the task runs as: allow %s to run commands as root "
-            "with %s, %s, or where the sudoers allow no arbitrary root command install the record helper (role "
-            "changeaudit.linux.record_helper) and set %s=helper" % (privilege.login, method, password, PRIVILEGE_VAR)
-        )
-    return "Run the task as root, or set %s=helper and install the record helper" % PRIVILEGE_VAR
+    return privilege.way.fix(privilege)
 
 
 __all__ = [
@@ -315,6 +356,8 @@ __all__ = [
     "RecordPrivilegeError",
     "Acting",
     "Privilege",
+    "PrivilegeWay",
+    "PRIVILEGE_WAYS",
     "login_user",
     "acting_identity",
     "OPERATOR_PREFIXES",

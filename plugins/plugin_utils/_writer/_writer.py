@@ -45,8 +45,6 @@ from ansible_collections.changeaudit.linux.plugins.plugin_utils._writer._interpr
 )
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._record._privilege import (
     AS_TASK,
-    ESCALATED,
-    HELPER,
     ROOT,
     Privilege,
     RecordPrivilegeError,
@@ -121,7 +119,7 @@ def _command(shell: t.Any, interpreter: str, privilege: t.Optional[Privilege], *
     passes on. Never the task's ``environment:``: the writer needs none of it, and its values would be on root's
     command line (ps, sudo's log).
     """
-    start = clean_environment() if privilege is not None and privilege.how == ESCALATED else ()
+    start = clean_environment() if privilege is not None and privilege.way.escalates else ()
     return shell.join(start + (interpreter,) + PYTHON_FLAGS + args)
 
 
@@ -223,7 +221,7 @@ def parse_output(
                     PYTHON_NOT_FOUND,
                 )
         last = (stderr.strip().splitlines() or stdout.strip().splitlines() or ["no output"])[-1]
-        if privilege is not None and privilege.how == ESCALATED and _REFUSED_BECOME.search(last):
+        if privilege is not None and privilege.way.escalates and _REFUSED_BECOME.search(last):
             return _failure(
                 "Cannot write the audit record: %s failed on %s (rc=%s): %s. %s."
                 % (privilege.describe(), host, res.get("rc"), last, escalation_fix(privilege)),
@@ -308,7 +306,7 @@ def write_on_target(
     except AuditError as exc:
         # The target would refuse it with this same result; nothing needs to run there.
         return dict(error_result(exc, request.get("on_unavailable") or "fail", record=None), **invocation)
-    if privilege.how == HELPER:
+    if privilege.way.runs_helper:
         result = _run_helper(action, privilege, request, host)
         if result.get("_ansible_parsed"):
             result.update(invocation)
@@ -329,7 +327,7 @@ def write_on_target(
         # A connection that dropped is the host unreachable, as core reports it for the task, never "cannot keep
         # records"; of the connection failures only a become prompt that never came is the escalation's own.
         dropped = isinstance(exc, AnsibleConnectionFailure) and not _ESCALATION_TIMEOUT.search(str(exc))
-        if privilege.how != ESCALATED or dropped:
+        if not privilege.way.escalates or dropped:
             raise
         # The connection's own become errors: a wrong password, a missing one, a prompt that never came.
         return dict(_failure(

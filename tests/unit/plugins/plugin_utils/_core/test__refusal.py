@@ -60,6 +60,7 @@ def test_a_task_the_predicate_cannot_judge_is_refused(refusing, monkeypatch):
     with pytest.raises(_refusal.ChangesRefusedError):
         TaskExecutor._execute(types.SimpleNamespace(_task=task()))
 
+
 @pytest.mark.parametrize("action, controller_only", [("debug", True), ("ansible.builtin.copy", False)])
 def test_only_what_may_change_a_host_is_refused(core_loaders, action, controller_only):
     assert _refusal.may_change_hosts(task(action)) is not controller_only

@@ -5,7 +5,6 @@ from __future__ import annotations
 import types
 
 
-from ansible.executor.task_executor import TaskExecutor
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _after, _before, _run, _settings
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _execution, _results
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _ledger

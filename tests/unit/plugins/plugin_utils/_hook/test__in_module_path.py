@@ -1,12 +1,17 @@
 from __future__ import annotations
 
-
 import pytest
 
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _after, _before, _in_module_path, _policies, _run, _settings
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._core import _execution, _results
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof import _ledger
-from ansible_collections.changeaudit.linux.tests.unit.plugins.plugin_utils._hook.hook_helpers import FakeTask, make_te, TASK_VARS, attempts, in_module_te, in_module_attempt
+from ansible_collections.changeaudit.linux.tests.unit.plugins.plugin_utils._hook.hook_helpers import (
+    TASK_VARS,
+    FakeTask,
+    in_module_attempt,
+    in_module_te,
+    make_te,
+)
 
 
 def test_a_root_task_of_the_normal_action_writes_its_record_in_the_module():

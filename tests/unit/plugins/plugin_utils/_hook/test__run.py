@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-
 import pytest
 
 from ansible_collections.changeaudit.linux.tests.unit.plugins.plugin_utils._hook.hook_helpers import FakeTask

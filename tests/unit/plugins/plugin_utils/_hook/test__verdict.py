@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-
 import pytest
 
 from ansible_collections.changeaudit.linux.plugins.plugin_utils._hook import _after, _before, _notes

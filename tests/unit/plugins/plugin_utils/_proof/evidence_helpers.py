@@ -64,5 +64,3 @@ def hostile_evidence(text):
         if row["status"] != "recorded":
             row["reason"] = "why\n\t" + text
     return result
-
-

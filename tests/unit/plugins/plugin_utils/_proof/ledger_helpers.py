@@ -14,4 +14,3 @@ def signed(data: bytes) -> str:
 
 def keyed(directory, run_id="run-1"):
     return Ledger(str(directory), run_id, KEY, "kid", signed)
-

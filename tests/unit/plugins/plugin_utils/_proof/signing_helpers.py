@@ -25,4 +25,3 @@ def key_file(path, key=None, mode=0o600):
     path.write_bytes((key or SigningKey.generate()).private_pem())
     path.chmod(mode)
     return path
-

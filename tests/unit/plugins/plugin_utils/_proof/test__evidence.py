@@ -283,5 +283,3 @@ def test_reconcile_of_many_forged_records_diagnoses_only_the_first_ones(monkeypa
                                 public_key=KEY)
     said = [reason for _seq, _status, reason in reasons(result)]
     assert sum("res was changed" in reason for reason in said) == 3 and len(said) == 6
-
-

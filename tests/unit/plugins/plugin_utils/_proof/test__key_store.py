@@ -128,5 +128,3 @@ def test_a_key_directory_of_another_user_or_a_symlink_is_refused(ledger, tmp_pat
     assert "is owned by %s (uid %d)" % (other.pw_name, other.pw_uid) in str(caught.value)
     assert "chmod 700" in str(caught.value)
     assert os.listdir(str(ledger)) == []
-
-

@@ -99,4 +99,3 @@ def test_a_runs_directory_of_another_user_is_refused_for_writing_and_reading(tmp
         keyed(tmp_path).intent("web1", {})
     with pytest.raises(LedgerError, match="belongs to uid 65534"):
         open_ledger(str(tmp_path), "run-1", KEY, "kid")
-

@@ -48,5 +48,3 @@ def test_an_unsigned_report_leaves_no_earlier_signature_behind(signed_report):
     names = os.listdir(str(directory))
     assert MANIFEST_SIG not in names and REPORT_PUBLIC_KEY not in names
     assert json.loads((directory / MANIFEST_JSON).read_text())["key_id"] is None
-
-

@@ -130,4 +130,3 @@ def test_the_report_files_are_streamed_as_the_renderers_write_them(tmp_path):
     suites = ElementTree.fromstring((tmp_path / "report" / "junit.xml").read_bytes())
     assert [suite.get("name") for suite in suites] == list(result["hosts"])
     assert sum(int(suite.get("tests")) for suite in suites) == len(hosts)
-

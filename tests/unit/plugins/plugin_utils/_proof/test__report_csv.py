@@ -17,7 +17,6 @@ def test_the_csv_has_a_row_per_change_and_no_formula(written):
     assert all(not value.startswith(("=", "+", "-", "@")) for row in rows for value in row.values())
 
 
-
 def test_every_record_field_the_field_table_gives_a_column_is_a_column_of_the_evidence_csv():
     from ansible_collections.changeaudit.linux.plugins.module_utils._audit.record.fields import RECORD_COLUMNS
     from ansible_collections.changeaudit.linux.plugins.plugin_utils._proof._report_csv import EVIDENCE_COLUMNS

@@ -11,4 +11,3 @@ def test_the_html_page_escapes_every_value_and_needs_nothing_else(written):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "src=" not in page and "href=" not in page and "@import" not in page
     assert "1 change without proof" in page
-

@@ -13,4 +13,3 @@ def test_junit_fails_the_change_without_its_record(written):
     assert suites["web2"].get("skipped") == "1"
     failed = [case for case in suites["web1"] if case.find("failure") is not None]
     assert len(failed) == 1 and failed[0].find("failure").get("type") == "unknown_outcome"
-

@@ -110,5 +110,3 @@ def test_mac_keys_differ_per_purpose_and_key():
     assert len(key.mac_key(b"ledger")) == 32
     assert key.mac_key(b"ledger") != key.mac_key(b"other") != SigningKey.generate().mac_key(b"other")
     assert key.mac_key(b"ledger") not in key.private_pem()
-
-

@@ -277,3 +277,16 @@ def test_which_names_are_the_operators():
         assert _privilege.operator_setting(name), name
     for name in ("ansible_hostname", "ansible_user_id", "ansible_distribution", "my_var"):
         assert not _privilege.operator_setting(name), name
+
+
+def test_every_way_a_record_gets_root_has_its_row():
+    from ansible_collections.changeaudit.linux.plugins.plugin_utils._record import _privilege as privilege_module
+
+    ways = privilege_module.PRIVILEGE_WAYS
+    assert set(ways) == {privilege_module.AS_TASK, privilege_module.ESCALATED, privilege_module.HELPER}
+    assert all(way.how == how for how, way in ways.items())
+    assert [how for how, way in ways.items() if way.escalates] == [privilege_module.ESCALATED]
+    assert [how for how, way in ways.items() if way.runs_helper] == [privilege_module.HELPER]
+    for how in ways:
+        privilege = privilege_module.Privilege(how, "deploy", method="sudo", helper_path="/usr/local/sbin/changeaudit-record")
+        assert privilege.way is ways[how] and privilege.describe() and privilege_module.escalation_fix(privilege)
