@@ -431,6 +431,16 @@ def spread(values: t.Sequence[float]) -> Spread:
     return Spread(statistics.median(ordered), ordered[0], ordered[-1], q1, q3, len(ordered))
 
 
+def verdict(values: t.Sequence[float], goal: float, more: str = "--repeat") -> str:
+    """Met or not by the median; says so when the middle half of the rounds lies on both sides of the goal (``more``:
+    the option that runs more rounds)."""
+    figure = spread(values)
+    text = "met" if figure.median <= goal else "NOT MET"
+    if figure.n >= 4 and figure.q1 <= goal < figure.q3:
+        text += ", the IQR straddles it: more %s or a quieter machine" % more
+    return text
+
+
 def abba(round_number: int) -> t.Tuple[bool, bool, bool, bool]:
     """The order of a round's four runs, callback off (False) / on (True): ABBA, starting with the other one every
     second round, so that neither variant is always first after the machine's quiet or busy moment."""
@@ -464,5 +474,6 @@ __all__ = [
     "ledger_paths",
     "Spread",
     "spread",
+    "verdict",
     "abba",
 ]

@@ -43,7 +43,7 @@ import time
 import typing as t
 import uuid
 
-from _common import ROOT, AuditLock, Measured, abba, become_subreaper, count_run_records, ledger_paths, run_measured, spread
+from _common import ROOT, AuditLock, Measured, abba, become_subreaper, count_run_records, ledger_paths, run_measured, spread, verdict
 
 TASKS = 20
 # The short playbook: the callback's once-per-run costs, with the first change that a host check precedes.
@@ -128,15 +128,6 @@ def ssh_hosts_up() -> t.Optional[str]:
         return "no ssh test hosts (%s is missing: bash scripts/ssh-hosts.sh up)" % SSH_INVENTORY
     proc = subprocess.run(["bash", str(ROOT / "scripts" / "ssh-hosts.sh"), "status"], capture_output=True, text=True, check=False)
     return None if proc.returncode == 0 else "the ssh test hosts are not all up (bash scripts/ssh-hosts.sh up)"
-
-
-def verdict(ratios: t.Sequence[float], target: float) -> str:
-    """Met or not by the median; says so when the middle half of the rounds lies on both sides of the target."""
-    figure = spread(ratios)
-    text = "met" if figure.median <= target else "NOT MET"
-    if figure.n >= 4 and figure.q1 <= target < figure.q3:
-        text += ", the IQR straddles it: more --repeat or a quieter machine"
-    return text
 
 
 def per_task(long: Pair, short: Pair, attribute: str) -> float:

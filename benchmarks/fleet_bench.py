@@ -51,6 +51,7 @@ import yaml
 
 from _common import (
     ROOT, AuditLock, Measured, Spread, abba, become_subreaper, check_auditd, kernel_status, ledger_paths, run_measured, spread,
+    verdict,
 )
 
 from ansible_collections.changeaudit.linux.plugins.module_utils._audit.read.logline import parse_line
@@ -284,15 +285,6 @@ def costs(runs: t.Sequence[Run], variant: str, changes: int) -> t.List[float]:
     return [(on - off) / 2 / changes for off, on in per_round(runs, variant)]
 
 
-def verdict(values: t.Sequence[float], goal: float) -> str:
-    """Met or not by the median; says so when the middle half of the rounds lies on both sides of the goal."""
-    figure = spread(values)
-    text = "met" if figure.median <= goal else "NOT MET"
-    if figure.n >= 4 and figure.q1 <= goal < figure.q3:
-        text += ", the IQR straddles it: more --rounds or a quieter machine"
-    return text
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=ROUNDS,
@@ -400,7 +392,7 @@ def main() -> int:
         "Fleet: %d tasks (%d change each host) on %d hosts (%s), forks %d, become root:"
         % (args.tasks, per_host, len(hosts), " ".join(hosts), len(hosts))
     )
-    print("  callback on / off:  elapsed %s  goal <= %.1fx: %s" % (fleet.text(), FLEET_GOAL, verdict(ratios(measured_runs, "fleet"), FLEET_GOAL)))
+    print("  callback on / off:  elapsed %s  goal <= %.1fx: %s" % (fleet.text(), FLEET_GOAL, verdict(ratios(measured_runs, "fleet"), FLEET_GOAL, "--rounds")))
     print("                      CPU     %s" % spread(ratios(measured_runs, "fleet", "cpu")).text())
     print("                      machine %s" % spread(ratios(measured_runs, "fleet", "machine_cpu")).text())
     print("One host (%s), %d changed lineinfile tasks per play:" % (ONE_HOST, args.changes))
@@ -426,7 +418,7 @@ def main() -> int:
             "ms_per_change_extra": spread([c * 1000 for c in costs(measured_runs, variant, args.changes)])._asdict(),
             "ms_per_plain_change": spread([off / 2 / args.changes * 1000 for off, _on in per_round(measured_runs, variant)])._asdict(),
         }
-        print("  %-16s elapsed %s  goal <= %.2fx: %s" % (how + ":", spread(elapsed).text(), ROOT_GOAL, verdict(elapsed, ROOT_GOAL)))
+        print("  %-16s elapsed %s  goal <= %.2fx: %s" % (how + ":", spread(elapsed).text(), ROOT_GOAL, verdict(elapsed, ROOT_GOAL, "--rounds")))
         print("  %-16s CPU     %s" % ("", spread(ratios(measured_runs, variant, "cpu")).text()))
         print("  %-16s machine %s" % ("", spread(ratios(measured_runs, variant, "machine_cpu")).text()))
         print("  %-16s %s per changed task against the plain changed task's %s"

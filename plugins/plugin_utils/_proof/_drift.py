@@ -322,7 +322,6 @@ def write_report(drift: t.Mapping[str, t.Any], directory: str) -> t.Dict[str, st
                                "a directory of your own as report_dir" % directory)
         sums = write_formats(DRIFT, drift, dir_fd, directory)
         os.fsync(dir_fd)
-        os.fsync(dir_fd)
     except OSError as exc:
         raise AnsibleError("cannot write the drift report into %s: %s" % (directory, exc.strerror or exc)) from None
     finally:

@@ -13,11 +13,7 @@ from ansible_collections.changeaudit.linux.plugins.module_utils._audit.watch.eve
     proctitle_text,
     syscall_name,
 )
-
-
-def hexed(text):
-    return text.encode().hex().upper()
-
+from ansible_collections.changeaudit.linux.tests.unit.plugins.module_utils._audit.watch.watch_lines import hexed
 
 SYSCALL = ('type=SYSCALL msg=audit(1700000000.500:5): arch=c000003e syscall=257 success=yes exit=3 a0=ffffff9c a1=55 '
            'a2=441 a3=1b6 items=1 ppid=10 pid=11 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 '
